@@ -1,0 +1,5 @@
+import sys
+
+from openhmr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,129 @@
+"""SMPL-format linear blend skinning as short pure tensor functions.
+
+M(θ, β) = W(T_P(θ, β), J(β), θ, 𝒲):  shape blend shapes → joint regression → pose blend shapes →
+forward kinematics → linear blend skinning (Loper et al., SMPL, 2015).  Every function is
+batched, differentiable, and dtype/device agnostic.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def shape_blend(v_template: torch.Tensor, shapedirs: torch.Tensor,
+                betas: torch.Tensor) -> torch.Tensor:
+    """Rest vertices of a body shape: T + Σ β_n S_n.
+
+    v_template: (V, 3); shapedirs: (V, 3, NB); betas: (B, NB).  Returns (B, V, 3).
+    """
+    batch = betas.shape[0]
+    offsets = betas @ shapedirs.flatten(0, 1).T  # B x 3V
+    return v_template.unsqueeze(0) + offsets.view(batch, -1, 3)
+
+
+def regress_joints(regressor: torch.Tensor, vertices: torch.Tensor) -> torch.Tensor:
+    """Points as fixed linear combinations of vertices.
+
+    regressor: (J, V); vertices: (B, V, 3).  Returns (B, J, 3).
+    """
+    return torch.matmul(regressor, vertices)
+
+
+def pose_feature(rotations: torch.Tensor) -> torch.Tensor:
+    """SMPL's pose-corrective input: (R_k − I) of the non-root joints, flattened.
+
+    rotations: (B, J, 3, 3).  Returns (B, 9 (J − 1)).
+    """
+    eye = torch.eye(3, dtype=rotations.dtype, device=rotations.device)
+    return (rotations[:, 1:] - eye).flatten(1)
+
+
+def pose_blend(rest_vertices: torch.Tensor, posedirs: torch.Tensor,
+               rotations: torch.Tensor) -> torch.Tensor:
+    """Add pose corrective blend shapes.
+
+    rest_vertices: (B, V, 3); posedirs: (V, 3, 9 (J − 1)); rotations: (B, J, 3, 3).
+    Returns (B, V, 3).
+    """
+    offsets = pose_feature(rotations) @ posedirs.flatten(0, 1).T  # B x 3V
+    return rest_vertices + offsets.view_as(rest_vertices)
+
+
+def kinematic_levels(parents: list[int] | tuple[int, ...]) -> list[list[int]]:
+    """Joints grouped by depth in the kinematic tree (root first), so forward kinematics runs
+    one batched matmul per level instead of one per joint."""
+    depth = []
+    for joint, parent in enumerate(parents):
+        depth.append(0 if parent < 0 else depth[parent] + 1)
+    levels: list[list[int]] = [[] for _ in range(max(depth) + 1)]
+    for joint, d in enumerate(depth):
+        levels[d].append(joint)
+    return levels
+
+
+def forward_kinematics(rotations: torch.Tensor, joints: torch.Tensor,
+                       parents: list[int] | tuple[int, ...],
+                       levels: list[list[int]] | None = None,
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pose the skeleton.
+
+    rotations: (B, J, 3, 3) local joint rotations; joints: (B, J, 3) rest joint positions;
+    parents: J ints (root −1, every parent before its children).
+    Returns posed joint positions (B, J, 3) and skinning transforms (B, J, 3, 4): the rigid map
+    taking a rest-pose point attached to joint j to its posed position.
+    """
+    levels = levels or kinematic_levels(parents)
+    is_root = torch.tensor([p < 0 for p in parents], device=joints.device)
+    parent_index = torch.tensor([p if p >= 0 else j for j, p in enumerate(parents)],
+                                device=joints.device)
+    # bone vectors from each parent; a root keeps its absolute position
+    offsets = torch.where(is_root[:, None], joints, joints - joints[:, parent_index])  # B x J x 3
+    global_rot = [None] * len(parents)
+    global_pos = [None] * len(parents)
+    for level in levels:
+        idx = torch.tensor(level, device=joints.device)
+        if parents[level[0]] < 0:
+            rot, pos = rotations[:, idx], offsets[:, idx]
+        else:
+            pidx = [parents[j] for j in level]
+            parent_rot = torch.stack([global_rot[p] for p in pidx], dim=1)  # B x L x 3 x 3
+            parent_pos = torch.stack([global_pos[p] for p in pidx], dim=1)  # B x L x 3
+            rot = parent_rot @ rotations[:, idx]
+            pos = parent_pos + (parent_rot @ offsets[:, idx, :, None])[..., 0]
+        for k, j in enumerate(level):
+            global_rot[j], global_pos[j] = rot[:, k], pos[:, k]
+    rot = torch.stack(global_rot, dim=1)  # B x J x 3 x 3
+    posed_joints = torch.stack(global_pos, dim=1)  # B x J x 3
+    # a rest point p maps to R_g (p − j_rest) + j_posed
+    translation = posed_joints - (rot @ joints[..., None])[..., 0]
+    return posed_joints, torch.cat([rot, translation[..., None]], dim=-1)
+
+
+def skin(vertices: torch.Tensor, weights: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+    """Linear blend skinning: v' = Σ_j w_vj (R_j v + t_j).
+
+    vertices: (B, V, 3) rest-pose vertices; weights: (V, J); transforms: (B, J, 3, 4).
+    Returns (B, V, 3).
+    """
+    batch, num_joints = transforms.shape[:2]
+    blended = (weights @ transforms.reshape(batch, num_joints, 12)).view(batch, -1, 3, 4)
+    return (blended[..., :3] @ vertices[..., None])[..., 0] + blended[..., 3]
+
+
+def lbs(betas: torch.Tensor, rotations: torch.Tensor, v_template: torch.Tensor,
+        shapedirs: torch.Tensor, posedirs: torch.Tensor | None, joint_regressor: torch.Tensor,
+        parents: list[int] | tuple[int, ...], weights: torch.Tensor,
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The whole SMPL function, written plainly (the `BodyModel` module computes the same with
+    cached products).
+
+    betas: (B, NB); rotations: (B, J, 3, 3); v_template: (V, 3); shapedirs: (V, 3, NB);
+    posedirs: (V, 3, 9 (J − 1)) or None; joint_regressor: (J, V); weights: (V, J).
+    Returns posed vertices (B, V, 3) and posed joints (B, J, 3).
+    """
+    rest = shape_blend(v_template, shapedirs, betas)
+    joints = regress_joints(joint_regressor, rest)
+    if posedirs is not None:
+        rest = pose_blend(rest, posedirs, rotations)
+    posed_joints, transforms = forward_kinematics(rotations, joints, parents)
+    return skin(rest, weights, transforms), posed_joints
