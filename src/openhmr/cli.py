@@ -17,25 +17,40 @@ def _floats(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}"
-                                         ) from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
 
 
 def _add_body(commands: argparse._SubParsersAction) -> None:
     from openhmr.body.poses import POSE_NAMES
 
     parser = commands.add_parser(
-        "body", help="build a body from a model file, pose it and write a mesh (.obj)",
-        description="Build a body (shape β), pose it (a named pose) and write the mesh as OBJ.")
-    parser.add_argument("--body-model", default="open",
-                        help="'open' (bundled, default) or a path to an SMPL .pkl / .npz")
-    parser.add_argument("--pose", default="walk", choices=POSE_NAMES,
-                        help="named pose (default: walk)")
-    parser.add_argument("--betas", type=_floats, default=[],
-                        help="comma-separated shape coefficients, e.g. 1.5,-0.5 (default: mean)")
+        "body",
+        help="build a body from a model file, pose it and write a mesh (.obj)",
+        description="Build a body (shape β), pose it (a named pose) and write the mesh as OBJ.",
+    )
+    parser.add_argument(
+        "--body-model",
+        default="open",
+        help="'open' (bundled, default) or a path to an SMPL .pkl / .npz",
+    )
+    parser.add_argument(
+        "--pose", default="walk", choices=POSE_NAMES, help="named pose (default: walk)"
+    )
+    parser.add_argument(
+        "--betas",
+        type=_floats,
+        default=[],
+        help="comma-separated shape coefficients, e.g. 1.5,-0.5 (default: mean)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for --pose random")
-    parser.add_argument("--out", type=Path, default=Path("out/body.obj"),
-                        help="output mesh path (default: out/body.obj)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/body.obj"),
+        help="output mesh path (default: out/body.obj)",
+    )
     parser.set_defaults(run=_run_body)
 
 
@@ -53,15 +68,18 @@ def _run_body(args: argparse.Namespace) -> None:
         out = model(pose=pose, betas=betas)
     write_obj(args.out, out.vertices[0].numpy(), model.faces.numpy())
     height = float(out.vertices[0, :, 1].max() - out.vertices[0, :, 1].min())
-    print(f"wrote {args.out}: {model.name}, {model.num_vertices} vertices, "
-          f"{model.faces.shape[0]} faces, pose {args.pose!r}, height {height:.2f} m")
+    print(
+        f"wrote {args.out}: {model.name}, {model.num_vertices} vertices, "
+        f"{model.faces.shape[0]} faces, pose {args.pose!r}, height {height:.2f} m"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from openhmr import __version__
 
     parser = argparse.ArgumentParser(
-        prog="openhmr", description="HMR (End-to-end Recovery of Human Shape and Pose).")
+        prog="openhmr", description="HMR (End-to-end Recovery of Human Shape and Pose)."
+    )
     parser.add_argument("--version", action="version", version=f"openhmr {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True

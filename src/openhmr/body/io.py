@@ -75,8 +75,10 @@ def _parents_from_kintree(kintree: np.ndarray, path: Path) -> np.ndarray:
     parents = kintree[0].astype(np.int64)
     parents[(parents < 0) | (parents >= kintree.shape[1])] = -1  # SMPL stores 2**32 - 1 for root
     if parents[0] != -1 or np.any(parents[1:] >= np.arange(1, parents.size)):
-        raise OpenHMRError(f"{path}: kintree_table must list the root first and every parent "
-                           f"before its children, found parents {parents.tolist()}")
+        raise OpenHMRError(
+            f"{path}: kintree_table must list the root first and every parent "
+            f"before its children, found parents {parents.tolist()}"
+        )
     return parents
 
 
@@ -85,19 +87,26 @@ def _check_shapes(arrays: dict[str, np.ndarray], path: Path) -> None:
     if v.ndim != 2 or v.shape[1] != 3:
         raise OpenHMRError(f"{path}: v_template must be (V, 3), found {v.shape}")
     num_v, num_j = v.shape[0], arrays["J_regressor"].shape[0]
-    expected = {"shapedirs": (num_v, 3, None), "J_regressor": (num_j, num_v),
-                "weights": (num_v, num_j), "f": (None, 3)}
+    expected = {
+        "shapedirs": (num_v, 3, None),
+        "J_regressor": (num_j, num_v),
+        "weights": (num_v, num_j),
+        "f": (None, 3),
+    }
     if arrays.get("posedirs") is not None:
         expected["posedirs"] = (num_v, 3, 9 * (num_j - 1))
     for key, shape in expected.items():
         found = arrays[key].shape
-        if len(found) != len(shape) or any(e is not None and e != f for e, f in zip(shape, found)):
+        if len(found) != len(shape) or any(
+            e is not None and e != f for e, f in zip(shape, found, strict=False)
+        ):
             want = "(" + ", ".join("*" if e is None else str(e) for e in shape) + ")"
             raise OpenHMRError(f"{path}: {key} must have shape {want}, found {found}")
     faces = arrays["f"]
     if faces.size and (faces.min() < 0 or faces.max() >= num_v):
-        raise OpenHMRError(f"{path}: face indices must lie in [0, {num_v}), found "
-                           f"[{faces.min()}, {faces.max()}]")
+        raise OpenHMRError(
+            f"{path}: face indices must lie in [0, {num_v}), found [{faces.min()}, {faces.max()}]"
+        )
 
 
 def _read_raw(path: Path) -> dict[str, Any]:
@@ -111,12 +120,15 @@ def _read_raw(path: Path) -> dict[str, Any]:
             with np.load(path, allow_pickle=False) as npz:
                 return {key: npz[key] for key in npz.files}
         except ValueError as err:
-            raise OpenHMRError(f"{path}: the .npz holds Python objects, which are not loaded "
-                               f"({err})") from None
+            raise OpenHMRError(
+                f"{path}: the .npz holds Python objects, which are not loaded ({err})"
+            ) from None
         except Exception as err:
             raise OpenHMRError(f"{path}: not a readable .npz ({err})") from None
-    raise OpenHMRError(f"{path}: unsupported body model file; expected .pkl (official SMPL) or "
-                       f".npz (smplx convention or openhmr's own)")
+    raise OpenHMRError(
+        f"{path}: unsupported body model file; expected .pkl (official SMPL) or "
+        f".npz (smplx convention or openhmr's own)"
+    )
 
 
 def load_keypoint_regressor(path: str | Path, num_vertices: int) -> np.ndarray:
@@ -137,8 +149,10 @@ def load_keypoint_regressor(path: str | Path, num_vertices: int) -> np.ndarray:
             if not keys and len(content) == 1:
                 keys = list(content)
             if not keys:
-                raise OpenHMRError(f"{path}: expected one array or a key among {names}, found "
-                                   f"keys {sorted(content)}")
+                raise OpenHMRError(
+                    f"{path}: expected one array or a key among {names}, found "
+                    f"keys {sorted(content)}"
+                )
             value = content[keys[0]]
         else:
             value = content
@@ -146,8 +160,9 @@ def load_keypoint_regressor(path: str | Path, num_vertices: int) -> np.ndarray:
         raise OpenHMRError(f"{path}: keypoint regressor must be .npy, .npz or .pkl")
     regressor = _dense(value).astype(np.float64)
     if regressor.ndim != 2 or regressor.shape[1] != num_vertices:
-        raise OpenHMRError(f"{path}: keypoint regressor must be (K, {num_vertices}), found "
-                           f"{regressor.shape}")
+        raise OpenHMRError(
+            f"{path}: keypoint regressor must be (K, {num_vertices}), found {regressor.shape}"
+        )
     return regressor
 
 
@@ -155,33 +170,47 @@ def _string_tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in np.asarray(value).reshape(-1).tolist())
 
 
-def _keypoints(raw: dict[str, Any], joint_regressor: np.ndarray, path: Path,
-               keypoint_regressor: str | Path | None,
-               keypoint_names: tuple[str, ...] | None) -> tuple[np.ndarray, tuple[str, ...]]:
+def _keypoints(
+    raw: dict[str, Any],
+    joint_regressor: np.ndarray,
+    path: Path,
+    keypoint_regressor: str | Path | None,
+    keypoint_names: tuple[str, ...] | None,
+) -> tuple[np.ndarray, tuple[str, ...]]:
     num_v = joint_regressor.shape[1]
     if keypoint_regressor is not None:
         regressor = load_keypoint_regressor(keypoint_regressor, num_v)
         names = keypoint_names or default_keypoint_names(regressor.shape[0])
     elif "keypoint_regressor" in raw:
         regressor = _dense(raw["keypoint_regressor"]).astype(np.float64)
-        names = _string_tuple(raw["keypoint_names"]) if "keypoint_names" in raw else \
-            default_keypoint_names(regressor.shape[0])
+        names = (
+            _string_tuple(raw["keypoint_names"])
+            if "keypoint_names" in raw
+            else default_keypoint_names(regressor.shape[0])
+        )
     elif "cocoplus_regressor" in raw:  # HMR's neutral_smpl_with_cocoplus_reg.pkl
         regressor, names = _dense(raw["cocoplus_regressor"]).astype(np.float64), COCOPLUS_NAMES
     elif num_v == 6890:
-        warnings.warn(f"{path}: no keypoint regressor given; using an approximation of HMR's "
-                      f"cocoplus keypoints from SMPL joints and vertex ids (pass "
-                      f"keypoint_regressor= for the exact one)", stacklevel=3)
+        warnings.warn(
+            f"{path}: no keypoint regressor given; using an approximation of HMR's "
+            f"cocoplus keypoints from SMPL joints and vertex ids (pass "
+            f"keypoint_regressor= for the exact one)",
+            stacklevel=3,
+        )
         regressor, names = approximate_cocoplus_regressor(joint_regressor), COCOPLUS_NAMES
     else:
-        raise OpenHMRError(f"{path}: no keypoint regressor in the file and none given; for a "
-                           f"{num_v}-vertex model pass keypoint_regressor=")
+        raise OpenHMRError(
+            f"{path}: no keypoint regressor in the file and none given; for a "
+            f"{num_v}-vertex model pass keypoint_regressor="
+        )
     if regressor.ndim != 2 or regressor.shape[1] != num_v:
-        raise OpenHMRError(f"{path}: keypoint regressor must be (K, {num_v}), found "
-                           f"{regressor.shape}")
+        raise OpenHMRError(
+            f"{path}: keypoint regressor must be (K, {num_v}), found {regressor.shape}"
+        )
     if len(names) != regressor.shape[0]:
-        raise OpenHMRError(f"{path}: {len(names)} keypoint names for {regressor.shape[0]} "
-                           f"regressor rows")
+        raise OpenHMRError(
+            f"{path}: {len(names)} keypoint names for {regressor.shape[0]} regressor rows"
+        )
     return regressor, tuple(names)
 
 
@@ -190,15 +219,19 @@ def resolve_body_model_path(path_or_name: str | os.PathLike) -> Path:
     if isinstance(path_or_name, str) and path_or_name in BUNDLED_MODELS:
         path = BUNDLED_MODELS[path_or_name]
         if not path.exists():
-            raise OpenHMRError(f"the bundled body model {path_or_name!r} is missing at {path}; "
-                               f"rebuild it with tools/build_open_body_model.py")
+            raise OpenHMRError(
+                f"the bundled body model {path_or_name!r} is missing at {path}; "
+                f"rebuild it with tools/build_open_body_model.py"
+            )
         return path
     return Path(path_or_name)
 
 
-def read_body_model(path_or_name: str | os.PathLike,
-                    keypoint_regressor: str | Path | None = None,
-                    keypoint_names: tuple[str, ...] | None = None) -> BodyModelData:
+def read_body_model(
+    path_or_name: str | os.PathLike,
+    keypoint_regressor: str | Path | None = None,
+    keypoint_names: tuple[str, ...] | None = None,
+) -> BodyModelData:
     """Read any supported body model file (see module docstring) into `BodyModelData`."""
     path = resolve_body_model_path(path_or_name)
     raw = _read_raw(path)
@@ -212,16 +245,20 @@ def read_body_model(path_or_name: str | os.PathLike,
     if "openhmr_meta" in raw:
         meta = json.loads(str(np.asarray(raw["openhmr_meta"])))
         if meta.get("format") != FORMAT_NAME:
-            raise OpenHMRError(f"{path}: openhmr_meta.format must be {FORMAT_NAME!r}, found "
-                               f"{meta.get('format')!r}")
+            raise OpenHMRError(
+                f"{path}: openhmr_meta.format must be {FORMAT_NAME!r}, found {meta.get('format')!r}"
+            )
     posedirs = arrays["posedirs"]
     if posedirs is not None and not np.any(posedirs):
         posedirs = None  # all-zero correctives: skip the step, same result
     joint_regressor = arrays["J_regressor"].astype(np.float64)
     regressor, names = _keypoints(raw, joint_regressor, path, keypoint_regressor, keypoint_names)
     num_j = joint_regressor.shape[0]
-    joint_names = _string_tuple(raw["joint_names"]) if "joint_names" in raw else (
-        SMPL_JOINT_NAMES if num_j == 24 else tuple(f"joint_{i}" for i in range(num_j)))
+    joint_names = (
+        _string_tuple(raw["joint_names"])
+        if "joint_names" in raw
+        else (SMPL_JOINT_NAMES if num_j == 24 else tuple(f"joint_{i}" for i in range(num_j)))
+    )
     meta.setdefault("name", path.stem)
     meta["path"] = str(path)
     return BodyModelData(
@@ -242,10 +279,15 @@ def read_body_model(path_or_name: str | os.PathLike,
 def write_body_model(path: str | Path, data: BodyModelData) -> None:
     """Write `data` as the project's own `.npz` (float32 geometry), atomically."""
     path = Path(path)
-    meta = {**data.meta, "format": FORMAT_NAME, "format_version": 1,
-            "parents": data.parents.tolist(), "joint_names": list(data.joint_names),
-            "keypoint_names": list(data.keypoint_names),
-            "pose_correctives": "none" if data.posedirs is None else "learned"}
+    meta = {
+        **data.meta,
+        "format": FORMAT_NAME,
+        "format_version": 1,
+        "parents": data.parents.tolist(),
+        "joint_names": list(data.joint_names),
+        "keypoint_names": list(data.keypoint_names),
+        "pose_correctives": "none" if data.posedirs is None else "learned",
+    }
     meta.pop("path", None)
     arrays = {
         "v_template": data.v_template.astype(np.float32),

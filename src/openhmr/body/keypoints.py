@@ -7,46 +7,173 @@ from __future__ import annotations
 import numpy as np
 
 SMPL_JOINT_NAMES: tuple[str, ...] = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hand", "right_hand",
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "left_knee",
+    "right_knee",
+    "spine2",
+    "left_ankle",
+    "right_ankle",
+    "spine3",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hand",
+    "right_hand",
 )
 SMPL_PARENTS: tuple[int, ...] = (
-    -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
+    -1,
+    0,
+    0,
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    9,
+    9,
+    12,
+    13,
+    14,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
 )
 SMPL_FLIP_PERMUTATION: tuple[int, ...] = (
-    0, 2, 1, 3, 5, 4, 6, 8, 7, 9, 11, 10, 12, 14, 13, 15, 17, 16, 19, 18, 21, 20, 23, 22,
+    0,
+    2,
+    1,
+    3,
+    5,
+    4,
+    6,
+    8,
+    7,
+    9,
+    11,
+    10,
+    12,
+    14,
+    13,
+    15,
+    17,
+    16,
+    19,
+    18,
+    21,
+    20,
+    23,
+    22,
 )
 
 COCOPLUS_NAMES: tuple[str, ...] = (
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
-    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
-    "neck", "head_top", "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "right_ankle",
+    "right_knee",
+    "right_hip",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "right_wrist",
+    "right_elbow",
+    "right_shoulder",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "neck",
+    "head_top",
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
 )
 COCOPLUS_FLIP_PERMUTATION: tuple[int, ...] = (
-    5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13, 14, 16, 15, 18, 17,
+    5,
+    4,
+    3,
+    2,
+    1,
+    0,
+    11,
+    10,
+    9,
+    8,
+    7,
+    6,
+    12,
+    13,
+    14,
+    16,
+    15,
+    18,
+    17,
 )
 LSP14 = slice(0, 14)
 """The first 14 cocoplus keypoints are LSP's joints in LSP's order (the evaluation joint set)."""
 
 H36M17_NAMES: tuple[str, ...] = (
-    "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
-    "spine", "thorax", "neck_nose", "head", "left_shoulder", "left_elbow", "left_wrist",
-    "right_shoulder", "right_elbow", "right_wrist",
+    "pelvis",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "spine",
+    "thorax",
+    "neck_nose",
+    "head",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
 )
 H36M17_TO_LSP14: tuple[int, ...] = (6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10)
 
 # Official SMPL (6890 vertices): the smplx package's face vertex ids and the top of the skull.
-SMPL_FACE_VERTEX_IDS = {"nose": 332, "left_eye": 2800, "right_eye": 6260, "left_ear": 583,
-                        "right_ear": 4071}
+SMPL_FACE_VERTEX_IDS = {
+    "nose": 332,
+    "left_eye": 2800,
+    "right_eye": 6260,
+    "left_ear": 583,
+    "right_ear": 4071,
+}
 SMPL_HEAD_TOP_VERTEX_ID = 411
 _COCOPLUS_FROM_SMPL_JOINT = {
-    "right_ankle": "right_ankle", "right_knee": "right_knee", "right_hip": "right_hip",
-    "left_hip": "left_hip", "left_knee": "left_knee", "left_ankle": "left_ankle",
-    "right_wrist": "right_wrist", "right_elbow": "right_elbow",
-    "right_shoulder": "right_shoulder", "left_shoulder": "left_shoulder",
-    "left_elbow": "left_elbow", "left_wrist": "left_wrist", "neck": "neck",
+    "right_ankle": "right_ankle",
+    "right_knee": "right_knee",
+    "right_hip": "right_hip",
+    "left_hip": "left_hip",
+    "left_knee": "left_knee",
+    "left_ankle": "left_ankle",
+    "right_wrist": "right_wrist",
+    "right_elbow": "right_elbow",
+    "right_shoulder": "right_shoulder",
+    "left_shoulder": "left_shoulder",
+    "left_elbow": "left_elbow",
+    "left_wrist": "left_wrist",
+    "neck": "neck",
 }
 
 
@@ -62,7 +189,9 @@ def approximate_cocoplus_regressor(joint_regressor: np.ndarray) -> np.ndarray:
     regressor = np.zeros((len(COCOPLUS_NAMES), num_vertices), dtype=np.float64)
     for row, name in enumerate(COCOPLUS_NAMES):
         if name in _COCOPLUS_FROM_SMPL_JOINT:
-            regressor[row] = joint_regressor[SMPL_JOINT_NAMES.index(_COCOPLUS_FROM_SMPL_JOINT[name])]
+            regressor[row] = joint_regressor[
+                SMPL_JOINT_NAMES.index(_COCOPLUS_FROM_SMPL_JOINT[name])
+            ]
         elif name == "head_top":
             regressor[row, SMPL_HEAD_TOP_VERTEX_ID] = 1.0
         else:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import torch
 
 
-def shape_blend(v_template: torch.Tensor, shapedirs: torch.Tensor,
-                betas: torch.Tensor) -> torch.Tensor:
+def shape_blend(
+    v_template: torch.Tensor, shapedirs: torch.Tensor, betas: torch.Tensor
+) -> torch.Tensor:
     """Rest vertices of a body shape: T + Σ β_n S_n.
 
     v_template: (V, 3); shapedirs: (V, 3, NB); betas: (B, NB).  Returns (B, V, 3).
@@ -38,8 +39,9 @@ def pose_feature(rotations: torch.Tensor) -> torch.Tensor:
     return (rotations[:, 1:] - eye).flatten(1)
 
 
-def pose_blend(rest_vertices: torch.Tensor, posedirs: torch.Tensor,
-               rotations: torch.Tensor) -> torch.Tensor:
+def pose_blend(
+    rest_vertices: torch.Tensor, posedirs: torch.Tensor, rotations: torch.Tensor
+) -> torch.Tensor:
     """Add pose corrective blend shapes.
 
     rest_vertices: (B, V, 3); posedirs: (V, 3, 9 (J − 1)); rotations: (B, J, 3, 3).
@@ -52,8 +54,8 @@ def pose_blend(rest_vertices: torch.Tensor, posedirs: torch.Tensor,
 def kinematic_levels(parents: list[int] | tuple[int, ...]) -> list[list[int]]:
     """Joints grouped by depth in the kinematic tree (root first), so forward kinematics runs
     one batched matmul per level instead of one per joint."""
-    depth = []
-    for joint, parent in enumerate(parents):
+    depth: list[int] = []
+    for parent in parents:
         depth.append(0 if parent < 0 else depth[parent] + 1)
     levels: list[list[int]] = [[] for _ in range(max(depth) + 1)]
     for joint, d in enumerate(depth):
@@ -61,10 +63,12 @@ def kinematic_levels(parents: list[int] | tuple[int, ...]) -> list[list[int]]:
     return levels
 
 
-def forward_kinematics(rotations: torch.Tensor, joints: torch.Tensor,
-                       parents: list[int] | tuple[int, ...],
-                       levels: list[list[int]] | None = None,
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+def forward_kinematics(
+    rotations: torch.Tensor,
+    joints: torch.Tensor,
+    parents: list[int] | tuple[int, ...],
+    levels: list[list[int]] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Pose the skeleton.
 
     rotations: (B, J, 3, 3) local joint rotations; joints: (B, J, 3) rest joint positions;
@@ -74,8 +78,9 @@ def forward_kinematics(rotations: torch.Tensor, joints: torch.Tensor,
     """
     levels = levels or kinematic_levels(parents)
     is_root = torch.tensor([p < 0 for p in parents], device=joints.device)
-    parent_index = torch.tensor([p if p >= 0 else j for j, p in enumerate(parents)],
-                                device=joints.device)
+    parent_index = torch.tensor(
+        [p if p >= 0 else j for j, p in enumerate(parents)], device=joints.device
+    )
     # bone vectors from each parent; a root keeps its absolute position
     offsets = torch.where(is_root[:, None], joints, joints - joints[:, parent_index])  # B x J x 3
     global_rot = [None] * len(parents)
@@ -110,10 +115,16 @@ def skin(vertices: torch.Tensor, weights: torch.Tensor, transforms: torch.Tensor
     return (blended[..., :3] @ vertices[..., None])[..., 0] + blended[..., 3]
 
 
-def lbs(betas: torch.Tensor, rotations: torch.Tensor, v_template: torch.Tensor,
-        shapedirs: torch.Tensor, posedirs: torch.Tensor | None, joint_regressor: torch.Tensor,
-        parents: list[int] | tuple[int, ...], weights: torch.Tensor,
-        ) -> tuple[torch.Tensor, torch.Tensor]:
+def lbs(
+    betas: torch.Tensor,
+    rotations: torch.Tensor,
+    v_template: torch.Tensor,
+    shapedirs: torch.Tensor,
+    posedirs: torch.Tensor | None,
+    joint_regressor: torch.Tensor,
+    parents: list[int] | tuple[int, ...],
+    weights: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The whole SMPL function, written plainly (the `BodyModel` module computes the same with
     cached products).
 

@@ -15,17 +15,24 @@ _NAMED = {
     "t": {},
     "a": {"left_shoulder": (0, 0, -math.radians(50)), "right_shoulder": (0, 0, math.radians(50))},
     "walk": {
-        "left_hip": (-math.radians(30), 0, 0), "right_hip": (math.radians(20), 0, 0),
-        "left_knee": (math.radians(10), 0, 0), "right_knee": (math.radians(40), 0, 0),
-        "left_shoulder": (0, 0, -math.radians(70)), "right_shoulder": (0, 0, math.radians(70)),
-        "left_elbow": (0, -math.radians(30), 0), "right_elbow": (0, math.radians(30), 0),
+        "left_hip": (-math.radians(30), 0, 0),
+        "right_hip": (math.radians(20), 0, 0),
+        "left_knee": (math.radians(10), 0, 0),
+        "right_knee": (math.radians(40), 0, 0),
+        "left_shoulder": (0, 0, -math.radians(70)),
+        "right_shoulder": (0, 0, math.radians(70)),
+        "left_elbow": (0, -math.radians(30), 0),
+        "right_elbow": (0, math.radians(30), 0),
     },
 }
 POSE_NAMES = (*_NAMED, "random")
 
 
-def named_pose(name: str, batch: int = 1, generator: torch.Generator | None = None,
-               ) -> torch.Tensor:
+def named_pose(
+    name: str,
+    batch: int = 1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Axis-angle pose (batch, 24, 3) by name: "t" (zero pose), "a" (arms down), "walk", or
     "random" (each joint N(0, 0.2²) rad per axis from `generator`; root unrotated)."""
     if name == "random":

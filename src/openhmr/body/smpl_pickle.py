@@ -31,8 +31,10 @@ class _ChumpyArray:
     def to_numpy(self) -> np.ndarray:
         state = getattr(self, "state", None)
         if not isinstance(state, dict) or "x" not in state:
-            raise OpenHMRError("SMPL pickle: a chumpy object without a stored value 'x' "
-                               "(only plain chumpy arrays are supported)")
+            raise OpenHMRError(
+                "SMPL pickle: a chumpy object without a stored value 'x' "
+                "(only plain chumpy arrays are supported)"
+            )
         return np.asarray(state["x"])
 
 
@@ -97,9 +99,11 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return self._allowed[(module, name)]
         except KeyError:
-            raise OpenHMRError(f"SMPL pickle: refusing to load class {module}.{name} "
-                               f"(only numpy arrays, chumpy arrays and scipy sparse matrices "
-                               f"are allowed)") from None
+            raise OpenHMRError(
+                f"SMPL pickle: refusing to load class {module}.{name} "
+                f"(only numpy arrays, chumpy arrays and scipy sparse matrices "
+                f"are allowed)"
+            ) from None
 
 
 def _plain(value: Any) -> Any:
@@ -109,8 +113,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, _SparseMatrix):
         return value.to_scipy()
     if isinstance(value, dict):
-        return {(k.decode("latin1") if isinstance(k, bytes) else k): _plain(v)
-                for k, v in value.items()}
+        return {
+            (k.decode("latin1") if isinstance(k, bytes) else k): _plain(v) for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return type(value)(_plain(v) for v in value)
     return value
@@ -129,8 +134,7 @@ def load_restricted_pickle(path: str | Path) -> Any:
     except OpenHMRError:
         raise
     except Exception as err:  # any malformed stream: one clear error
-        raise OpenHMRError(f"{path}: not a readable pickle ({type(err).__name__}: {err})"
-                           ) from None
+        raise OpenHMRError(f"{path}: not a readable pickle ({type(err).__name__}: {err})") from None
     return _plain(content)
 
 
@@ -139,6 +143,7 @@ def load_smpl_pickle(path: str | Path) -> dict[str, Any]:
     values."""
     content = load_restricted_pickle(path)
     if not isinstance(content, dict):
-        raise OpenHMRError(f"{path}: expected a pickled dict of arrays, found "
-                           f"{type(content).__name__}")
+        raise OpenHMRError(
+            f"{path}: expected a pickled dict of arrays, found {type(content).__name__}"
+        )
     return content

@@ -18,15 +18,18 @@ def weak_perspective_project(points: torch.Tensor, camera: torch.Tensor) -> torc
     points: (B, N, 3); camera: (B, 3) = s, tx, ty.  Returns (B, N, 2) = s · (X_xy + t).
     """
     if points.shape[-1] != 3 or camera.shape[-1] != 3:
-        raise OpenHMRError(f"weak_perspective_project: expected points (B, N, 3) and camera "
-                           f"(B, 3), got {tuple(points.shape)} and {tuple(camera.shape)}")
+        raise OpenHMRError(
+            f"weak_perspective_project: expected points (B, N, 3) and camera "
+            f"(B, 3), got {tuple(points.shape)} and {tuple(camera.shape)}"
+        )
     scale = camera[..., None, :1]  # B x 1 x 1
     translation = camera[..., None, 1:]  # B x 1 x 2
     return scale * (points[..., :2] + translation)
 
 
-def perspective_project(points: torch.Tensor, focal_length: torch.Tensor | float,
-                        principal_point: torch.Tensor) -> torch.Tensor:
+def perspective_project(
+    points: torch.Tensor, focal_length: torch.Tensor | float, principal_point: torch.Tensor
+) -> torch.Tensor:
     """Pinhole projection of camera-frame points to pixels.
 
     points: (B, N, 3) with z > 0; focal_length: scalar or (B,); principal_point: (B, 2).
@@ -37,9 +40,13 @@ def perspective_project(points: torch.Tensor, focal_length: torch.Tensor | float
     return focal * points[..., :2] / points[..., 2:3] + principal_point[..., None, :]
 
 
-def crop_to_full_perspective(camera: torch.Tensor, box_center: torch.Tensor,
-                             box_size: torch.Tensor, image_size: torch.Tensor,
-                             focal_length: torch.Tensor | float) -> torch.Tensor:
+def crop_to_full_perspective(
+    camera: torch.Tensor,
+    box_center: torch.Tensor,
+    box_size: torch.Tensor,
+    image_size: torch.Tensor,
+    focal_length: torch.Tensor | float,
+) -> torch.Tensor:
     """Turn a crop's weak-perspective camera into a translation for a full-image pinhole camera.
 
     camera: (B, 3) = s, tx, ty in crop coordinates; box_center: (B, 2) crop centre in image

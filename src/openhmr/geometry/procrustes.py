@@ -19,8 +19,10 @@ class SimilarityTransform:
 
     def apply(self, points: torch.Tensor) -> torch.Tensor:
         """points: (B, N, 3) -> (B, N, 3)."""
-        return (self.scale[:, None, None] * points @ self.rotation.transpose(1, 2)
-                + self.translation[:, None, :])
+        return (
+            self.scale[:, None, None] * points @ self.rotation.transpose(1, 2)
+            + self.translation[:, None, :]
+        )
 
 
 def procrustes_transform(source: torch.Tensor, target: torch.Tensor) -> SimilarityTransform:
@@ -30,8 +32,10 @@ def procrustes_transform(source: torch.Tensor, target: torch.Tensor) -> Similari
     source, target: (B, N, 3), N ≥ 3 points in correspondence.
     """
     if source.shape != target.shape or source.ndim != 3 or source.shape[-1] != 3:
-        raise OpenHMRError(f"procrustes: expected two (B, N, 3) tensors of equal shape, got "
-                           f"{tuple(source.shape)} and {tuple(target.shape)}")
+        raise OpenHMRError(
+            f"procrustes: expected two (B, N, 3) tensors of equal shape, got "
+            f"{tuple(source.shape)} and {tuple(target.shape)}"
+        )
     mu_source = source.mean(dim=1, keepdim=True)  # B x 1 x 3
     mu_target = target.mean(dim=1, keepdim=True)
     x = source - mu_source

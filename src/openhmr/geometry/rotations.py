@@ -24,8 +24,9 @@ SIX_D_LAYOUTS = ("columns", "rows")
 
 def _check_last(x: torch.Tensor, shape: tuple[int, ...], name: str) -> None:
     if tuple(x.shape[-len(shape) :]) != shape:
-        raise OpenHMRError(f"{name}: expected shape (..., {', '.join(map(str, shape))}), "
-                           f"got {tuple(x.shape)}")
+        raise OpenHMRError(
+            f"{name}: expected shape (..., {', '.join(map(str, shape))}), got {tuple(x.shape)}"
+        )
 
 
 def skew(v: torch.Tensor) -> torch.Tensor:
@@ -47,8 +48,9 @@ def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
     safe2 = torch.where(small, torch.ones_like(theta2), theta2)
     theta = safe2.sqrt()
     a = torch.where(small, 1 - theta2 / 6 + theta2 * theta2 / 120, torch.sin(theta) / theta)
-    b = torch.where(small, 0.5 - theta2 / 24 + theta2 * theta2 / 720,
-                    (1 - torch.cos(theta)) / safe2)
+    b = torch.where(
+        small, 0.5 - theta2 / 24 + theta2 * theta2 / 720, (1 - torch.cos(theta)) / safe2
+    )
     K = skew(axis_angle)  # ... x 3 x 3
     eye = torch.eye(3, dtype=axis_angle.dtype, device=axis_angle.device)
     return eye + a[..., None] * K + b[..., None] * (K @ K)
@@ -62,9 +64,15 @@ def quaternion_to_matrix(quaternion: torch.Tensor) -> torch.Tensor:
     _check_last(quaternion, (4,), "quaternion")
     w, x, y, z = F.normalize(quaternion, dim=-1).unbind(-1)
     rows = [
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+        1 - 2 * (y * y + z * z),
+        2 * (x * y - w * z),
+        2 * (x * z + w * y),
+        2 * (x * y + w * z),
+        1 - 2 * (x * x + z * z),
+        2 * (y * z - w * x),
+        2 * (x * z - w * y),
+        2 * (y * z + w * x),
+        1 - 2 * (x * x + y * y),
     ]
     return torch.stack(rows, dim=-1).unflatten(-1, (3, 3))
 
@@ -79,18 +87,30 @@ def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
     m = matrix
     m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
     # 4 q_i^2 for i = w, x, y, z
-    q_abs = torch.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22,
-                         1 - m00 + m11 - m22, 1 - m00 - m11 + m22], dim=-1)
+    q_abs = torch.stack(
+        [1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], dim=-1
+    )
     q_abs = q_abs.clamp_min(0).sqrt()  # ... x 4, = 2|q_i|
-    d21, d02, d10 = m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]
-    s21, s02, s10 = m[..., 2, 1] + m[..., 1, 2], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 0] + m[..., 0, 1]
+    d21, d02, d10 = (
+        m[..., 2, 1] - m[..., 1, 2],
+        m[..., 0, 2] - m[..., 2, 0],
+        m[..., 1, 0] - m[..., 0, 1],
+    )
+    s21, s02, s10 = (
+        m[..., 2, 1] + m[..., 1, 2],
+        m[..., 0, 2] + m[..., 2, 0],
+        m[..., 1, 0] + m[..., 0, 1],
+    )
     # each candidate is 4 q_i * q, computed from the formulas that divide by q_i
-    candidates = torch.stack([
-        torch.stack([q_abs[..., 0] ** 2, d21, d02, d10], dim=-1),
-        torch.stack([d21, q_abs[..., 1] ** 2, s10, s02], dim=-1),
-        torch.stack([d02, s10, q_abs[..., 2] ** 2, s21], dim=-1),
-        torch.stack([d10, s02, s21, q_abs[..., 3] ** 2], dim=-1),
-    ], dim=-2)  # ... x 4 x 4
+    candidates = torch.stack(
+        [
+            torch.stack([q_abs[..., 0] ** 2, d21, d02, d10], dim=-1),
+            torch.stack([d21, q_abs[..., 1] ** 2, s10, s02], dim=-1),
+            torch.stack([d02, s10, q_abs[..., 2] ** 2, s21], dim=-1),
+            torch.stack([d10, s02, s21, q_abs[..., 3] ** 2], dim=-1),
+        ],
+        dim=-2,
+    )  # ... x 4 x 4
     best = q_abs.argmax(dim=-1, keepdim=True)  # ... x 1
     chosen = torch.gather(candidates, -2, best[..., None].expand(*best.shape[:-1], 1, 4))
     quat = chosen.squeeze(-2) / (2 * q_abs.gather(-1, best).clamp_min(1e-12))
@@ -108,8 +128,11 @@ def quaternion_to_axis_angle(quaternion: torch.Tensor) -> torch.Tensor:
     angle = 2 * torch.atan2(sin_half, q[..., :1])
     small = sin_half < 1e-6
     # angle / sin(angle/2) -> 2 as angle -> 0
-    factor = torch.where(small, 2 + angle * angle / 12,
-                         angle / torch.where(small, torch.ones_like(sin_half), sin_half))
+    factor = torch.where(
+        small,
+        2 + angle * angle / 12,
+        angle / torch.where(small, torch.ones_like(sin_half), sin_half),
+    )
     return xyz * factor
 
 

@@ -1,0 +1,42 @@
+# Quick start:  make demo  (set up + main job)   |   make test  (set up + lint + tests)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.openhmr-installed
+TORCH_VERSION ?= 2.13.0
+
+.PHONY: setup demo test test-slow lint format bench clean
+
+setup: $(STAMP)
+
+# torch is installed first and pinned: a bare `torch` requirement on a machine without it
+# would pull the CUDA build (several GB). The CPU build of 2.13.0 is what this targets.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/openhmr body --pose walk --out out/body.obj
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks tools
+	$(BIN)/ruff check --fix src tests benchmarks tools
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/body_model.py
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

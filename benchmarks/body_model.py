@@ -1,0 +1,118 @@
+"""Body model forward pass: openhmr's `BodyModel` against the smplx package's `lbs` on the same
+tensors, in the same run.
+
+    python benchmarks/body_model.py [--repeats 20] [--threads N]
+
+Prints, per model and batch size, milliseconds per forward pass (median), bodies per second,
+the speed-up over smplx, and the largest vertex difference between the two (they must agree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, time_interleaved  # noqa: E402
+
+from openhmr.body import BodyModel, read_body_model  # noqa: E402
+from openhmr.body.io import BodyModelData  # noqa: E402
+from openhmr.body.keypoints import COCOPLUS_NAMES, SMPL_JOINT_NAMES  # noqa: E402
+
+
+def random_smpl_sized(seed: int = 0) -> BodyModelData:
+    """A random model with official SMPL's sizes: 6890 vertices, 13776 faces, 10 betas,
+    pose correctives, sparse joint regressor, skinning weights over ≤ 4 joints per vertex."""
+    rng = np.random.default_rng(seed)
+    num_v = 6890
+    joint_regressor = rng.random((24, num_v)) * (rng.random((24, num_v)) < 0.01)
+    joint_regressor[:, 0] += 1e-3
+    joint_regressor /= joint_regressor.sum(1, keepdims=True)
+    weights = np.zeros((num_v, 24))
+    for j in range(4):
+        weights[np.arange(num_v), rng.integers(0, 24, num_v)] += rng.random(num_v) + 0.1 * j
+    weights /= weights.sum(1, keepdims=True)
+    keypoints = np.zeros((19, num_v))
+    keypoints[np.arange(19), rng.integers(0, num_v, 19)] = 1
+    return BodyModelData(
+        v_template=rng.normal(0, 0.3, (num_v, 3)),
+        shapedirs=rng.normal(0, 0.01, (num_v, 3, 10)),
+        posedirs=rng.normal(0, 0.005, (num_v, 3, 207)),
+        joint_regressor=joint_regressor,
+        weights=weights,
+        parents=np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17,
+                          18, 19, 20, 21]),
+        faces=rng.integers(0, num_v, (13776, 3)),
+        keypoint_regressor=keypoints,
+        keypoint_names=COCOPLUS_NAMES,
+        joint_names=SMPL_JOINT_NAMES,
+        meta={"name": "random SMPL-sized"},
+    )
+
+
+def smplx_forward(data: BodyModelData):
+    """The smplx package's `lbs` (plus its keypoint regression) on the same float32 tensors."""
+    from smplx.lbs import lbs, vertices2joints
+
+    f32 = {"dtype": torch.float32}
+    v_template = torch.tensor(data.v_template, **f32)
+    shapedirs = torch.tensor(data.shapedirs, **f32)
+    num_v = data.num_vertices
+    posedirs = np.zeros((num_v, 3, 207)) if data.posedirs is None else data.posedirs
+    posedirs = torch.tensor(posedirs.reshape(-1, 207).T, **f32)  # smplx's own reshaping
+    joint_regressor = torch.tensor(data.joint_regressor, **f32)
+    weights = torch.tensor(data.weights, **f32)
+    parents = torch.tensor(data.parents, dtype=torch.long)
+    keypoint_regressor = torch.tensor(data.keypoint_regressor, **f32)
+
+    def forward(pose: torch.Tensor, betas: torch.Tensor):
+        vertices, joints = lbs(betas, pose.flatten(1), v_template, shapedirs, posedirs,
+                               joint_regressor, parents, weights)
+        return vertices, joints, vertices2joints(keypoint_regressor, vertices)
+
+    return forward
+
+
+def bench_model(data: BodyModelData, batch: int, repeats: int) -> dict[str, float]:
+    model = BodyModel(data).eval()
+    reference = smplx_forward(data)
+    generator = torch.Generator().manual_seed(batch)
+    pose = 0.4 * torch.randn(batch, 24, 3, generator=generator)
+    betas = torch.randn(batch, 10, generator=generator)
+    with torch.inference_mode():
+        ours = model(pose=pose, betas=betas)
+        theirs = reference(pose, betas)
+        difference = float((ours.vertices - theirs[0]).abs().max())
+        times = time_interleaved({"openhmr": lambda: model(pose=pose, betas=betas),
+                                  "smplx": lambda: reference(pose, betas)}, repeats=repeats)
+    return {"ours_ms": 1e3 * times["openhmr"], "smplx_ms": 1e3 * times["smplx"],
+            "difference": difference}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per case")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 64])
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {machine()}")
+    models = {"open": read_body_model("open"), "random SMPL-sized": random_smpl_sized()}
+    header = (f"{'model':<18} {'V':>6} {'batch':>5} {'openhmr ms':>11} {'smplx ms':>9} "
+              f"{'bodies/s':>9} {'speed-up':>8} {'max |Δv| m':>11}")
+    print(header)
+    for name, data in models.items():
+        for batch in args.batches:
+            r = bench_model(data, batch, args.repeats)
+            print(f"{name:<18} {data.num_vertices:>6} {batch:>5} {r['ours_ms']:>11.2f} "
+                  f"{r['smplx_ms']:>9.2f} {batch / r['ours_ms'] * 1e3:>9.0f} "
+                  f"{r['smplx_ms'] / r['ours_ms']:>7.2f}x {r['difference']:>11.2e}")
+
+
+if __name__ == "__main__":
+    main()
