@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.openhmr-installed
 TORCH_VERSION ?= 2.13.0
+LINT_PATHS := $(wildcard src tests benchmarks tools)
 
 .PHONY: setup demo test test-slow lint format bench clean
 
@@ -22,8 +23,8 @@ demo: $(STAMP)
 	$(BIN)/openhmr body --pose walk --out out/body.obj
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks tools
-	$(BIN)/ruff format --check src tests benchmarks tools
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 test: lint
 	$(BIN)/python -m pytest -q
@@ -32,8 +33,8 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks tools
-	$(BIN)/ruff check --fix src tests benchmarks tools
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/body_model.py

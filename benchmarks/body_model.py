@@ -17,11 +17,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, time_interleaved  # noqa: E402
+from common import machine, time_interleaved
 
-from openhmr.body import BodyModel, read_body_model  # noqa: E402
-from openhmr.body.io import BodyModelData  # noqa: E402
-from openhmr.body.keypoints import COCOPLUS_NAMES, SMPL_JOINT_NAMES  # noqa: E402
+from openhmr.body import BodyModel, read_body_model
+from openhmr.body.io import BodyModelData
+from openhmr.body.keypoints import COCOPLUS_NAMES, SMPL_JOINT_NAMES
 
 
 def random_smpl_sized(seed: int = 0) -> BodyModelData:
@@ -44,8 +44,9 @@ def random_smpl_sized(seed: int = 0) -> BodyModelData:
         posedirs=rng.normal(0, 0.005, (num_v, 3, 207)),
         joint_regressor=joint_regressor,
         weights=weights,
-        parents=np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17,
-                          18, 19, 20, 21]),
+        parents=np.array(
+            [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
+        ),
         faces=rng.integers(0, num_v, (13776, 3)),
         keypoint_regressor=keypoints,
         keypoint_names=COCOPLUS_NAMES,
@@ -70,8 +71,16 @@ def smplx_forward(data: BodyModelData):
     keypoint_regressor = torch.tensor(data.keypoint_regressor, **f32)
 
     def forward(pose: torch.Tensor, betas: torch.Tensor):
-        vertices, joints = lbs(betas, pose.flatten(1), v_template, shapedirs, posedirs,
-                               joint_regressor, parents, weights)
+        vertices, joints = lbs(
+            betas,
+            pose.flatten(1),
+            v_template,
+            shapedirs,
+            posedirs,
+            joint_regressor,
+            parents,
+            weights,
+        )
         return vertices, joints, vertices2joints(keypoint_regressor, vertices)
 
     return forward
@@ -87,10 +96,18 @@ def bench_model(data: BodyModelData, batch: int, repeats: int) -> dict[str, floa
         ours = model(pose=pose, betas=betas)
         theirs = reference(pose, betas)
         difference = float((ours.vertices - theirs[0]).abs().max())
-        times = time_interleaved({"openhmr": lambda: model(pose=pose, betas=betas),
-                                  "smplx": lambda: reference(pose, betas)}, repeats=repeats)
-    return {"ours_ms": 1e3 * times["openhmr"], "smplx_ms": 1e3 * times["smplx"],
-            "difference": difference}
+        times = time_interleaved(
+            {
+                "openhmr": lambda: model(pose=pose, betas=betas),
+                "smplx": lambda: reference(pose, betas),
+            },
+            repeats=repeats,
+        )
+    return {
+        "ours_ms": 1e3 * times["openhmr"],
+        "smplx_ms": 1e3 * times["smplx"],
+        "difference": difference,
+    }
 
 
 def main() -> None:
@@ -103,15 +120,19 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"machine: {machine()}")
     models = {"open": read_body_model("open"), "random SMPL-sized": random_smpl_sized()}
-    header = (f"{'model':<18} {'V':>6} {'batch':>5} {'openhmr ms':>11} {'smplx ms':>9} "
-              f"{'bodies/s':>9} {'speed-up':>8} {'max |Δv| m':>11}")
+    header = (
+        f"{'model':<18} {'V':>6} {'batch':>5} {'openhmr ms':>11} {'smplx ms':>9} "
+        f"{'bodies/s':>9} {'speed-up':>8} {'max |Δv| m':>11}"
+    )
     print(header)
     for name, data in models.items():
         for batch in args.batches:
             r = bench_model(data, batch, args.repeats)
-            print(f"{name:<18} {data.num_vertices:>6} {batch:>5} {r['ours_ms']:>11.2f} "
-                  f"{r['smplx_ms']:>9.2f} {batch / r['ours_ms'] * 1e3:>9.0f} "
-                  f"{r['smplx_ms'] / r['ours_ms']:>7.2f}x {r['difference']:>11.2e}")
+            print(
+                f"{name:<18} {data.num_vertices:>6} {batch:>5} {r['ours_ms']:>11.2f} "
+                f"{r['smplx_ms']:>9.2f} {batch / r['ours_ms'] * 1e3:>9.0f} "
+                f"{r['smplx_ms'] / r['ours_ms']:>7.2f}x {r['difference']:>11.2e}"
+            )
 
 
 if __name__ == "__main__":

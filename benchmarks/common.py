@@ -19,12 +19,15 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in fh if "model name" in line)
     except (OSError, StopIteration):
         pass
-    return (f"{cpu}; {os.cpu_count()} logical CPUs; torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads; Python {platform.python_version()}")
+    return (
+        f"{cpu}; {os.cpu_count()} logical CPUs; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; Python {platform.python_version()}"
+    )
 
 
-def time_interleaved(functions: dict[str, Callable[[], object]], repeats: int = 20,
-                     warmup: int = 3) -> dict[str, float]:
+def time_interleaved(
+    functions: dict[str, Callable[[], object]], repeats: int = 20, warmup: int = 3
+) -> dict[str, float]:
     """Median seconds per call of each function, timed in alternation so that machine noise
     hits all of them alike."""
     for fn in functions.values():

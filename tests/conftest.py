@@ -11,8 +11,9 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 
 
-def random_smpl_arrays(num_vertices: int = 60, num_betas: int = 10, seed: int = 0,
-                       num_faces: int = 40) -> dict[str, np.ndarray]:
+def random_smpl_arrays(
+    num_vertices: int = 60, num_betas: int = 10, seed: int = 0, num_faces: int = 40
+) -> dict[str, np.ndarray]:
     """A random model with SMPL's keys, shapes and kinematic tree (official `.pkl` layout:
     kintree root stored as 2**32 - 1, posedirs (V, 3, 207))."""
     rng = np.random.default_rng(seed)

@@ -27,8 +27,19 @@ def read_obj(path):
 
 def test_body_command_writes_posed_mesh(tmp_path, smplx_npz):
     out = tmp_path / "sub" / "body.obj"
-    code = main(["body", "--body-model", str(smplx_npz), "--pose", "walk", "--betas", "1,-0.5",
-                 "--out", str(out)])
+    code = main(
+        [
+            "body",
+            "--body-model",
+            str(smplx_npz),
+            "--pose",
+            "walk",
+            "--betas",
+            "1,-0.5",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     vertices, faces = read_obj(out)
     model = load_body_model(smplx_npz)
@@ -41,8 +52,19 @@ def test_body_command_writes_posed_mesh(tmp_path, smplx_npz):
 
 def test_bad_body_model_is_one_line_and_exit_2(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "openhmr", "body", "--body-model", str(tmp_path / "nope.pkl"),
-         "--out", str(tmp_path / "x.obj")], capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "openhmr",
+            "body",
+            "--body-model",
+            str(tmp_path / "nope.pkl"),
+            "--out",
+            str(tmp_path / "x.obj"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "body model file not found" in result.stderr

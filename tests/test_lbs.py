@@ -20,11 +20,15 @@ def naive_rotation(axis_angle: np.ndarray) -> np.ndarray:
     return scipy.linalg.expm(np.array([[0, -z, y], [z, 0, -x], [-y, x, 0]]))
 
 
-def naive_smpl(arrays: dict, pose: np.ndarray, betas: np.ndarray,
-               ) -> tuple[np.ndarray, np.ndarray]:
+def naive_smpl(
+    arrays: dict,
+    pose: np.ndarray,
+    betas: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """SMPL written as plainly as possible with loops: (V, 3) vertices, (24, 3) joints."""
-    v = arrays["v_template"] + np.einsum("vcn,n->vc", arrays["shapedirs"][:, :, : betas.size],
-                                         betas)
+    v = arrays["v_template"] + np.einsum(
+        "vcn,n->vc", arrays["shapedirs"][:, :, : betas.size], betas
+    )
     joints = arrays["J_regressor"] @ v
     rotations = [naive_rotation(p) for p in pose]
     feature = np.concatenate([(r - np.eye(3)).ravel() for r in rotations[1:]])
@@ -69,14 +73,21 @@ def test_matches_smplx_package(smplx_npz, smpl_arrays):
     smplx_lbs = pytest.importorskip("smplx.lbs")
     pose, betas = random_inputs(4, 10, seed=5)
     model = load_body_model(smplx_npz, dtype=torch.float32)
-    ours = model(pose=torch.tensor(pose, dtype=torch.float32),
-                 betas=torch.tensor(betas, dtype=torch.float32))
+    ours = model(
+        pose=torch.tensor(pose, dtype=torch.float32), betas=torch.tensor(betas, dtype=torch.float32)
+    )
     t = {k: torch.tensor(v.astype(np.float32)) for k, v in smpl_arrays.items() if k != "f"}
     parents = torch.tensor(SMPL_PARENTS, dtype=torch.long)
     vertices, joints = smplx_lbs.lbs(
-        torch.tensor(betas, dtype=torch.float32), torch.tensor(pose, dtype=torch.float32).flatten(1),
-        t["v_template"], t["shapedirs"], t["posedirs"].reshape(-1, 207).T, t["J_regressor"],
-        parents, t["weights"])
+        torch.tensor(betas, dtype=torch.float32),
+        torch.tensor(pose, dtype=torch.float32).flatten(1),
+        t["v_template"],
+        t["shapedirs"],
+        t["posedirs"].reshape(-1, 207).T,
+        t["J_regressor"],
+        parents,
+        t["weights"],
+    )
     torch.testing.assert_close(ours.vertices, vertices, atol=1e-5, rtol=0)
     torch.testing.assert_close(ours.joints, joints, atol=1e-5, rtol=0)
 
@@ -86,9 +97,16 @@ def test_pure_function_equals_module(smplx_npz, smpl_arrays):
     pose, betas = random_inputs(2, 10, seed=7)
     out = model(pose=torch.from_numpy(pose), betas=torch.from_numpy(betas))
     t = {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in smpl_arrays.items()}
-    vertices, joints = lbs(torch.from_numpy(betas), out.rotations, t["v_template"],
-                           t["shapedirs"], t["posedirs"], t["J_regressor"], SMPL_PARENTS,
-                           t["weights"])
+    vertices, joints = lbs(
+        torch.from_numpy(betas),
+        out.rotations,
+        t["v_template"],
+        t["shapedirs"],
+        t["posedirs"],
+        t["J_regressor"],
+        SMPL_PARENTS,
+        t["weights"],
+    )
     torch.testing.assert_close(out.vertices, vertices)
     torch.testing.assert_close(out.joints, joints)
 
@@ -113,8 +131,7 @@ def test_fewer_betas_equal_zero_padding(smplx_npz):
     torch.testing.assert_close(model(betas=betas).vertices, model(betas=padded).vertices)
     rest = model()
     assert rest.vertices.shape == (1, 60, 3)
-    torch.testing.assert_close(rest.vertices[0], torch.from_numpy(
-        np.load(smplx_npz)["v_template"]))
+    torch.testing.assert_close(rest.vertices[0], torch.from_numpy(np.load(smplx_npz)["v_template"]))
 
 
 def test_float32_and_float64_agree(smplx_npz):
@@ -130,8 +147,11 @@ def test_float32_and_float64_agree(smplx_npz):
 def test_gradients_in_every_input(smplx_npz):
     model = load_body_model(smplx_npz, dtype=torch.float64)
     pose, betas = random_inputs(1, 10, seed=13)
-    inputs = (torch.from_numpy(pose).requires_grad_(), torch.from_numpy(betas).requires_grad_(),
-              torch.tensor([[0.1, 0.2, 0.3]], dtype=torch.float64, requires_grad=True))
+    inputs = (
+        torch.from_numpy(pose).requires_grad_(),
+        torch.from_numpy(betas).requires_grad_(),
+        torch.tensor([[0.1, 0.2, 0.3]], dtype=torch.float64, requires_grad=True),
+    )
 
     def forward(pose, betas, transl):
         out = model(pose=pose, betas=betas, transl=transl)
@@ -157,11 +177,14 @@ def test_cuda_matches_cpu(smplx_npz):
     torch.testing.assert_close(b.vertices.cpu(), a.vertices)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"pose": torch.zeros(2, 23, 3)}, "pose: expected"),
-    ({"betas": torch.zeros(2, 11)}, "betas: expected"),
-    ({"pose": torch.zeros(2, 24, 3), "betas": torch.zeros(3, 10)}, "batch size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"pose": torch.zeros(2, 23, 3)}, "pose: expected"),
+        ({"betas": torch.zeros(2, 11)}, "betas: expected"),
+        ({"pose": torch.zeros(2, 24, 3), "betas": torch.zeros(3, 10)}, "batch size"),
+    ],
+)
 def test_bad_inputs_raise_clear_errors(smplx_npz, kwargs, message):
     model = load_body_model(smplx_npz)
     with pytest.raises(OpenHMRError, match=message):

@@ -151,9 +151,7 @@ class BodyModel(nn.Module):
             rest = torch.addmm(rest, feature, self.pose_basis)
         rest = rest.view(batch, 3, -1)  # B x 3 x V
 
-        posed_joints, transforms = forward_kinematics(
-            rotations, joints, self.parents, self.levels
-        )
+        posed_joints, transforms = forward_kinematics(rotations, joints, self.parents, self.levels)
         # per-vertex blended transform [R | t] (B x 3 x 4 x V), then R v + t row by row
         blended = (transforms.flatten(2).transpose(1, 2) @ self.skinning_weights).view(
             batch, 3, 4, -1
