@@ -1,0 +1,1 @@
+"""Training data: records, datasets, augmentation and unpaired mocap pose sources."""

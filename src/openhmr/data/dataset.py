@@ -1,0 +1,99 @@
+"""`RecordDataset`: a record index as a torch Dataset of 224² crops with the paper's augmentation,
+deterministic per (seed, epoch, row), whatever the worker count."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from openhmr.data.augment import (
+    NO_AUGMENTATION,
+    AugmentConfig,
+    flip_joints3d,
+    flip_keypoints,
+    flip_pose,
+    rotate_joints3d,
+    rotate_pose_root,
+    sample_augmentation,
+)
+from openhmr.data.crop import crop_matrix, normalize_keypoints, transform_points, warp_image
+from openhmr.data.records import RecordIndex
+from openhmr.errors import OpenHMRError
+
+
+def read_image(path) -> np.ndarray:
+    """An image file as RGB uint8 (H, W, 3); one clear error if unreadable."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError) as err:
+        raise OpenHMRError(f"cannot read image {path}: {err}") from None
+
+
+class RecordDataset(torch.utils.data.Dataset):
+    """Samples of one record index. Each item is a dict of tensors:
+
+    image (3, res, res) uint8 RGB; keypoints2d (19, 3) normalised x, y in [−1, 1] and
+    visibility (0 outside the crop); joints3d (14, 4) camera frame, pelvis-centred, validity
+    (zeros if absent); pose (72); betas (10); has_smpl (); has_3d (); index ().
+    Call `set_epoch(e)` each epoch for fresh augmentation draws.
+    """
+
+    def __init__(
+        self,
+        index: RecordIndex,
+        augment: AugmentConfig | None = None,
+        res: int = 224,
+        seed: int = 0,
+    ) -> None:
+        self.index = index
+        self.augment = augment or NO_AUGMENTATION
+        self.res = res
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, row: int) -> dict[str, torch.Tensor]:
+        index, res = self.index, self.res
+        rng = np.random.default_rng([self.seed, self.epoch, int(row)])
+        params = sample_augmentation(self.augment, rng)
+        scale = float(index.scale[row]) * params.scale
+        # the jitter is in crop pixels; move the centre by the same amount in image pixels
+        center = index.center[row] + params.shift * (200.0 * scale / res)
+        matrix = crop_matrix(center, scale, res, params.rotation_deg)
+        image = warp_image(read_image(index.image_root / str(index.imgname[row])), matrix, res)
+        keypoints = index.keypoints2d[row].astype(np.float64).copy()
+        keypoints[:, :2] = normalize_keypoints(transform_points(keypoints[:, :2], matrix), res)
+        keypoints[np.abs(keypoints[:, :2]).max(axis=1) > 1.0, 2] = 0.0
+        joints3d = (
+            np.zeros((14, 4))
+            if index.joints3d is None
+            else rotate_joints3d(index.joints3d[row].astype(np.float64), params.rotation_deg)
+        )
+        pose = np.zeros(72) if index.pose is None else index.pose[row].astype(np.float64)
+        pose = rotate_pose_root(pose, params.rotation_deg)
+        if params.flip:
+            image = image[:, ::-1]
+            keypoints = flip_keypoints(keypoints)
+            joints3d = flip_joints3d(joints3d)
+            pose = flip_pose(pose)
+        if self.augment.color:
+            image = np.clip(image * params.color, 0, 255).astype(np.uint8)
+        has_smpl = bool(index.has_smpl[row]) if index.has_smpl is not None else False
+        betas = np.zeros(10) if index.betas is None else index.betas[row]
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
+            "keypoints2d": torch.tensor(keypoints, dtype=torch.float32),
+            "joints3d": torch.tensor(joints3d, dtype=torch.float32),
+            "pose": torch.tensor(pose, dtype=torch.float32),
+            "betas": torch.tensor(betas, dtype=torch.float32),
+            "has_smpl": torch.tensor(has_smpl),
+            "has_3d": torch.tensor(index.joints3d is not None),
+            "index": torch.tensor(row),
+        }

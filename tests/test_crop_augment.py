@@ -1,0 +1,117 @@
+"""The crop and augmentation: image content and keypoints move together (dots drawn into an
+image are found where the transformed keypoints say), flips mirror images, keypoints, 3D joints
+and SMPL poses consistently (checked by re-posing the body model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from openhmr.body import load_body_model
+from openhmr.data.augment import (
+    AugmentConfig,
+    flip_joints3d,
+    flip_keypoints,
+    flip_pose,
+    rotate_joints3d,
+    rotate_pose_root,
+)
+from openhmr.data.crop import crop_matrix, normalize_keypoints, transform_points, warp_image
+from openhmr.geometry import weak_perspective_project
+
+
+def dot_image(points: np.ndarray, size=(300, 400), sigma: float = 2.5) -> np.ndarray:
+    """Gaussian blobs centred at continuous-pixel points (pixel j's centre is j + 0.5),
+    each in its own colour channel pattern so they can be told apart."""
+    ys, xs = np.mgrid[0 : size[0], 0 : size[1]] + 0.5
+    image = np.zeros((*size, 3))
+    for k, (x, y) in enumerate(points):
+        blob = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2))
+        image[..., k % 3] += 255 * blob
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def centroid(image: np.ndarray, channel: int, near: np.ndarray, radius: float = 8) -> np.ndarray:
+    ys, xs = np.mgrid[0 : image.shape[0], 0 : image.shape[1]] + 0.5
+    weight = image[..., channel].astype(np.float64)
+    weight *= (xs - near[0]) ** 2 + (ys - near[1]) ** 2 < radius**2
+    return np.array([(weight * xs).sum(), (weight * ys).sum()]) / weight.sum()
+
+
+@pytest.mark.parametrize("rotation", [0.0, 25.0])
+def test_keypoints_follow_image_content(rotation):
+    points = np.array([[120.3, 80.7], [200.6, 150.2], [260.1, 210.9]])
+    image = dot_image(points)
+    matrix = crop_matrix(np.array([190.0, 140.0]), scale=1.1, res=224, rotation_deg=rotation)
+    crop = warp_image(image, matrix, 224)
+    expected = transform_points(points, matrix)
+    for k, point in enumerate(expected):
+        assert np.linalg.norm(centroid(crop, k % 3, point) - point) < 0.15
+
+
+def test_flip_of_crop_is_negated_normalised_x():
+    points = np.array([[150.2, 100.4], [230.7, 190.1], [170.5, 240.3]])
+    matrix = crop_matrix(np.array([200.0, 170.0]), scale=1.2, res=224)
+    crop = warp_image(dot_image(points), matrix, 224)[:, ::-1]
+    normalized = normalize_keypoints(transform_points(points, matrix), 224)
+    normalized[:, 0] *= -1
+    for k, n in enumerate(normalized):
+        found = centroid(crop, k % 3, (n + 1) * 112)
+        assert np.linalg.norm(found / 112 - 1 - n) < 0.15 / 112
+
+
+@pytest.fixture(scope="module")
+def body():
+    return load_body_model("open", dtype=torch.float64)
+
+
+def test_flipped_smpl_sample_reprojects_onto_flipped_keypoints(body):
+    """Mirror a posed body's keypoints; posing the body with the flipped θ and projecting with
+    the mirrored camera lands on them (sub-pixel in a 224 crop)."""
+    rng = np.random.default_rng(0)
+    pose = rng.normal(0, 0.35, 72)
+    pose[:3] = [np.pi, 0.2, 0.1]  # facing the camera, y down, as HMR's mean pose
+    betas = torch.from_numpy(rng.normal(0, 1, (1, 10)))
+    camera = torch.tensor([[0.9, 0.05, -0.1]], dtype=torch.float64)
+
+    def project(theta, cam):
+        out = body(pose=torch.from_numpy(theta)[None], betas=betas)
+        return weak_perspective_project(out.keypoints, cam)[0].numpy(), out.keypoints[0]
+
+    keypoints, joints = project(pose, camera)
+    keypoints = np.concatenate([keypoints, np.ones((19, 1))], axis=1)
+    mirrored_camera = camera * torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64)
+    flipped_projection, flipped_joints = project(flip_pose(pose), mirrored_camera)
+    error_px = np.abs(flipped_projection - flip_keypoints(keypoints)[:, :2]).max() * 112
+    assert error_px < 0.5
+    joints4 = np.concatenate([joints.numpy()[:14], np.ones((14, 1))], axis=1)
+    expected3d = flip_joints3d(joints4)[:, :3]
+    assert np.abs(flipped_joints.numpy()[:14] - expected3d).max() < 0.006  # metres
+
+
+def test_in_plane_rotation_turns_pose_and_joints_like_the_image(body):
+    """Rotating the crop by α: the re-posed body's projected keypoints equal the original
+    keypoints rotated by the crop matrix's linear part."""
+    rng = np.random.default_rng(1)
+    pose = rng.normal(0, 0.3, 72)
+    pose[:3] = [np.pi, 0.0, 0.0]
+    angle = 30.0
+    theta = torch.from_numpy(np.stack([pose, rotate_pose_root(pose, angle)]))
+    out = body(pose=theta)
+    keypoints = out.keypoints.numpy()
+    linear = crop_matrix(np.zeros(2), scale=224 / 200, res=224, rotation_deg=angle)[:, :2]
+    pelvis = keypoints[:, [2, 3]].mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        (keypoints[1] - pelvis[1])[:, :2], (keypoints[0] - pelvis[0])[:, :2] @ linear.T, atol=1e-9
+    )
+    joints = np.concatenate([keypoints[0, :14] - pelvis[0], np.ones((14, 1))], axis=1)
+    np.testing.assert_allclose(
+        rotate_joints3d(joints, angle)[:, :3], keypoints[1, :14] - pelvis[1], atol=1e-9
+    )
+
+
+def test_default_augmentation_is_the_papers():
+    config = AugmentConfig()
+    assert config.jitter == 20 and config.scale_range == (0.8, 1.23)
+    assert config.flip_prob == 0.5 and config.rotation_deg == 0
