@@ -76,3 +76,18 @@ def test_help_lists_commands(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     assert "body" in capsys.readouterr().out
+
+
+def test_convert_command_on_real_lspet(tmp_path, capsys):
+    from tests.conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "lspet" / "joints.mat").exists():
+        pytest.skip("needs ../shared/data/lspet")
+    assert (
+        main(["convert", "lspet", str(SHARED_DATA / "lspet"), str(tmp_path), "--holdout", "0.1"])
+        == 0
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lspet_train.npz", "lspet_val.npz"]
+    assert "persons" in capsys.readouterr().out
+    assert main(["convert", "coco", str(tmp_path / "missing.json"), str(tmp_path)]) == 2
+    assert "COCO annotation file not found" in capsys.readouterr().err
