@@ -25,7 +25,7 @@ def draw(sample: dict) -> np.ndarray:
     for k, (x, y, v) in enumerate(sample["keypoints2d"].numpy()):
         if v > 0:
             color = (255, 0, 0) if k in RIGHT else (0, 0, 255) if k in LEFT else (0, 200, 0)
-            centre = (int(round((x + 1) * 112 - 0.5)), int(round((y + 1) * 112 - 0.5)))
+            centre = (int(np.rint((x + 1) * 112 - 0.5)), int(np.rint((y + 1) * 112 - 0.5)))
             cv2.circle(image, centre, 3, color, -1, lineType=cv2.LINE_AA)
     return image
 
