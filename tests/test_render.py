@@ -145,3 +145,26 @@ def test_bad_inputs():
         rasterize(np.zeros((3, 2)), np.zeros((1, 3), int), (4, 4), 1.0)
     with pytest.raises(OpenHMRError, match="face ids"):
         rasterize(np.zeros((3, 3)), np.array([[0, 1, 5]]), (4, 4), 1.0)
+
+
+def test_part_labels_of_the_open_model_follow_anatomy():
+    """The 6-part split on the bundled model at rest (T-pose, y up, subject's left on +x)."""
+    import torch
+
+    from openhmr.body import load_body_model
+    from openhmr.body.parts import PART_NAMES, vertex_part_labels
+
+    model = load_body_model("open", dtype=torch.float64)
+    labels = vertex_part_labels(model.data.weights)
+    vertices = model.data.v_template
+    joints = model().joints[0].numpy()
+    part = {name: vertices[labels == i] for i, name in enumerate(PART_NAMES)}
+    shoulder_y = joints[[16, 17], 1].mean()
+    hip_y = joints[[1, 2], 1].mean()
+    assert (part["head"][:, 1] > shoulder_y - 0.1).all()
+    assert (part["left_arm"][:, 0] > 0.1).all() and (part["right_arm"][:, 0] < -0.1).all()
+    assert (part["left_leg"][:, 0] > -0.02).all() and (part["right_leg"][:, 0] < 0.02).all()
+    assert (part["left_leg"][:, 1] < hip_y + 0.15).all()
+    counts = np.bincount(labels, minlength=6)
+    assert abs(counts[2] - counts[3]) <= 0.02 * counts[2]
+    assert abs(counts[4] - counts[5]) <= 0.02 * counts[4]
