@@ -23,3 +23,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def write_npz(path: str | os.PathLike, arrays: dict, compress: bool = True) -> None:
+    """Write arrays as an `.npz` atomically and byte-reproducibly (fixed zip timestamps, unlike
+    `numpy.savez`, whose entries carry the current time). Loads with `numpy.load`."""
+    import zipfile
+
+    import numpy as np
+
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=method) as archive:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            with archive.open(info, "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)

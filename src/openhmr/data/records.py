@@ -11,6 +11,7 @@
 | `betas` | (N, 10) float32 | optional: SMPL shape |
 | `has_smpl` | (N,) bool | optional: whether `pose`/`betas` are ground truth |
 | `meta` | () str | JSON: `dataset`, `version`, `image_root`, free provenance |
+| `extra_<name>` | (N, ...) | optional per-row extras (e.g. a synthetic split's camera) |
 
 `image_root` in `meta` is resolved relative to the index file's folder unless absolute, so an
 index and its images can move together. 3D joints use camera axes (x right, y down, z forward)
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from openhmr.errors import OpenHMRError
-from openhmr.files import atomic_path
+from openhmr.files import write_npz
 
 NUM_KEYPOINTS = 19
 OPTIONAL_FIELDS = ("joints3d", "pose", "betas", "has_smpl")
@@ -51,6 +52,7 @@ class RecordIndex:
     betas: np.ndarray | None = None
     has_smpl: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.imgname)
@@ -69,7 +71,7 @@ class RecordIndex:
         for name in OPTIONAL_FIELDS:
             value = getattr(self, name)
             pick[name] = None if value is None else value[rows]
-        return replace(self, **pick)
+        return replace(self, **pick, extras={k: v[rows] for k, v in self.extras.items()})
 
 
 def _expected_shapes(n: int) -> dict[str, tuple[int, ...]]:
@@ -104,6 +106,9 @@ def validate_index(index: RecordIndex, check_images: bool = True, source: str = 
                 raise OpenHMRError(
                     f"{where}field {name!r} has NaN/inf in row {int(np.argmax(bad))}"
                 )
+    for name, value in index.extras.items():
+        if value.shape[:1] != (n,):
+            raise OpenHMRError(f"{where}extra {name!r} must have {n} rows, found {value.shape}")
     if n and (index.scale <= 0).any():
         raise OpenHMRError(
             f"{where}field 'scale' must be positive; row "
@@ -144,8 +149,8 @@ def save_index(path: str | os.PathLike, index: RecordIndex) -> None:
         value = getattr(index, name)
         if value is not None:
             arrays[name] = value.astype(bool if name == "has_smpl" else np.float32)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    arrays.update({f"extra_{name}": value for name, value in index.extras.items()})
+    write_npz(path, arrays)
 
 
 def load_index(
@@ -175,6 +180,7 @@ def load_index(
         image_root=root,
         **{name: arrays.get(name) for name in OPTIONAL_FIELDS},
         meta=meta,
+        extras={k[len("extra_") :]: v for k, v in arrays.items() if k.startswith("extra_")},
     )
     validate_index(index, check_images=check_images, source=str(path))
     return index

@@ -33,12 +33,14 @@ class Mesh:
 @dataclass(frozen=True)
 class Rendering:
     """rgb (H, W, 3) float32 in [0, 1]; alpha (H, W) float32 coverage in [0, 1];
-    depth (H, W) float32 (+inf empty); mesh_id (H, W) int32 (−1 empty) at full resolution."""
+    depth (H, W) float32 (+inf empty); mesh_id (H, W) int32 (−1 empty); triangle_id (H, W)
+    int32 (−1 empty) into the merged faces (with supersampling: the centre sample's)."""
 
     rgb: np.ndarray
     alpha: np.ndarray
     depth: np.ndarray
     mesh_id: np.ndarray
+    triangle_id: np.ndarray
 
 
 def merge_meshes(meshes: Sequence[Mesh]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -66,16 +68,32 @@ def merge_meshes(meshes: Sequence[Mesh]) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals (right-hand rule over face order). (V, 3)."""
-    a, b, c = (vertices[faces[:, k]] for k in range(3))
-    face_normals = np.cross(b - a, c - a)  # F x 3, length = 2 × area
-    normals = np.stack(
-        [
-            np.bincount(faces.ravel(), np.repeat(face_normals[:, k], 3), minlength=len(vertices))
-            for k in range(3)
-        ],
-        axis=1,
-    )
-    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    return _vertex_normals(np.ascontiguousarray(vertices, dtype=np.float64),
+                           np.ascontiguousarray(faces, dtype=np.int64))
+
+
+@numba.njit(cache=True)
+def _vertex_normals(vertices, faces):
+    normals = np.zeros_like(vertices)
+    for t in range(faces.shape[0]):
+        a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
+        ux, uy, uz = (vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1],
+                      vertices[b, 2] - vertices[a, 2])
+        wx, wy, wz = (vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1],
+                      vertices[c, 2] - vertices[a, 2])
+        # u × w: its length is twice the area, so larger faces weigh more
+        nx, ny, nz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
+        for v in (a, b, c):
+            normals[v, 0] += nx
+            normals[v, 1] += ny
+            normals[v, 2] += nz
+    for v in range(normals.shape[0]):
+        length = max(np.sqrt(normals[v, 0] ** 2 + normals[v, 1] ** 2 + normals[v, 2] ** 2),
+                     1e-12)
+        normals[v, 0] /= length
+        normals[v, 1] /= length
+        normals[v, 2] /= length
+    return normals
 
 
 @numba.njit(cache=True, parallel=True)
@@ -122,11 +140,14 @@ def render(
     principal: tuple[float, float] | None = None,
     supersample: int = 1,
     cull_back_faces: bool = False,
+    lights: Sequence[tuple[tuple[float, float, float], float]] = DEFAULT_LIGHTS,
+    ambient: float = AMBIENT,
 ) -> Rendering:
     """Shaded rendering of one or more camera-frame meshes.
 
     image_size: (H, W); focal, principal: pinhole intrinsics in output pixels; supersample: k
-    renders at k× resolution and box-filters down (smooth edges, fractional alpha).
+    renders at k× resolution and box-filters down (smooth edges, fractional alpha); lights:
+    (direction towards the light in camera axes, intensity) pairs; two-sided Lambert + ambient.
     """
     if supersample < 1:
         raise OpenHMRError(f"supersample must be ≥ 1, got {supersample}")
@@ -144,9 +165,9 @@ def render(
         cull_back_faces=cull_back_faces,
     )
     mask = fragments.mask
-    directions = np.array([d for d, _ in DEFAULT_LIGHTS], dtype=np.float64)
+    directions = np.array([d for d, _ in lights], dtype=np.float64).reshape(-1, 3)
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-    strengths = np.array([w for _, w in DEFAULT_LIGHTS], dtype=np.float64)
+    strengths = np.array([w for _, w in lights], dtype=np.float64)
     rgb = np.zeros((*mask.shape, 3))
     _shade(
         fragments.triangle_id,
@@ -156,18 +177,19 @@ def render(
         colors,
         directions,
         strengths,
-        AMBIENT,
+        float(ambient),
         rgb,
     )
     alpha = mask.astype(np.float64)
     mesh_id = np.where(mask, owner[np.maximum(fragments.triangle_id, 0)], -1).astype(np.int32)
-    depth = fragments.depth
+    depth, triangle_id = fragments.depth, fragments.triangle_id
     if k > 1:
         rgb = _downsample(rgb * alpha[..., None], k)
         alpha = _downsample(alpha, k)
         rgb = rgb / np.maximum(alpha, 1e-12)[..., None]
-        depth, mesh_id = depth[k // 2 :: k, k // 2 :: k], mesh_id[k // 2 :: k, k // 2 :: k]
-    return Rendering(rgb.astype(np.float32), alpha.astype(np.float32), depth, mesh_id)
+        centre = (slice(k // 2, None, k), slice(k // 2, None, k))
+        depth, mesh_id, triangle_id = depth[centre], mesh_id[centre], triangle_id[centre]
+    return Rendering(rgb.astype(np.float32), alpha.astype(np.float32), depth, mesh_id, triangle_id)
 
 
 def render_labels(
