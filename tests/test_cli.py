@@ -91,3 +91,12 @@ def test_convert_command_on_real_lspet(tmp_path, capsys):
     assert "persons" in capsys.readouterr().out
     assert main(["convert", "coco", str(tmp_path / "missing.json"), str(tmp_path)]) == 2
     assert "COCO annotation file not found" in capsys.readouterr().err
+
+
+def test_synth_command(tmp_path, capsys):
+    out = tmp_path / "synth"
+    assert main(["synth", "--out", str(out), "--num", "2", "--parts"]) == 0
+    assert (out / "synth.npz").exists() and len(list((out / "parts").iterdir())) == 2
+    assert "2 samples" in capsys.readouterr().out
+    assert main(["synth", "--out", str(out), "--num", "2", "--size", "8"]) == 2
+    assert "--size" in capsys.readouterr().err

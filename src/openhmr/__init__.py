@@ -2,6 +2,18 @@
 
 from openhmr.body import BodyModel, BodyOutput, load_body_model
 from openhmr.errors import OpenHMRError
+from openhmr.model import HMR, Discriminator, HMROutput, load_checkpoint, save_checkpoint
 
 __version__ = "0.1.0"
-__all__ = ["BodyModel", "BodyOutput", "OpenHMRError", "__version__", "load_body_model"]
+__all__ = [
+    "HMR",
+    "BodyModel",
+    "BodyOutput",
+    "Discriminator",
+    "HMROutput",
+    "OpenHMRError",
+    "__version__",
+    "load_body_model",
+    "load_checkpoint",
+    "save_checkpoint",
+]

@@ -74,6 +74,226 @@ def _run_body(args: argparse.Namespace) -> None:
     )
 
 
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="export the network (image -> Θ for every iteration) to ONNX",
+        description="Export the network to ONNX: input 'images' (B, 3, S, S) normalised as the "
+        "network expects, output 'params' (B, T, P).",
+    )
+    parser.add_argument("--onnx", type=Path, required=True, help="output .onnx path")
+    parser.add_argument(
+        "--checkpoint",
+        help="openhmr .safetensors, SPIN model_checkpoint.pt or HMR's TF model.ckpt-*; "
+        "without it the untrained network of --backbone is exported",
+    )
+    parser.add_argument(
+        "--backbone",
+        default="resnet50",
+        choices=("resnet50", "resnet50_v2"),
+        help="encoder when no --checkpoint is given (default: resnet50)",
+    )
+    parser.add_argument("--image-size", type=int, default=224, help="input side (default 224)")
+    parser.add_argument(
+        "--static-batch", action="store_true", help="fix the batch size instead of dynamic"
+    )
+    parser.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> None:
+    from openhmr.model import HMR, load_checkpoint
+    from openhmr.model.export import export_onnx
+
+    if args.checkpoint:
+        model = load_checkpoint(args.checkpoint).model
+        source = args.checkpoint
+    else:
+        model, source = HMR(backbone=args.backbone).eval(), f"untrained {args.backbone}"
+    if args.image_size < 32:
+        raise OpenHMRError(f"--image-size: expected ≥ 32, got {args.image_size}")
+    export_onnx(model, args.onnx, image_size=args.image_size, dynamic_batch=not args.static_batch)
+    config = model.config
+    print(
+        f"wrote {args.onnx}: {source}, {config.backbone} + {config.head} head, "
+        f"{config.iterations} iterations, input {config.normalization}-normalised "
+        f"{args.image_size}x{args.image_size}"
+    )
+
+
+def _add_convert(commands: argparse._SubParsersAction) -> None:
+    from openhmr.data.converters import CONVERTERS
+
+    parser = commands.add_parser(
+        "convert",
+        help="convert a public dataset's own files to openhmr record indexes",
+        description="Convert a dataset to record indexes <out>/<dataset>_<split>.npz "
+        "(see docs/data.md for where each dataset's RAW path points).",
+    )
+    parser.add_argument("dataset", choices=sorted(CONVERTERS), help="dataset kind")
+    parser.add_argument("raw", type=Path, help="the dataset's folder or annotation file")
+    parser.add_argument("out", type=Path, help="output folder for the indexes")
+    parser.add_argument("--image-root", help="image folder (coco, mpii, spin: see docs)")
+    parser.add_argument(
+        "--holdout",
+        type=float,
+        default=0.0,
+        help="lspet only: fraction of the images present held out as a val split",
+    )
+    parser.add_argument("--split", default="test", help="3dpw only: train, validation or test")
+    parser.set_defaults(run=_run_convert)
+
+
+def _run_convert(args: argparse.Namespace) -> None:
+    from openhmr.data.converters import CONVERTERS
+    from openhmr.data.records import load_index
+
+    options: dict[str, object] = {}
+    if args.image_root is not None:
+        if args.dataset not in ("coco", "mpii", "spin"):
+            raise OpenHMRError(f"--image-root does not apply to {args.dataset}")
+        options["image_root"] = args.image_root
+    elif args.dataset == "spin":
+        raise OpenHMRError("spin: --image-root is required (the dataset's image folder)")
+    if args.holdout:
+        if args.dataset != "lspet":
+            raise OpenHMRError("--holdout applies to lspet only")
+        options["holdout_fraction"] = args.holdout
+    if args.dataset == "3dpw":
+        options["split"] = args.split
+    for path in CONVERTERS[args.dataset](args.raw, args.out, **options):
+        index = load_index(path, check_images=False)
+        print(
+            f"wrote {path}: {len(index)} persons ({index.meta.get('persons_in', len(index))}"
+            f" before filtering), 3D: {index.has_3d}, SMPL: {index.pose is not None}"
+        )
+
+
+def _add_mocap(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "mocap",
+        help="convert BVH / SMPL .npz mocap into a pose set for the adversarial prior",
+        description="Convert BVH (.bvh, .bvh.gz) and SMPL-parameter .npz files, or folders of "
+        "them, into one pose set .npz: poses (N, 72) axis-angle, source, sources, meta.",
+    )
+    parser.add_argument("inputs", nargs="+", help="BVH / .npz files or folders")
+    parser.add_argument("--out", type=Path, required=True, help="output pose set .npz")
+    parser.add_argument(
+        "--fps", type=float, default=10.0, help="resample clips to about this rate (default 10)"
+    )
+    parser.add_argument(
+        "--skeleton",
+        default="auto",
+        help="auto (default), cgspeed, daz, iclone or a JSON/YAML map file (SMPL -> BVH joint)",
+    )
+    parser.add_argument(
+        "--min-change",
+        type=float,
+        default=5.0,
+        metavar="DEG",
+        help="drop poses whose joints all moved less than DEG degrees (default 5; 0 keeps all)",
+    )
+    parser.add_argument(
+        "--body-model",
+        default="smpl",
+        help="whose T-pose limbs define the zero pose: 'smpl' (built-in SMPL template, "
+        "default), 'open' (bundled model) or a model path",
+    )
+    parser.set_defaults(run=_run_mocap)
+
+
+def _run_mocap(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from openhmr.data.mocap import build_pose_set, rest_joints, save_pose_set
+
+    template = None if args.body_model == "smpl" else rest_joints(args.body_model)
+    pose_set = build_pose_set(
+        args.inputs,
+        fps=args.fps,
+        skeleton=args.skeleton,
+        min_change_deg=args.min_change,
+        progress=True,
+        warn=lambda message: tqdm.write(f"openhmr mocap: {message}", file=sys.stderr),
+        template_joints=template,
+    )
+    pose_set = dataclasses.replace(pose_set, meta={**pose_set.meta, "template": args.body_model})
+    save_pose_set(args.out, pose_set)
+    meta = pose_set.meta
+    skeletons = ", ".join(f"{name} {count}" for name, count in meta["skeletons"].items())
+    skipped = f", {len(meta['skipped'])} bad files skipped" if meta["skipped"] else ""
+    print(
+        f"wrote {args.out}: {len(pose_set)} poses from {meta['files']} files "
+        f"({skeletons}){skipped}; "
+        f"{meta['frames_in']} frames in, {meta['frames_resampled']} at {args.fps:g} fps, "
+        f"{len(pose_set)} after --min-change {args.min_change:g}; {meta['seconds']:.1f} s"
+    )
+
+
+def _add_synth(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "synth",
+        help="generate synthetic images with exact 2D/3D/SMPL ground truth",
+        description="Render bodies (shapes × poses × cameras) over backgrounds and write "
+        "<out>/images/, <out>/annotations/ and the record index <out>/synth.npz. "
+        "Deterministic per seed, independent of --workers; re-running fills in what is missing.",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--num", type=int, required=True, help="number of samples")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--mocap",
+        help="pose set .npz (openhmr mocap / AMASS-style); "
+        "default: the built-in sampler within per-joint limits",
+    )
+    parser.add_argument(
+        "--backgrounds", help="folder of background images; default: procedural textures"
+    )
+    parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
+    parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    parser.add_argument("--size", type=int, default=224, help="image side in px (default 224)")
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="also write part-label PNGs "
+        "(0 background, 1 head, 2 torso, 3/4 left/right arm, 5/6 left/right leg)",
+    )
+    parser.add_argument(
+        "--occluders",
+        type=float,
+        default=0.25,
+        help="probability of a random occluder per image (default 0.25)",
+    )
+    parser.set_defaults(run=_run_synth)
+
+
+def _run_synth(args: argparse.Namespace) -> None:
+    import time
+
+    from openhmr.synth import SceneConfig, SynthConfig, generate
+
+    if args.size < 64:
+        raise OpenHMRError(f"--size: expected ≥ 64, got {args.size}")
+    scene = SceneConfig(
+        image_size=args.size, person_px=150.0 * args.size / 224, occluder_prob=args.occluders
+    )
+    config = SynthConfig(
+        out=str(args.out),
+        num=args.num,
+        seed=args.seed,
+        mocap=args.mocap,
+        backgrounds=args.backgrounds,
+        body_model=args.body_model,
+        parts=args.parts,
+        scene=scene,
+    )
+    start = time.perf_counter()
+    path = generate(config, workers=args.workers)
+    seconds = time.perf_counter() - start
+    print(f"wrote {path}: {args.num} samples in {seconds:.1f} s ({args.num / seconds:.0f}/s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from openhmr import __version__
 
@@ -83,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"openhmr {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    for add in (_add_body,):
+    for add in (_add_body, _add_convert, _add_synth, _add_mocap, _add_export):
         add(commands)
     return parser
 

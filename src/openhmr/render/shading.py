@@ -68,8 +68,10 @@ def merge_meshes(meshes: Sequence[Mesh]) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals (right-hand rule over face order). (V, 3)."""
-    return _vertex_normals(np.ascontiguousarray(vertices, dtype=np.float64),
-                           np.ascontiguousarray(faces, dtype=np.int64))
+    return _vertex_normals(
+        np.ascontiguousarray(vertices, dtype=np.float64),
+        np.ascontiguousarray(faces, dtype=np.int64),
+    )
 
 
 @numba.njit(cache=True)
@@ -77,10 +79,16 @@ def _vertex_normals(vertices, faces):
     normals = np.zeros_like(vertices)
     for t in range(faces.shape[0]):
         a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
-        ux, uy, uz = (vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1],
-                      vertices[b, 2] - vertices[a, 2])
-        wx, wy, wz = (vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1],
-                      vertices[c, 2] - vertices[a, 2])
+        ux, uy, uz = (
+            vertices[b, 0] - vertices[a, 0],
+            vertices[b, 1] - vertices[a, 1],
+            vertices[b, 2] - vertices[a, 2],
+        )
+        wx, wy, wz = (
+            vertices[c, 0] - vertices[a, 0],
+            vertices[c, 1] - vertices[a, 1],
+            vertices[c, 2] - vertices[a, 2],
+        )
         # u × w: its length is twice the area, so larger faces weigh more
         nx, ny, nz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
         for v in (a, b, c):
@@ -88,8 +96,7 @@ def _vertex_normals(vertices, faces):
             normals[v, 1] += ny
             normals[v, 2] += nz
     for v in range(normals.shape[0]):
-        length = max(np.sqrt(normals[v, 0] ** 2 + normals[v, 1] ** 2 + normals[v, 2] ** 2),
-                     1e-12)
+        length = max(np.sqrt(normals[v, 0] ** 2 + normals[v, 1] ** 2 + normals[v, 2] ** 2), 1e-12)
         normals[v, 0] /= length
         normals[v, 1] /= length
         normals[v, 2] /= length

@@ -1,0 +1,152 @@
+"""`HMR`: image batch -> per-iteration body parameters (and, with a body model, the body).
+
+encoder (ResNet-50 v1 or v2) -> φ (B, 2048) -> IEF regressor × T -> Θ_1 … Θ_T
+Θ_t -> camera, pose, betas -> body model -> vertices, 3D keypoints -> weak-perspective 2D
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from openhmr.body import BodyModel
+from openhmr.errors import OpenHMRError
+from openhmr.geometry.camera import weak_perspective_project
+from openhmr.model.regressor import build_regressor
+from openhmr.model.resnet import build_backbone
+
+NORMALIZATIONS = ("symmetric", "imagenet")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CROP_SIZE = 224
+
+
+@dataclass(frozen=True)
+class HMRConfig:
+    """Everything that fixes the network's shapes and input convention.
+
+    backbone: "resnet50" (torchvision v1) or "resnet50_v2" (slim's pre-activation v2);
+    head: "hmr" (85-D Θ, axis-angle) or "spin" (157-D, 6D rotations);
+    width: ResNet base width (64 = ResNet-50); hidden: regressor FC width; iterations: T;
+    normalization: "symmetric" (pixels in [−1, 1], the released HMR model) or "imagenet"
+    (ImageNet mean/std, SPIN and torchvision weights).
+    """
+
+    backbone: str = "resnet50"
+    head: str = "hmr"
+    width: int = 64
+    hidden: int = 1024
+    iterations: int = 3
+    normalization: str = "symmetric"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HMROutput:
+    """One IEF iteration's prediction.
+
+    params (B, P): the head's raw vector (85 for "hmr", 157 for "spin");
+    camera (B, 3) = s, tx, ty; pose (B, 24, 3) axis-angle; rotations (B, 24, 3, 3);
+    betas (B, 10); with a body model: vertices (B, V, 3), keypoints3d (B, K, 3),
+    keypoints2d (B, K, 2) in crop coordinates normalised to [−1, 1]; else None.
+    """
+
+    params: torch.Tensor
+    camera: torch.Tensor
+    pose: torch.Tensor
+    rotations: torch.Tensor
+    betas: torch.Tensor
+    vertices: torch.Tensor | None = None
+    keypoints3d: torch.Tensor | None = None
+    keypoints2d: torch.Tensor | None = None
+
+
+class HMR(nn.Module):
+    """The HMR network.  ``HMR(backbone="resnet50")``; see `HMRConfig` for every option.
+
+    forward(images (B, 3, H, W), normalised per ``normalization``, 224 × 224 for the released
+    weights) -> list of T `HMROutput`, first iteration first.  body_model: an optional
+    `BodyModel` used to pose the mesh (not part of the state dict).
+    """
+
+    def __init__(
+        self,
+        backbone: str = "resnet50",
+        head: str = "hmr",
+        width: int = 64,
+        hidden: int = 1024,
+        iterations: int = 3,
+        normalization: str = "symmetric",
+        body_model: BodyModel | None = None,
+    ) -> None:
+        super().__init__()
+        if normalization not in NORMALIZATIONS:
+            raise OpenHMRError(
+                f"normalization: expected one of {NORMALIZATIONS}, got {normalization!r}"
+            )
+        if iterations < 1:
+            raise OpenHMRError(f"iterations: expected ≥ 1, got {iterations}")
+        self.config = HMRConfig(backbone, head, width, hidden, iterations, normalization)
+        self.encoder = build_backbone(backbone, width)
+        self.regressor = build_regressor(head, self.encoder.feature_dim, hidden, iterations)
+        self.body_model = body_model
+
+    @classmethod
+    def from_config(
+        cls, config: HMRConfig | dict[str, Any], body_model: BodyModel | None = None
+    ) -> HMR:
+        values = config.to_dict() if isinstance(config, HMRConfig) else dict(config)
+        unknown = set(values) - set(HMRConfig.__dataclass_fields__)
+        if unknown:
+            raise OpenHMRError(f"HMR config: unknown keys {sorted(unknown)}")
+        return cls(**values, body_model=body_model)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """RGB images with values in [0, 1] (B, 3, H, W) -> this network's input convention."""
+        if self.config.normalization == "symmetric":
+            return images * 2 - 1
+        mean = images.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        std = images.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        return (images - mean) / std
+
+    def regress(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """images (B, 3, H, W) -> the head's raw parameters for every iteration, each (B, P)."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise OpenHMRError(f"images: expected (B, 3, H, W), got {tuple(images.shape)}")
+        return self.regressor(self.encoder(images))
+
+    def forward(self, images: torch.Tensor) -> list[HMROutput]:
+        return [self.decode(params) for params in self.regress(images)]
+
+    def decode(self, params: torch.Tensor) -> HMROutput:
+        """(B, P) -> `HMROutput`, posing the body model when there is one."""
+        theta = self.regressor.decode(params)
+        fields = {
+            "params": params,
+            "camera": theta.camera,
+            "pose": theta.pose,
+            "rotations": theta.rotations,
+            "betas": theta.betas,
+        }
+        if self.body_model is not None:
+            body = self.body_model(pose=theta.rotations, betas=theta.betas)
+            fields["vertices"] = body.vertices
+            fields["keypoints3d"] = body.keypoints
+            fields["keypoints2d"] = weak_perspective_project(body.keypoints, theta.camera)
+        return HMROutput(**fields)
+
+
+class ParameterNetwork(nn.Module):
+    """image -> Θ for all iterations as one tensor (B, T, P): the graph exported to ONNX."""
+
+    def __init__(self, model: HMR) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.stack(self.model.regress(images), dim=1)

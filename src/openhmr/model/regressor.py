@@ -1,0 +1,205 @@
+"""Iterative error feedback (IEF) regressors: φ (B, F) -> Θ_t for t = 1 … T.
+
+- `IEFRegressor`: HMR's head.  Θ = [s, tx, ty | θ 72 axis-angle | β 10] (85 numbers);
+  [φ, Θ_t] → FC1024 → ReLU → Dropout(0.5) → FC1024 → ReLU → Dropout(0.5) → FC85 = ΔΘ_t,
+  Θ_{t+1} = Θ_t + ΔΘ_t, weights shared across iterations, Θ_0 a trainable mean vector.
+- `SpinRegressor`: SPIN's head, with SPIN's names so its checkpoints load unchanged.
+  Θ = [pose 144 (24 × 6D, "columns" layout) | β 10 | s, tx, ty] (157 numbers); FC layers
+  *without* ReLU (as SPIN), Θ_0 stored as buffers ``init_pose``, ``init_shape``, ``init_cam``.
+
+Both `decode` a parameter vector into a `Theta` (camera, axis-angle pose, rotation matrices,
+betas) so the rest of the network does not care which head it has.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from openhmr.errors import OpenHMRError
+from openhmr.geometry.rotations import (
+    axis_angle_to_matrix,
+    matrix_to_axis_angle,
+    matrix_to_rotation_6d,
+    rotation_6d_to_matrix,
+)
+
+NUM_JOINTS = 24
+NUM_BETAS = 10
+NUM_CAMERA = 3
+THETA_DIM = NUM_CAMERA + 3 * NUM_JOINTS + NUM_BETAS  # 85
+SPIN_DIM = 6 * NUM_JOINTS + NUM_BETAS + NUM_CAMERA  # 157
+HEADS = ("hmr", "spin")
+
+
+@dataclass(frozen=True)
+class Theta:
+    """camera (B, 3) = s, tx, ty; pose (B, 24, 3) axis-angle; rotations (B, 24, 3, 3);
+    betas (B, 10)."""
+
+    camera: torch.Tensor
+    pose: torch.Tensor
+    rotations: torch.Tensor
+    betas: torch.Tensor
+
+
+def default_mean_theta(
+    mean_pose: torch.Tensor | None = None, mean_shape: torch.Tensor | None = None
+) -> torch.Tensor:
+    """HMR's Θ_0 (85,): camera [0.9, 0, 0], the mean pose with its root replaced by a rotation of
+    π about x (the body faces the camera, upright in the image), the mean shape.
+
+    mean_pose: (72,) or (24, 3) axis-angle, default zeros (SMPL's rest pose; the released model
+    used the mean of its mocap data, which its checkpoint carries); mean_shape: (10,), default 0.
+    """
+    pose = torch.zeros(NUM_JOINTS, 3) if mean_pose is None else mean_pose.reshape(-1, 3).clone()
+    shape = torch.zeros(NUM_BETAS) if mean_shape is None else mean_shape.reshape(-1)
+    if pose.shape != (NUM_JOINTS, 3) or shape.shape != (NUM_BETAS,):
+        raise OpenHMRError(
+            f"mean parameters: expected pose (72,) and shape (10,), got "
+            f"{tuple(mean_pose.shape) if mean_pose is not None else None} and "
+            f"{tuple(mean_shape.shape) if mean_shape is not None else None}"
+        )
+    pose[0] = torch.tensor([math.pi, 0.0, 0.0])
+    camera = torch.tensor([0.9, 0.0, 0.0])
+    return torch.cat([camera, pose.reshape(-1), shape.float()]).float()
+
+
+def split_theta(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Θ (B, 85) -> camera (B, 3), pose (B, 24, 3) axis-angle, betas (B, 10)."""
+    if theta.shape[-1] != THETA_DIM:
+        raise OpenHMRError(f"Θ: expected (B, {THETA_DIM}), got {tuple(theta.shape)}")
+    camera = theta[:, :NUM_CAMERA]
+    pose = theta[:, NUM_CAMERA : NUM_CAMERA + 3 * NUM_JOINTS].unflatten(1, (NUM_JOINTS, 3))
+    return camera, pose, theta[:, NUM_CAMERA + 3 * NUM_JOINTS :]
+
+
+def _init_linear(layer: nn.Linear, gain: float = 1.0) -> nn.Linear:
+    # slim's defaults: Glorot-uniform weights, zero biases
+    nn.init.xavier_uniform_(layer.weight, gain=gain)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class IEFRegressor(nn.Module):
+    """HMR's IEF head.  forward: φ (B, F) -> [Θ_1, …, Θ_T], each (B, 85).
+
+    The last layer starts small: TF's variance scaling (factor 0.01, fan-average, uniform) is
+    Glorot-uniform with gain 0.1.
+    """
+
+    def __init__(
+        self,
+        feature_dim: int = 2048,
+        hidden: int = 1024,
+        iterations: int = 3,
+        mean_theta: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.iterations = iterations
+        self.fc1 = _init_linear(nn.Linear(feature_dim + THETA_DIM, hidden))
+        self.fc2 = _init_linear(nn.Linear(hidden, hidden))
+        self.fc3 = _init_linear(nn.Linear(hidden, THETA_DIM), gain=0.1)
+        self.dropout = nn.Dropout(0.5)
+        mean = default_mean_theta() if mean_theta is None else mean_theta.reshape(-1).float()
+        if mean.shape != (THETA_DIM,):
+            raise OpenHMRError(f"mean Θ: expected ({THETA_DIM},), got {tuple(mean.shape)}")
+        self.mean_theta = nn.Parameter(mean[None].clone())  # 1 x 85
+
+    def step(self, features: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """ΔΘ for [φ, Θ_t]: (B, F), (B, 85) -> (B, 85)."""
+        x = torch.cat([features, theta], dim=1)
+        x = self.dropout(torch.relu(self.fc1(x)))
+        x = self.dropout(torch.relu(self.fc2(x)))
+        return self.fc3(x)
+
+    def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
+        theta = self.mean_theta.expand(features.shape[0], -1)
+        thetas = []
+        for _ in range(self.iterations):
+            theta = theta + self.step(features, theta)
+            thetas.append(theta)
+        return thetas
+
+    def decode(self, theta: torch.Tensor) -> Theta:
+        """Θ (B, 85) -> `Theta`."""
+        camera, pose, betas = split_theta(theta)
+        return Theta(camera, pose, axis_angle_to_matrix(pose), betas)
+
+
+class SpinRegressor(nn.Module):
+    """SPIN's head (``models/hmr.py``), same names and arithmetic: forward φ (B, F) ->
+    [Θ_1, …, Θ_T], each (B, 157) = [pose 6D (144) | β (10) | camera (3)].
+
+    mean: Θ_0 as (157,) in the same layout; default the 6D form of `default_mean_theta`.
+    """
+
+    def __init__(
+        self,
+        feature_dim: int = 2048,
+        hidden: int = 1024,
+        iterations: int = 3,
+        mean: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.iterations = iterations
+        npose = 6 * NUM_JOINTS
+        self.fc1 = nn.Linear(feature_dim + SPIN_DIM, hidden)
+        self.drop1 = nn.Dropout()
+        self.fc2 = nn.Linear(hidden, hidden)
+        self.drop2 = nn.Dropout()
+        self.decpose = nn.Linear(hidden, npose)
+        self.decshape = nn.Linear(hidden, NUM_BETAS)
+        self.deccam = nn.Linear(hidden, NUM_CAMERA)
+        for layer in (self.decpose, self.decshape, self.deccam):
+            nn.init.xavier_uniform_(layer.weight, gain=0.01)
+        if mean is None:
+            camera, pose, betas = split_theta(default_mean_theta()[None])
+            six_d = matrix_to_rotation_6d(axis_angle_to_matrix(pose), layout="columns")
+            mean = torch.cat([six_d.reshape(-1), betas.reshape(-1), camera.reshape(-1)])
+        mean = mean.reshape(-1).float()
+        if mean.shape != (SPIN_DIM,):
+            raise OpenHMRError(f"SPIN mean: expected ({SPIN_DIM},), got {tuple(mean.shape)}")
+        self.register_buffer("init_pose", mean[None, :npose].clone())
+        self.register_buffer("init_shape", mean[None, npose : npose + NUM_BETAS].clone())
+        self.register_buffer("init_cam", mean[None, npose + NUM_BETAS :].clone())
+
+    def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
+        batch = features.shape[0]
+        pose = self.init_pose.expand(batch, -1)
+        shape = self.init_shape.expand(batch, -1)
+        cam = self.init_cam.expand(batch, -1)
+        outputs = []
+        for _ in range(self.iterations):
+            x = torch.cat([features, pose, shape, cam], dim=1)
+            x = self.drop2(self.fc2(self.drop1(self.fc1(x))))
+            pose = self.decpose(x) + pose
+            shape = self.decshape(x) + shape
+            cam = self.deccam(x) + cam
+            outputs.append(torch.cat([pose, shape, cam], dim=1))
+        return outputs
+
+    def decode(self, params: torch.Tensor) -> Theta:
+        """(B, 157) -> `Theta` (6D → matrices by Gram–Schmidt, SPIN's "columns" layout)."""
+        if params.shape[-1] != SPIN_DIM:
+            raise OpenHMRError(f"SPIN Θ: expected (B, {SPIN_DIM}), got {tuple(params.shape)}")
+        npose = 6 * NUM_JOINTS
+        six_d = params[:, :npose].unflatten(1, (NUM_JOINTS, 6))
+        rotations = rotation_6d_to_matrix(six_d, layout="columns")
+        betas = params[:, npose : npose + NUM_BETAS]
+        camera = params[:, npose + NUM_BETAS :]
+        return Theta(camera, matrix_to_axis_angle(rotations), rotations, betas)
+
+
+def build_regressor(
+    head: str, feature_dim: int, hidden: int = 1024, iterations: int = 3
+) -> IEFRegressor | SpinRegressor:
+    """`"hmr"` (85-D axis-angle Θ) or `"spin"` (157-D, 6D rotations)."""
+    if head == "hmr":
+        return IEFRegressor(feature_dim, hidden, iterations)
+    if head == "spin":
+        return SpinRegressor(feature_dim, hidden, iterations)
+    raise OpenHMRError(f"head: expected one of {HEADS}, got {head!r}")

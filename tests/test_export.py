@@ -1,0 +1,57 @@
+"""ONNX export: onnxruntime's output equals PyTorch's to 1e-4; the CLI writes the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from openhmr import HMR, save_checkpoint
+from openhmr.cli import main
+
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+
+@pytest.mark.parametrize("backbone", ["resnet50", "resnet50_v2"])
+def test_onnx_matches_pytorch_for_every_iteration(tmp_path: Path, backbone: str):
+    from openhmr.model.export import export_onnx
+
+    torch.manual_seed(0)
+    model = HMR(backbone=backbone, width=8, hidden=64).eval()
+    path = export_onnx(model, tmp_path / "hmr.onnx", image_size=64)
+    assert [p.name for p in tmp_path.iterdir()] == ["hmr.onnx"]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    images = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    (got,) = session.run(None, {"images": images.numpy()})  # batch 3: dynamic batch axis
+    with torch.no_grad():
+        want = torch.stack(model.regress(images), dim=1).numpy()
+    assert got.shape == (3, 3, 85)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_cli_exports_a_checkpoint(tmp_path: Path, capsys):
+    torch.manual_seed(0)
+    model = HMR(head="spin", normalization="imagenet", width=8, hidden=32).eval()
+    checkpoint = save_checkpoint(tmp_path / "m.safetensors", model)
+    out = tmp_path / "m.onnx"
+    assert main(["export", "--onnx", str(out), "--checkpoint", str(checkpoint),
+                 "--image-size", "64"]) == 0  # fmt: skip
+    assert "spin head" in capsys.readouterr().out
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    images = torch.randn(1, 3, 64, 64)
+    (got,) = session.run(None, {"images": images.numpy()})
+    with torch.no_grad():
+        want = torch.stack(model.regress(images), dim=1).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_cli_bad_checkpoint_is_one_line_error(tmp_path: Path, capsys):
+    code = main(["export", "--onnx", str(tmp_path / "x.onnx"), "--checkpoint",
+                 str(tmp_path / "missing.pt")])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("openhmr export: error:") and "\n" not in err
+    assert not (tmp_path / "x.onnx").exists()
