@@ -107,3 +107,18 @@ def test_bad_arguments(tmp_path):
         generate(
             SynthConfig(out=str(tmp_path), num=1, backgrounds=str(tmp_path / "no")), progress=False
         )
+
+
+def test_poses_come_from_the_given_pose_set(tmp_path):
+    from openhmr.data.mocap import PoseSet, save_pose_set
+
+    rng = np.random.default_rng(0)
+    poses = (0.3 * rng.normal(size=(5, 72))).astype(np.float32)
+    save_pose_set(tmp_path / "poses.npz", PoseSet(poses, np.zeros(5, int), ("toy.bvh",)))
+    generate(
+        SynthConfig(out=str(tmp_path / "out"), num=6, mocap=str(tmp_path / "poses.npz")),
+        progress=False,
+    )
+    index = load_index(tmp_path / "out" / "synth.npz")
+    for pose in index.pose:  # every body pose is one of the set's (the root is the camera's)
+        assert np.abs(poses[:, 3:] - pose[3:]).max(axis=1).min() < 1e-6
