@@ -10,7 +10,7 @@ import torch
 from openhmr.data.augment import AugmentConfig
 from openhmr.data.converters import CONVERTERS
 from openhmr.data.dataset import RecordDataset
-from openhmr.data.mixing import MixedBatchSampler
+from openhmr.data.mixing import MixedBatchSampler, MixedDataset
 from openhmr.data.mocap import PoseSet
 from openhmr.data.prior import MocapDataset, make_loader
 from openhmr.data.records import load_index
@@ -57,12 +57,10 @@ def test_mixed_loader_over_real_crops_is_deterministic(tmp_path):
     (train,) = CONVERTERS["lspet"](SHARED_DATA / "lspet", tmp_path)
     index = load_index(train)
     halves = [index.subset(slice(0, 40)), index.subset(slice(40, 70))]
-    dataset = torch.utils.data.ConcatDataset(
-        [RecordDataset(h, AugmentConfig(), seed=3) for h in halves]
-    )
+    dataset = MixedDataset([RecordDataset(h, AugmentConfig(), seed=3) for h in halves])
     runs = []
     for workers in (0, 2):
-        sampler = MixedBatchSampler([40, 30], [0.5, 0.5], batch_size=6, batches=3, seed=3)
+        sampler = MixedBatchSampler([40, 30], [0.5, 0.5], batch_size=6, steps=3, seed=3)
         loader = make_loader(dataset, batch_sampler=sampler, workers=workers, seed=3)
         runs.append([batch["image"] for batch in loader])
     assert len(runs[0]) == 3 and runs[0][0].shape == (6, 3, 224, 224)

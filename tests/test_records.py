@@ -76,21 +76,25 @@ def test_batch_shares():
         batch_shares([0, 0], 8)
 
 
-def test_mixed_batches_composition_determinism_and_ranks():
+def test_mixed_batches_composition_resume_laps_and_ranks():
     sizes, ratios = [100, 37], [0.5, 0.5]
-    sampler = MixedBatchSampler(sizes, ratios, batch_size=8, seed=3)
+    sampler = MixedBatchSampler(sizes, ratios, batch_size=8, steps=60, seed=3)
     batches = list(sampler)
-    assert len(batches) == len(sampler) == 25  # 100 / 4 per batch
+    assert len(batches) == len(sampler) == 60
     for batch in batches:
-        assert sum(i < 100 for i in batch) == 4 and sum(i >= 100 for i in batch) == 4
-    first = [i for b in batches for i in b if i < 100]
-    assert sorted(first) == list(range(100))  # one full pass over the larger dataset
-    assert batches == list(MixedBatchSampler(sizes, ratios, batch_size=8, seed=3))
-    sampler.set_epoch(1)
-    assert list(sampler) != batches
+        assert [d for d, _, _ in batch] == [0] * 4 + [1] * 4
+    first_lap = [row for b in batches[:25] for d, row, lap in b if d == 0]
+    assert sorted(first_lap) == list(range(100))  # 25 steps × 4 = one pass over dataset 0
+    assert {lap for b in batches[25:50] for d, _, lap in b if d == 0} == {1}
+    laps_of_small = [(row, lap) for b in batches for d, row, lap in b if d == 1]
+    assert sorted(r for r, lap in laps_of_small if lap == 0) == list(range(37))
+    # a resumed sampler yields exactly the remaining batches of an uninterrupted run
+    resumed = MixedBatchSampler(sizes, ratios, batch_size=8, steps=60, start_step=17, seed=3)
+    assert list(resumed) == batches[17:]
+    assert list(MixedBatchSampler(sizes, ratios, 8, steps=60, seed=4)) != batches
     ranks = [
-        list(MixedBatchSampler(sizes, ratios, 8, batches=5, seed=3, rank=r, world_size=2))
+        list(MixedBatchSampler(sizes, ratios, 8, steps=12, seed=3, rank=r, world_size=2))
         for r in (0, 1)
     ]
-    seen = [{i for b in batches_r for i in b if i < 100} for batches_r in ranks]
-    assert not seen[0] & seen[1]
+    seen = [{row for b in per_rank for d, row, _ in b if d == 0} for per_rank in ranks]
+    assert not seen[0] & seen[1] and len(seen[0] | seen[1]) == 96

@@ -37,8 +37,11 @@ class RecordDataset(torch.utils.data.Dataset):
     image (3, res, res) uint8 RGB; keypoints2d (19, 3) normalised x, y in [−1, 1] and
     visibility (0 outside the crop); joints3d (14, 4) camera frame, pelvis-centred, validity
     (zeros if absent); pose (72); betas (10); has_smpl (); has_3d (); index ().
-    Call `set_epoch(e)` each epoch for fresh augmentation draws.
+    `get(row, lap)` draws the augmentation from (seed, lap, row), so each pass over the data
+    (lap) sees fresh draws; `dataset[row]` uses the lap set by `set_epoch` (default 0).
     """
+
+    takes_lap = True
 
     def __init__(
         self,
@@ -60,8 +63,12 @@ class RecordDataset(torch.utils.data.Dataset):
         self.epoch = epoch
 
     def __getitem__(self, row: int) -> dict[str, torch.Tensor]:
+        return self.get(row, self.epoch)
+
+    def get(self, row: int, lap: int) -> dict[str, torch.Tensor]:
+        """Sample `row` with the augmentation of pass `lap`."""
         index, res = self.index, self.res
-        rng = np.random.default_rng([self.seed, self.epoch, int(row)])
+        rng = np.random.default_rng([self.seed, int(lap), int(row)])
         params = sample_augmentation(self.augment, rng)
         scale = float(index.scale[row]) * params.scale
         # the jitter is in crop pixels; move the centre by the same amount in image pixels

@@ -1,6 +1,12 @@
 """The paper's batches: a fixed share of every batch from each dataset (e.g. half in-the-wild
-2D, half 3D), drawn with replacement-free shuffles per dataset, deterministic per seed and
-epoch, and disjoint across DDP ranks."""
+2D, half 3D), as a pure function of the training step.
+
+Each dataset is walked in an endless stream of shuffled passes ("laps"); the batch of step s
+takes, from dataset d, positions [s·n_d, (s + 1)·n_d) of that stream, where n_d is d's share.
+Because a batch depends only on (seed, step, rank), training can stop and resume at any step and
+see exactly the batches an uninterrupted run would; DDP ranks walk disjoint parts of each lap.
+Keys are (dataset, row, lap) triples for `MixedDataset`, so augmentation can differ per lap.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,11 @@ import torch
 
 from openhmr.errors import OpenHMRError
 
+Key = tuple[int, int, int]
+
 
 def batch_shares(ratios: Sequence[float], batch_size: int) -> list[int]:
-    """Samples per dataset in one batch: `ratios` scaled to `batch_size` by largest remainder,
-    every dataset with a positive ratio getting at least one when the batch allows."""
+    """Samples per dataset in one batch: `ratios` scaled to `batch_size` by largest remainder."""
     ratios = np.asarray(ratios, dtype=np.float64)
     if ratios.ndim != 1 or len(ratios) == 0 or (ratios < 0).any() or ratios.sum() <= 0:
         raise OpenHMRError(
@@ -27,13 +34,11 @@ def batch_shares(ratios: Sequence[float], batch_size: int) -> list[int]:
     return shares.tolist()
 
 
-class MixedBatchSampler(torch.utils.data.Sampler[list[int]]):
-    """Batches of indices into `torch.utils.data.ConcatDataset(datasets)`.
+class MixedBatchSampler(torch.utils.data.Sampler[list[Key]]):
+    """Batches of (dataset, row, lap) keys for steps [start_step, steps).
 
-    sizes: length of each dataset; ratios: share of each batch per dataset; batches: per epoch
-    (default: enough for the largest dataset's share to see all its samples once). Each
-    dataset is walked in its own shuffled order (reshuffled when exhausted), seeded by
-    (seed, epoch, dataset, rank); rank/world_size split the work for DDP.
+    sizes: rows per dataset; ratios: share of each batch per dataset; seed: the data order;
+    rank/world_size: this process's part of each lap under DDP.
     """
 
     def __init__(
@@ -41,7 +46,8 @@ class MixedBatchSampler(torch.utils.data.Sampler[list[int]]):
         sizes: Sequence[int],
         ratios: Sequence[float],
         batch_size: int,
-        batches: int | None = None,
+        steps: int,
+        start_step: int = 0,
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
@@ -50,36 +56,54 @@ class MixedBatchSampler(torch.utils.data.Sampler[list[int]]):
             raise OpenHMRError(f"{len(sizes)} datasets but {len(ratios)} mixing ratios")
         self.sizes = [int(s) for s in sizes]
         self.shares = batch_shares(ratios, batch_size)
-        for size, share in zip(self.sizes, self.shares, strict=True):
+        self.per_rank = [len(range(rank, size, world_size)) for size in self.sizes]
+        for size, share in zip(self.per_rank, self.shares, strict=True):
             if share and size == 0:
-                raise OpenHMRError("a dataset with a positive mixing ratio is empty")
-        self.offsets = np.cumsum([0, *self.sizes[:-1]]).tolist()
-        if batches is None:
-            batches = max(
-                -(-size // (share * world_size))
-                for size, share in zip(self.sizes, self.shares, strict=True)
-                if share
-            )
-        self.batches = int(batches)
+                raise OpenHMRError(
+                    "a dataset with a positive mixing ratio has no rows for this rank"
+                )
+        self.steps, self.start_step = int(steps), int(start_step)
         self.seed, self.rank, self.world_size = seed, rank, world_size
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.batches
+        return max(self.steps - self.start_step, 0)
 
-    def _stream(self, dataset: int) -> Iterator[int]:
-        lap = 0
-        while True:
-            rng = np.random.default_rng([self.seed, self.epoch, dataset, lap])
-            order = rng.permutation(self.sizes[dataset])
-            # rank r takes every world_size-th element, so ranks never share a sample
-            yield from (int(i) + self.offsets[dataset] for i in order[self.rank :: self.world_size])
-            lap += 1
+    def _lap(self, dataset: int, lap: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, dataset, lap])
+        return rng.permutation(self.sizes[dataset])[self.rank :: self.world_size]
 
-    def __iter__(self) -> Iterator[list[int]]:
-        streams = [self._stream(d) for d in range(len(self.sizes))]
-        for _ in range(self.batches):
-            yield [next(streams[d]) for d, share in enumerate(self.shares) for _ in range(share)]
+    def batch(self, step: int) -> list[Key]:
+        """The keys of `step`'s batch (a pure function of seed, step and rank)."""
+        keys: list[Key] = []
+        for dataset, share in enumerate(self.shares):
+            if not share:
+                continue
+            size = self.per_rank[dataset]
+            positions = np.arange(step * share, (step + 1) * share)
+            for lap in np.unique(positions // size):
+                order = self._lap(dataset, int(lap))
+                offsets = positions[positions // size == lap] % size
+                keys += [(dataset, int(order[o]), int(lap)) for o in offsets]
+        return keys
+
+    def __iter__(self) -> Iterator[list[Key]]:
+        for step in range(self.start_step, self.steps):
+            yield self.batch(step)
+
+
+class MixedDataset(torch.utils.data.Dataset):
+    """Several datasets behind (dataset, row, lap) keys. A dataset whose `__getitem__` takes
+    (row, lap) (see `RecordDataset`) gets both; others get the row."""
+
+    def __init__(self, datasets: Sequence[torch.utils.data.Dataset]) -> None:
+        self.datasets = list(datasets)
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
+
+    def __getitem__(self, key: Key) -> dict[str, torch.Tensor]:
+        dataset, row, lap = key
+        target = self.datasets[dataset]
+        if getattr(target, "takes_lap", False):
+            return target.get(row, lap)
+        return target[row]
