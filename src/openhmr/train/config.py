@@ -1,0 +1,178 @@
+"""Training configuration: YAML files (configs/*.yaml) with `--set key.sub=value` overrides,
+read into frozen dataclasses that name every option; unknown keys are errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from openhmr.errors import OpenHMRError
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """The network (see `openhmr.model.HMRConfig`) and its input: image_size is the crop side
+    the data pipeline produces (224 in the paper; smaller for quick CPU runs); encoder_weights:
+    an ImageNet ResNet-50 file (torchvision/timm `.pth`) to start the encoder from (use with
+    normalization "imagenet"), or null to train it from scratch."""
+
+    backbone: str = "resnet50"
+    width: int = 64
+    hidden: int = 1024
+    iterations: int = 3
+    normalization: str = "symmetric"
+    image_size: int = 224
+    body_model: str = "open"
+    encoder_weights: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One training dataset: a record index and its share of every batch."""
+
+    index: str
+    ratio: float = 1.0
+
+
+@dataclass(frozen=True)
+class SyntheticSplit:
+    """A synthetic split generated before training when `<out>/synth.npz` is missing; "{out}"
+    in `out` stands for the run's output folder."""
+
+    out: str
+    num: int
+    seed: int = 0
+    mocap: str | None = None
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """batch_size is per device (global batch = batch_size × devices × num_nodes); train: the
+    datasets mixed in every batch; val: a record index or null; mocap: a pose set `.npz` for the
+    discriminator or "builtin" (the synthetic pose sampler); synthetic: splits to generate
+    (named "train"/"val"; refer to them as `synthetic:train` in train/val)."""
+
+    batch_size: int = 64
+    workers: int = 2
+    train: tuple[DatasetEntry, ...] = ()
+    val: str | None = None
+    val_limit: int = 512
+    mocap: str = "builtin"
+    mocap_size: int = 20000
+    synthetic: dict[str, SyntheticSplit] = field(default_factory=dict)
+    augment: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimSection:
+    """Adam learning rates (the paper's 1e-5 / 1e-4), loss weights (`openhmr.losses.
+    LossWeights` fields), and whether the adversarial prior is trained and used."""
+
+    encoder_lr: float = 1e-5
+    discriminator_lr: float = 1e-4
+    weight_decay: float = 0.0
+    adversarial: bool = True
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainerSection:
+    """Lightning's side: devices (N GPUs → DDP), nodes, precision. The run is cut into
+    "epochs" of checkpoint_every_steps optimiser steps; after each, a checkpoint is written
+    (resume points), validation runs and an image grid of predictions is saved."""
+
+    max_steps: int = 1000
+    checkpoint_every_steps: int = 500
+    accelerator: str = "auto"
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    log_every_steps: int = 10
+    image_grid: bool = True
+    progress_bar: bool = True
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs; `out` receives checkpoints, logs and images."""
+
+    out: str = "runs/hmr"
+    seed: int = 0
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+    trainer: TrainerSection = field(default_factory=TrainerSection)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def global_batch(self) -> int:
+        return self.data.batch_size * self.trainer.devices * self.trainer.num_nodes
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    """Construct dataclass `cls` from a dict, recursively, rejecting unknown keys."""
+    if not isinstance(values, dict):
+        raise OpenHMRError(f"config {where or 'root'}: expected a mapping, got {values!r}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise OpenHMRError(
+            f"config {where or 'root'}: unknown keys {unknown}; known: {sorted(known)}"
+        )
+    kwargs = {}
+    for name, value in values.items():
+        path = f"{where}.{name}" if where else name
+        default = (
+            known[name].default_factory()
+            if known[name].default_factory is not dataclasses.MISSING
+            else known[name].default
+        )  # type: ignore[misc]
+        if dataclasses.is_dataclass(default):
+            value = _build(type(default), value or {}, path)
+        elif cls is DataSection and name == "train":
+            value = tuple(
+                _build(DatasetEntry, v, f"{path}[{i}]") for i, v in enumerate(value or [])
+            )
+        elif cls is DataSection and name == "synthetic":
+            value = {k: _build(SyntheticSplit, v, f"{path}.{k}") for k, v in (value or {}).items()}
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """`["optim.encoder_lr=3e-5", "trainer.max_steps=10"]` applied to a nested dict; each value
+    is parsed as YAML (numbers, booleans, lists, null)."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise OpenHMRError(f"--set: expected key=value, got {item!r}")
+        node = values
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise OpenHMRError(f"--set {key}: {part!r} is not a section")
+        node[leaf] = yaml.safe_load(text)
+    return values
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """A `TrainConfig` from a YAML file (None: all defaults) plus overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise OpenHMRError(f"config file not found: {path}")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise OpenHMRError(f"{path}: not valid YAML ({err})") from None
+    values = apply_overrides(values, overrides or [])
+    return _build(TrainConfig, values, "")

@@ -1,0 +1,157 @@
+"""From a `TrainConfig` to the training data: synthetic splits generated on demand, record
+indexes mixed per batch, the mocap stream for the discriminator, the validation index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from openhmr.data.augment import AugmentConfig
+from openhmr.data.dataset import RecordDataset
+from openhmr.data.mixing import MixedBatchSampler, MixedDataset
+from openhmr.data.mocap import PoseSet, load_pose_set
+from openhmr.data.prior import MocapDataset, make_loader
+from openhmr.data.records import RecordIndex, load_index
+from openhmr.errors import OpenHMRError
+from openhmr.synth import SynthConfig, generate, sample_poses
+from openhmr.train.config import TrainConfig
+
+SYNTHETIC_PREFIX = "synthetic:"
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """train: one dataset per entry of `config.data.train`, ratios aligned; mocap: the
+    discriminator's rows; val: the validation index or None."""
+
+    train: list[RecordDataset]
+    ratios: list[float]
+    mocap: MocapDataset
+    val: RecordIndex | None
+    identity: dict
+
+
+def resolve_index(name: str, config: TrainConfig, progress: bool = True) -> Path:
+    """A record index path; `synthetic:<split>` is generated first if it does not exist."""
+    if not name.startswith(SYNTHETIC_PREFIX):
+        return Path(name)
+    split = name[len(SYNTHETIC_PREFIX) :]
+    spec = config.data.synthetic.get(split)
+    if spec is None:
+        raise OpenHMRError(
+            f"data: {name!r} names no split in data.synthetic ({sorted(config.data.synthetic)})"
+        )
+    path = Path(spec.out) / "synth.npz"
+    if not path.exists():
+        generate(
+            SynthConfig(
+                out=spec.out,
+                num=spec.num,
+                seed=spec.seed,
+                mocap=spec.mocap,
+                body_model=config.model.body_model,
+            ),
+            progress=progress,
+        )
+    return path
+
+
+def builtin_pose_set(size: int, seed: int) -> PoseSet:
+    """Poses from the synthetic sampler (per-joint limits) when no mocap is given."""
+    poses = sample_poses(size, np.random.default_rng([seed, 7])).reshape(size, 72)
+    return PoseSet(
+        poses.astype(np.float32),
+        np.zeros(size, int),
+        ("builtin sampler",),
+        meta={"source": "openhmr.synth.sample_poses"},
+    )
+
+
+def build_training_data(config: TrainConfig, progress: bool = True) -> TrainingData:
+    """Load (and generate where needed) everything `config.data` names."""
+    if not config.data.train:
+        raise OpenHMRError("data.train is empty: name at least one record index")
+    augment = AugmentConfig(**config.data.augment)
+    datasets, ratios, identity = [], [], {"train": [], "val": None, "mocap": None}
+    for i, entry in enumerate(config.data.train):
+        path = resolve_index(entry.index, config, progress)
+        index = load_index(path)
+        datasets.append(
+            RecordDataset(index, augment, res=config.model.image_size, seed=config.seed * 1000 + i)
+        )
+        ratios.append(entry.ratio)
+        identity["train"].append(
+            {"index": str(path), "rows": len(index), "dataset": index.name, "ratio": entry.ratio}
+        )
+    if config.data.mocap == "builtin":
+        pose_set = builtin_pose_set(config.data.mocap_size, config.seed)
+    else:
+        pose_set = load_pose_set(config.data.mocap)
+    identity["mocap"] = {"source": config.data.mocap, "rows": len(pose_set)}
+    val = None
+    if config.data.val:
+        val_path = resolve_index(config.data.val, config, progress)
+        val = load_index(val_path)
+        val = val.subset(slice(0, config.data.val_limit))
+        identity["val"] = {"index": str(val_path), "rows": len(val), "dataset": val.name}
+    return TrainingData(datasets, ratios, MocapDataset(pose_set, seed=config.seed), val, identity)
+
+
+def train_loader(
+    data: TrainingData, config: TrainConfig, steps: range, rank: int, world_size: int
+) -> torch.utils.data.DataLoader:
+    """Mixed image batches for the given optimiser steps of this rank."""
+    sampler = MixedBatchSampler(
+        [len(d) for d in data.train],
+        data.ratios,
+        config.data.batch_size,
+        steps.stop,
+        steps.start,
+        seed=config.seed,
+        rank=rank,
+        world_size=world_size,
+    )
+    return make_loader(
+        MixedDataset(data.train),
+        batch_sampler=sampler,
+        workers=config.data.workers,
+        seed=config.seed,
+        pin_memory=torch.cuda.is_available(),
+    )
+
+
+def mocap_loader(
+    data: TrainingData, config: TrainConfig, steps: range, rank: int, world_size: int
+) -> torch.utils.data.DataLoader:
+    """Mocap batches of T·B rows (D sees as many real as predicted bodies) per step."""
+    size = config.data.batch_size * config.model.iterations
+    sampler = MixedBatchSampler(
+        [len(data.mocap)],
+        [1.0],
+        size,
+        steps.stop,
+        steps.start,
+        seed=config.seed + 1,
+        rank=rank,
+        world_size=world_size,
+    )
+    return make_loader(
+        MixedDataset([data.mocap]), batch_sampler=sampler, workers=0, seed=config.seed
+    )
+
+
+def val_loader(data: TrainingData, config: TrainConfig) -> torch.utils.data.DataLoader | None:
+    if data.val is None:
+        return None
+    dataset = RecordDataset(data.val, None, res=config.model.image_size)
+    return make_loader(
+        dataset,
+        batch_size=config.data.batch_size,
+        shuffle=False,
+        workers=config.data.workers,
+        seed=config.seed,
+        drop_last=False,
+    )

@@ -1,0 +1,175 @@
+"""The paper's adversarial training step as a LightningModule with manual optimisation.
+
+Per step (PAPER.md): the encoder/regressor minimises λ·(reprojection + 3D) + adversarial
+(Adam, 1e-5), then the discriminator minimises its least-squares loss on mocap against the
+detached predictions of all T iterations (Adam, 1e-4), both from the same forward pass.
+Lightning owns the loop, devices, DDP, precision, checkpoints and logging.
+"""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+import torch
+
+from openhmr.body import load_body_model
+from openhmr.errors import OpenHMRError
+from openhmr.geometry.procrustes import procrustes_align
+from openhmr.losses import LossWeights, discriminator_losses, encoder_losses
+from openhmr.model import HMR, Discriminator
+from openhmr.train.config import TrainConfig
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """The seed of one optimiser step's randomness (dropout): a function of the step, so a
+    resumed run repeats exactly what an uninterrupted run would have drawn."""
+    return (seed * 1_000_003 + step * 7919 + rank) % (2**63 - 1)
+
+
+class HMRTrainingModule(L.LightningModule):
+    """Encoder/regressor (`self.model`) and factorized discriminator trained together."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.config = config
+        m = config.model
+        self.model = HMR(
+            backbone=m.backbone,
+            width=m.width,
+            hidden=m.hidden,
+            iterations=m.iterations,
+            normalization=m.normalization,
+            body_model=load_body_model(m.body_model),
+        )
+        if m.encoder_weights:
+            from openhmr.model.import_spin import load_imagenet_weights
+
+            if m.backbone != "resnet50":
+                raise OpenHMRError("model.encoder_weights: ImageNet files fit backbone resnet50")
+            load_imagenet_weights(self.model.encoder, m.encoder_weights)
+        self.discriminator = Discriminator()
+        self.weights = LossWeights(**config.optim.weights)
+        self.save_hyperparameters({"config": config.to_dict()})
+        self._clock = time.perf_counter()
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        optim = self.config.optim
+        return [
+            torch.optim.Adam(
+                self.model.parameters(), lr=optim.encoder_lr, weight_decay=optim.weight_decay
+            ),
+            torch.optim.Adam(
+                self.discriminator.parameters(),
+                lr=optim.discriminator_lr,
+                weight_decay=optim.weight_decay,
+            ),
+        ]
+
+    def forward(self, images: torch.Tensor) -> list:
+        """uint8 images (B, 3, S, S) → the model's per-iteration outputs."""
+        return self.model(self.model.normalize(images.float() / 255.0))
+
+    def data_step(self, batch_idx: int) -> int:
+        """The optimiser step this batch belongs to (Lightning's `global_step` counts each of
+        the two optimisers' steps, so it is not used)."""
+        return self.current_epoch * self.config.trainer.checkpoint_every_steps + batch_idx
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        step = self.data_step(batch_idx)
+        torch.manual_seed(step_seed(self.config.seed, step, self.global_rank))
+        images, mocap = batch["images"], batch["mocap"]
+        outputs = self(images["image"])
+        adversarial = self.config.optim.adversarial
+        losses = encoder_losses(
+            outputs,
+            images["keypoints2d"],
+            images["joints3d"][..., :3],
+            images["has_3d"],
+            images["pose"],
+            images["betas"],
+            images["has_smpl"],
+            discriminator=self.discriminator if adversarial else None,
+            weights=self.weights,
+        )
+        terms = {
+            "reprojection": losses.reprojection,
+            "keypoints3d": losses.keypoints3d,
+            "smpl": losses.smpl,
+            "adversarial": losses.adversarial,
+        }
+        self._check_finite(terms, batch_idx)
+        encoder_opt, discriminator_opt = self.optimizers()
+        encoder_opt.zero_grad()
+        self.manual_backward(losses.total)
+        encoder_opt.step()
+        logs = {f"train/{k}": v.detach() for k, v in terms.items()}
+        logs["train/encoder_total"] = losses.total.detach()
+        if adversarial:
+            d_total, d_real, d_fake = discriminator_losses(
+                self.discriminator, outputs, mocap["pose"], mocap["betas"], self.weights
+            )
+            self._check_finite({"discriminator": d_total}, batch_idx)
+            discriminator_opt.zero_grad()
+            self.manual_backward(d_total)
+            discriminator_opt.step()
+            logs.update(
+                {
+                    "train/disc_real": d_real.detach(),
+                    "train/disc_fake": d_fake.detach(),
+                    "train/disc_total": d_total.detach(),
+                }
+            )
+        logs["train/step"] = float(step)
+        logs["lr/encoder"] = encoder_opt.param_groups[0]["lr"]
+        logs["lr/discriminator"] = discriminator_opt.param_groups[0]["lr"]
+        now = time.perf_counter()
+        logs["train/images_per_second"] = images["image"].shape[0] / max(now - self._clock, 1e-9)
+        self._clock = now
+        self.log_dict(
+            logs, prog_bar=False, on_step=True, on_epoch=False, batch_size=images["image"].shape[0]
+        )
+        self.log("loss", losses.total.detach(), prog_bar=True, on_step=True, logger=False)
+        return losses.total.detach()
+
+    def _check_finite(self, terms: dict[str, torch.Tensor], batch_idx: int) -> None:
+        for name, value in terms.items():
+            if not torch.isfinite(value).all():
+                raise OpenHMRError(
+                    f"training stopped: loss term {name!r} is {float(value.detach())} at step "
+                    f"{self.data_step(batch_idx)} (batch {batch_idx} of epoch "
+                    f"{self.current_epoch}); the last good checkpoint is kept "
+                    f"in {self.config.out}/checkpoints"
+                )
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        final = self(batch["image"])[-1]
+        size = batch["image"].shape[0]
+        visible = batch["keypoints2d"][..., 2] > 0
+        # 2D: mean keypoint error in crop pixels over visible keypoints
+        error_px = (
+            (final.keypoints2d - batch["keypoints2d"][..., :2]).norm(dim=-1)
+            * self.config.model.image_size
+            / 2
+        )
+        self.log(
+            "val/keypoint_error_px",
+            error_px[visible].mean(),
+            batch_size=size,
+            on_epoch=True,
+            sync_dist=True,
+        )
+        if bool(batch["has_3d"].all()):
+            predicted = final.keypoints3d[:, :14]
+            truth = batch["joints3d"][..., :3]
+            centred = predicted - predicted[:, [2, 3]].mean(dim=1, keepdim=True)
+            mpjpe = (centred - truth).norm(dim=-1).mean() * 1000
+            aligned = procrustes_align(predicted.double(), truth.double()).to(truth.dtype)
+            pa_mpjpe = (aligned - truth).norm(dim=-1).mean() * 1000
+            self.log_dict(
+                {"val/mpjpe_mm": mpjpe, "val/pa_mpjpe_mm": pa_mpjpe},
+                batch_size=size,
+                on_epoch=True,
+                sync_dist=True,
+            )

@@ -1,0 +1,125 @@
+"""Training: configs, a killed-and-resumed run equals an uninterrupted one bit for bit, a
+non-finite loss stops the run naming the term, logs/checkpoints/previews are written."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+from safetensors.torch import load_file
+
+from openhmr.errors import OpenHMRError
+from openhmr.train import load_config, train
+
+TINY = [
+    "model.width=8",
+    "model.hidden=32",
+    "model.image_size=64",
+    "data.batch_size=4",
+    "data.workers=0",
+    "data.synthetic.train.num=12",
+    "data.synthetic.val.num=4",
+    "data.val_limit=4",
+    "data.mocap_size=64",
+    "trainer.max_steps=4",
+    "trainer.checkpoint_every_steps=2",
+    "trainer.progress_bar=false",
+    "trainer.log_every_steps=1",
+]
+
+
+def tiny_config(out, *extra):
+    return load_config("configs/quick.yaml", [*TINY, f"out={out}", *extra])
+
+
+class KillError(Exception):
+    pass
+
+
+class KillAtEpoch(Callback):
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if trainer.current_epoch == self.epoch and batch_idx == 1:
+            raise KillError  # dies mid-epoch, after the epoch-0 checkpoint
+
+
+class PoisonWeights(Callback):
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if trainer.current_epoch == 1:
+            with torch.no_grad():
+                next(module.model.regressor.parameters()).fill_(float("nan"))
+
+
+def test_config_overrides_and_unknown_keys(tmp_path):
+    config = tiny_config(tmp_path, "optim.weights={reprojection: 1.0}")
+    assert config.model.width == 8 and config.optim.weights == {"reprojection": 1.0}
+    assert config.global_batch == 4
+    with pytest.raises(OpenHMRError, match=r"config model: unknown keys \['depth'\]"):
+        load_config("configs/quick.yaml", ["model.depth=3"])
+    with pytest.raises(OpenHMRError, match="expected key=value"):
+        load_config(None, ["trainer.max_steps"])
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    straight = train(tiny_config(tmp_path / "a"), progress=False)
+    with pytest.raises(KillError):
+        train(tiny_config(tmp_path / "b"), progress=False, extra_callbacks=[KillAtEpoch(1)])
+    assert (tmp_path / "b" / "checkpoints" / "last.ckpt").exists()
+    with pytest.raises(OpenHMRError, match="pass --resume"):
+        train(tiny_config(tmp_path / "b"), progress=False)
+    resumed = train(tiny_config(tmp_path / "b"), resume=True, progress=False)
+    a, b = load_file(straight), load_file(resumed)
+    assert a.keys() == b.keys() and len(a) > 100
+    changed = load_file(tmp_path / "a" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert changed.keys() == a.keys()
+    # the run wrote its logs, per-epoch checkpoints and prediction previews
+    out = tmp_path / "a"
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "epoch_0000.ckpt",
+        "epoch_0001.ckpt",
+        "last.ckpt",
+    ]
+    assert len(list((out / "images").glob("step_*.png"))) == 2
+    header = (out / "logs" / "version_0" / "metrics.csv").read_text().splitlines()[0]
+    for column in ("train/reprojection", "train/disc_real", "val/mpjpe_mm", "lr/encoder"):
+        assert column in header
+
+
+def test_non_finite_loss_stops_with_the_term_named(tmp_path):
+    with pytest.raises(OpenHMRError, match=r"loss term 'reprojection' is nan at step 2"):
+        train(tiny_config(tmp_path), progress=False, extra_callbacks=[PoisonWeights()])
+    assert (tmp_path / "checkpoints" / "epoch_0000.ckpt").exists()
+
+
+def test_training_without_the_prior_leaves_the_discriminator_untouched(tmp_path):
+    before = None
+
+    class Snapshot(Callback):
+        def on_train_start(self, trainer, module):
+            nonlocal before
+            before = {k: v.clone() for k, v in module.discriminator.state_dict().items()}
+
+    final = train(
+        tiny_config(tmp_path, "optim.adversarial=false", "trainer.max_steps=2"),
+        progress=False,
+        extra_callbacks=[Snapshot()],
+    )
+    weights = load_file(final)
+    for key, value in before.items():
+        assert torch.equal(weights[f"discriminator.{key}"], value)
+
+
+def test_train_command(tmp_path, capsys):
+    from openhmr.cli import main
+
+    args = ["train", "--config", "configs/quick.yaml", "--accelerator", "cpu"]
+    for item in [*TINY, f"out={tmp_path}", "trainer.max_steps=2", "trainer.image_grid=false"]:
+        args += ["--set", item]
+    assert main(args) == 0
+    assert "global batch 4" in capsys.readouterr().out
+    assert (tmp_path / "model.safetensors").exists()
+    assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
