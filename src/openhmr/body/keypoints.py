@@ -132,12 +132,12 @@ LSP14 = slice(0, 14)
 
 H36M17_NAMES: tuple[str, ...] = (
     "pelvis",
-    "right_hip",
-    "right_knee",
-    "right_ankle",
     "left_hip",
     "left_knee",
     "left_ankle",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
     "spine",
     "thorax",
     "neck_nose",
@@ -149,6 +149,8 @@ H36M17_NAMES: tuple[str, ...] = (
     "right_elbow",
     "right_wrist",
 )
+"""The rows of SPIN's `J_regressor_h36m.npy` as `H36M17_TO_LSP14` (PAPER.md) reads them:
+LSP's right ankle is row 6, so rows 1–3 are the left leg and 4–6 the right."""
 H36M17_TO_LSP14: tuple[int, ...] = (6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10)
 
 # Official SMPL (6890 vertices): the smplx package's face vertex ids and the top of the skull.
