@@ -123,3 +123,13 @@ def test_train_command(tmp_path, capsys):
     assert (tmp_path / "model.safetensors").exists()
     assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "config file not found" in capsys.readouterr().err
+
+
+def test_synthetic_splits_are_generated_inside_the_run_folder(tmp_path):
+    from openhmr.train.data import resolve_index
+
+    config = tiny_config(tmp_path / "run", "data.synthetic.val.num=2")
+    path = resolve_index("synthetic:val", config, progress=False)
+    assert path == tmp_path / "run" / "data" / "val" / "synth.npz" and path.exists()
+    with pytest.raises(OpenHMRError, match="names no split"):
+        resolve_index("synthetic:test", config, progress=False)

@@ -44,11 +44,12 @@ def resolve_index(name: str, config: TrainConfig, progress: bool = True) -> Path
         raise OpenHMRError(
             f"data: {name!r} names no split in data.synthetic ({sorted(config.data.synthetic)})"
         )
-    path = Path(spec.out) / "synth.npz"
+    folder = spec.out.replace("{out}", config.out)
+    path = Path(folder) / "synth.npz"
     if not path.exists():
         generate(
             SynthConfig(
-                out=spec.out,
+                out=folder,
                 num=spec.num,
                 seed=spec.seed,
                 mocap=spec.mocap,
