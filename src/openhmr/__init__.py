@@ -2,6 +2,7 @@
 
 from openhmr.body import BodyModel, BodyOutput, load_body_model
 from openhmr.errors import OpenHMRError
+from openhmr.inference import Person, Predictor
 from openhmr.model import HMR, Discriminator, HMROutput, load_checkpoint, save_checkpoint
 
 __version__ = "0.1.0"
@@ -12,6 +13,8 @@ __all__ = [
     "Discriminator",
     "HMROutput",
     "OpenHMRError",
+    "Person",
+    "Predictor",
     "__version__",
     "load_body_model",
     "load_checkpoint",

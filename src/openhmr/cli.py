@@ -294,6 +294,213 @@ def _run_synth(args: argparse.Namespace) -> None:
     print(f"wrote {path}: {args.num} samples in {seconds:.1f} s ({args.num / seconds:.0f}/s)")
 
 
+def _add_eval(commands: argparse._SubParsersAction) -> None:
+    from openhmr.evaluate.protocols import PROTOCOLS
+
+    parser = commands.add_parser(
+        "eval",
+        help="evaluate a checkpoint on a benchmark protocol (table + JSON)",
+        description="Evaluate a checkpoint on a record index under one of the paper's "
+        "protocols; print a table and write every number to a JSON file "
+        "(see docs/evaluation.md).",
+    )
+    parser.add_argument(
+        "--checkpoint", required=True, help="openhmr .safetensors, SPIN .pt or HMR TF ckpt"
+    )
+    parser.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
+    parser.add_argument("--data", type=Path, required=True, help="record index (.npz)")
+    parser.add_argument("--out", type=Path, help="output JSON (default: out/eval_<protocol>.json)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per batch (32)")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--workers", type=int, default=0, help="data loader workers (0)")
+    parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
+    parser.add_argument(
+        "--keypoint-regressor",
+        help="(K, V) regressor replacing the model's keypoints, e.g. SPIN's "
+        "J_regressor_h36m.npy for numbers comparable to the literature",
+    )
+    parser.add_argument(
+        "--segmentation",
+        type=Path,
+        help="lsp-seg: the UPi-S1h folder; synthetic: a parts folder (default <split>/parts)",
+    )
+    parser.add_argument(
+        "--part-order",
+        help="lsp-seg: comma-separated part names of labels 1..6 in the part files "
+        "(default head,torso,right_arm,left_arm,right_leg,left_leg)",
+    )
+    parser.add_argument("--limit", type=int, help="evaluate only the first N rows")
+    parser.set_defaults(run=_run_eval)
+
+
+def _run_eval(args: argparse.Namespace) -> None:
+    from openhmr.body import load_body_model
+    from openhmr.data.records import load_index
+    from openhmr.evaluate import (
+        build_report,
+        checkpoint_identity,
+        data_identity,
+        evaluate_predictions,
+        format_table,
+        get_protocol,
+        predict_index,
+        write_report,
+    )
+    from openhmr.evaluate.protocols import check_index
+    from openhmr.evaluate.segmentation import UPI_S1H_PART_ORDER, part_lookup
+    from openhmr.model import load_checkpoint
+    from openhmr.model.checkpoint import body_model_identity
+
+    protocol = get_protocol(args.protocol)
+    part_order = UPI_S1H_PART_ORDER
+    if args.part_order:
+        part_order = tuple(p.strip() for p in args.part_order.split(","))
+        part_lookup(part_order)  # validates the names
+    if protocol.segmentation == "lsp" and args.segmentation is None:
+        raise OpenHMRError("protocol lsp-seg needs --segmentation DIR (UPi-S1h annotations)")
+    index = load_index(args.data)
+    check_index(protocol, index, str(args.data))
+    total = len(index)
+    if args.limit is not None:
+        if args.limit <= 0:
+            raise OpenHMRError(f"--limit must be positive, got {args.limit}")
+        index = index.subset(slice(0, args.limit))
+    body_model = load_body_model(
+        args.body_model, keypoint_regressor=args.keypoint_regressor, device=args.device
+    )
+    checkpoint = load_checkpoint(args.checkpoint, body_model=body_model)
+    predictions = predict_index(
+        checkpoint.model, index, args.batch_size, args.device, args.workers, progress=True
+    )
+    result = evaluate_predictions(
+        protocol,
+        predictions,
+        index,
+        body_model=body_model,
+        segmentation_dir=args.segmentation,
+        part_order=part_order,
+        progress=True,
+    )
+    identity = body_model_identity(body_model)
+    trained = (checkpoint.record.get("body_model") or {}).get("sha256")
+    identity["keypoint_regressor"] = args.keypoint_regressor
+    identity["matches_checkpoint"] = None if trained is None else trained == identity["sha256"]
+    if identity["matches_checkpoint"] is False:
+        print(
+            f"openhmr eval: warning: body model {identity['name']} differs from the "
+            "checkpoint's training body model",
+            file=sys.stderr,
+        )
+    data = data_identity(args.data, index, len(index))
+    data["rows"] = total
+    out = args.out or Path("out") / f"eval_{protocol.name}.json"
+    report = build_report(
+        result,
+        checkpoint=checkpoint_identity(args.checkpoint, checkpoint.record),
+        data=data,
+        body_model=identity,
+        settings={"batch_size": args.batch_size, "device": args.device, "limit": args.limit},
+    )
+    print(format_table(result))
+    write_report(out, report)
+    print(f"wrote {out}")
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train HMR (the paper's adversarial loop, on Lightning)",
+        description="Train from a YAML config (configs/*.yaml). Writes <out>/checkpoints/, "
+        "<out>/logs/ (CSV, TensorBoard), <out>/images/ (prediction previews) and the final "
+        "<out>/model.safetensors. Several GPUs: --devices N (DDP); several machines: "
+        "--num-nodes M under torchrun or SLURM (see docs/training.md).",
+    )
+    parser.add_argument("--config", required=True, help="YAML config, e.g. configs/quick.yaml")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set trainer.max_steps=100 (repeatable)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue <out>'s last checkpoint")
+    parser.add_argument("--devices", type=int, help="devices per node (trainer.devices)")
+    parser.add_argument("--num-nodes", type=int, help="machines (trainer.num_nodes)")
+    parser.add_argument("--accelerator", help="cpu, gpu or auto (trainer.accelerator)")
+    parser.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> None:
+    from openhmr.train import load_config, train
+
+    overrides = list(args.overrides)
+    for flag, key in (
+        ("devices", "trainer.devices"),
+        ("num_nodes", "trainer.num_nodes"),
+        ("accelerator", "trainer.accelerator"),
+    ):
+        if getattr(args, flag) is not None:
+            overrides.append(f"{key}={getattr(args, flag)}")
+    config = load_config(args.config, overrides)
+    print(
+        f"training {config.out}: global batch {config.global_batch} "
+        f"({config.data.batch_size} per device), {config.trainer.max_steps} steps"
+    )
+    path = train(config, resume=args.resume)
+    print(f"wrote {path}")
+
+
+def _add_demo(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="image, folder of images or video -> meshes, overlays and parameters",
+        description="Find the people in an image, a folder of images or a video, predict "
+        "their bodies and write overlays, side views, meshes and parameters (docs/demo.md).",
+    )
+    parser.add_argument(
+        "input", nargs="?", help="image, folder or video (default: a bundled example photo)"
+    )
+    parser.add_argument(
+        "--checkpoint",
+        help="openhmr .safetensors, SPIN model_checkpoint.pt or HMR TF ckpt "
+        "(default: the bundled model; none ships yet, so required for now)",
+    )
+    parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
+    parser.add_argument("--bbox", help="person box x,y,w,h in pixels (skips detection)")
+    parser.add_argument("--keypoints", help="OpenPose JSON: boxes from its keypoints")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=8, help="crops per batch (8)")
+    parser.add_argument(
+        "--formats", default="obj", help="mesh files, comma-separated: obj, ply, glb (obj)"
+    )
+    parser.add_argument(
+        "--focal", type=float, help="focal length in px (default 5000 · max(W, H) / 224)"
+    )
+    parser.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> None:
+    from openhmr.inference.command import failure_lines, run_demo_command, summary_line
+
+    summary = run_demo_command(
+        args.input,
+        args.checkpoint,
+        args.body_model,
+        args.bbox,
+        args.keypoints,
+        args.out,
+        args.device,
+        args.batch_size,
+        args.formats,
+        args.focal,
+    )
+    print(summary_line(summary, args.out))
+    for line in failure_lines(summary):
+        print(line)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from openhmr import __version__
 
@@ -303,7 +510,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"openhmr {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    for add in (_add_body, _add_convert, _add_synth, _add_mocap, _add_export):
+    for add in (
+        _add_body,
+        _add_convert,
+        _add_synth,
+        _add_train,
+        _add_mocap,
+        _add_export,
+        _add_eval,
+        _add_demo,
+    ):
         add(commands)
     return parser
 

@@ -1,5 +1,17 @@
-"""Image → mesh for users: prediction, detection, export."""
+"""Image → mesh for users: prediction, person detection, OpenPose boxes, overlays, export, video."""
 
-from openhmr.inference.export import write_obj
+from openhmr.inference.detect import Detections, HOGPeopleDetector, PersonDetector
+from openhmr.inference.export import write_glb, write_obj, write_ply
+from openhmr.inference.predictor import Person, Predictor, default_focal_length
 
-__all__ = ["write_obj"]
+__all__ = [
+    "Detections",
+    "HOGPeopleDetector",
+    "Person",
+    "PersonDetector",
+    "Predictor",
+    "default_focal_length",
+    "write_glb",
+    "write_obj",
+    "write_ply",
+]

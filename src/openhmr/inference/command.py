@@ -1,0 +1,104 @@
+"""`openhmr demo`: what the command does once its arguments are parsed (cli.py stays thin)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from openhmr.errors import OpenHMRError
+from openhmr.inference.demo import DemoSummary, input_kind, list_images, run_images
+from openhmr.inference.export import MESH_WRITERS
+from openhmr.inference.predictor import ASSETS, Predictor
+
+EXAMPLE_IMAGE = ASSETS / "astronaut.jpg"
+EXAMPLE_BOX = ASSETS / "astronaut.json"
+
+
+def parse_box(text: str) -> np.ndarray:
+    """Parse "x,y,w,h" -> (1, 4) float64."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4 or values[2] <= 0 or values[3] <= 0:
+        raise OpenHMRError(f"--bbox: expected x,y,w,h in pixels with w, h > 0, got {text!r}")
+    return np.array([values])
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """Parse "obj,ply" -> ("obj", "ply"), each one of the known mesh formats."""
+    formats = tuple(dict.fromkeys(v.strip().lower() for v in text.split(",") if v.strip()))
+    unknown = [f for f in formats if f not in MESH_WRITERS]
+    if unknown or not formats:
+        raise OpenHMRError(f"--formats: expected some of {sorted(MESH_WRITERS)}, got {text!r}")
+    return formats
+
+
+def run_demo_command(
+    input_path: str | None,
+    checkpoint: str | None,
+    body_model: str,
+    bbox: str | None,
+    keypoints: str | None,
+    out: Path,
+    device: str,
+    batch_size: int,
+    formats: str,
+    focal_length: float | None,
+    progress: bool = True,
+) -> DemoSummary:
+    """Run the demo on an image, a folder of images or a video; returns the summary (raises
+    `OpenHMRError` when nothing could be processed)."""
+    from openhmr.inference.openpose import boxes_from_openpose
+
+    mesh_formats = parse_formats(formats)
+    if bbox and keypoints:
+        raise OpenHMRError("give --bbox or --keypoints, not both")
+    boxes = parse_box(bbox) if bbox else None
+    if input_path is None:
+        path = EXAMPLE_IMAGE
+        if boxes is None and keypoints is None:
+            boxes = np.array([json.loads(EXAMPLE_BOX.read_text())["bbox"]], dtype=np.float64)
+    else:
+        path = Path(input_path)
+    kind = input_kind(path)
+    if keypoints:
+        if kind != "image":
+            raise OpenHMRError("--keypoints applies to a single image")
+        boxes = boxes_from_openpose(keypoints)
+    predictor = Predictor.from_checkpoint(
+        checkpoint or "default",
+        body_model=body_model,
+        device=device,
+        batch_size=batch_size,
+        focal_length=focal_length,
+    )
+    if kind == "video":
+        from openhmr.inference.video import run_video
+
+        return run_video(predictor, path, out, boxes, progress=progress)
+    paths = list_images(path) if kind == "folder" else [path]
+    single = kind == "image"
+    summary = run_images(
+        predictor, paths, out, boxes, mesh_formats, progress=progress and not single, strict=single
+    )
+    if not summary.images:
+        raise OpenHMRError(f"{path}: none of the {len(paths)} images could be processed")
+    return summary
+
+
+def summary_line(summary: DemoSummary, out: Path, unit: str = "images") -> str:
+    """One line: counts, failures, speed and where the outputs are."""
+    rate = summary.images / summary.seconds if summary.seconds > 0 else 0.0
+    failed = f", {len(summary.failures)} failed" if summary.failures else ""
+    return (
+        f"{summary.images} {unit}, {summary.people} people{failed}; {summary.seconds:.1f} s "
+        f"({rate:.2f} {unit}/s); outputs in {out}"
+    )
+
+
+def failure_lines(summary: DemoSummary) -> Sequence[str]:
+    return [f"  {name}: {message}" for name, message in summary.failures]

@@ -1,0 +1,294 @@
+"""`Predictor`: an image (or a batch of images) and optional person boxes -> `Person`s with the
+body in the original image's camera.
+
+Per person: box (x, y, w, h) -> square crop centred on the box, side max(w, h) · 224 / 150 (the
+released code's ~150 px person in a 224 crop) -> network -> Θ = [s, tx, ty | θ | β] -> body
+in the network's camera axes -> the full-image pinhole camera (`crop_to_full_perspective`):
+
+    T_z = 2 f / (s · b),   T_xy = t + 2 (c − (W, H)/2) / (s · b)
+
+with b the crop side in pixels, c its centre, the principal point at the image centre (W/2, H/2)
+and, by default, f = 5000 · max(W, H) / 224 px: the crop camera of SPIN / HMR 2.0 (5000 px for a
+224 crop) scaled to the image, nearly orthographic so the perspective rendering reproduces the
+weak-perspective camera the network was trained with.  Vertices and 3D keypoints are returned
+in that camera's frame (X + T) and `keypoints2d` are their pinhole projections, so an overlay
+rendered with (f, principal point) lines up with them exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from openhmr.body import BodyModel, load_body_model
+from openhmr.data.crop import crop_matrix, warp_image
+from openhmr.errors import OpenHMRError
+from openhmr.geometry.camera import crop_to_full_perspective, perspective_project
+from openhmr.inference.detect import HOGPeopleDetector, PersonDetector
+from openhmr.inference.timing import StageTimer, maybe_stage
+from openhmr.model import HMR, load_checkpoint
+from openhmr.model.hmr import CROP_SIZE
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+DEFAULT_MODEL = ASSETS / "default_model.safetensors"
+PERSON_PX = 150.0  # the person's longer box side in the 224 crop (released HMR demo)
+BASE_FOCAL = 5000.0  # px for a 224 crop (SPIN, HMR 2.0); scaled with the image
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person's prediction, in the original image.
+
+    bbox (4,) x, y, w, h pixels (the box the crop came from); crop_center (2,), crop_size: the
+    square crop (pixels); camera (3,) = s, tx, ty, the weak-perspective crop camera (crop
+    coordinates in [−1, 1]); translation (3,): the body's translation T in the full-image
+    pinhole camera (focal_length, principal_point); pose (24, 3) axis-angle (root in camera
+    axes); betas (10,); vertices (V, 3) and keypoints3d (19, 3): camera frame, metres;
+    keypoints2d (19, 3): cocoplus x, y in image pixels and a confidence (1: predicted).
+    """
+
+    bbox: np.ndarray
+    crop_center: np.ndarray
+    crop_size: float
+    camera: np.ndarray
+    translation: np.ndarray
+    focal_length: float
+    principal_point: np.ndarray
+    pose: np.ndarray
+    betas: np.ndarray
+    vertices: np.ndarray
+    keypoints3d: np.ndarray
+    keypoints2d: np.ndarray
+
+    def to_dict(self) -> dict[str, object]:
+        """Everything but the vertices, as JSON-ready lists."""
+        fields = (
+            "bbox",
+            "crop_center",
+            "crop_size",
+            "camera",
+            "translation",
+            "focal_length",
+            "principal_point",
+            "pose",
+            "betas",
+            "keypoints2d",
+            "keypoints3d",
+        )
+        return {name: np.asarray(getattr(self, name)).tolist() for name in fields}
+
+
+def default_focal_length(width: int, height: int) -> float:
+    """The default full-image focal length in pixels: 5000 · max(W, H) / 224."""
+    return BASE_FOCAL * max(width, height) / CROP_SIZE
+
+
+def resolve_checkpoint(spec: str | os.PathLike) -> Path:
+    """A checkpoint path, or "default": the bundled model at ``inference/assets/
+    default_model.safetensors`` (used automatically once a release ships it)."""
+    if str(spec) != "default":
+        return Path(spec)
+    if DEFAULT_MODEL.is_file():
+        return DEFAULT_MODEL
+    raise OpenHMRError(
+        "no default model ships with openhmr yet (a trained one comes in a later release); "
+        "pass a checkpoint: --checkpoint PATH (openhmr .safetensors, SPIN model_checkpoint.pt "
+        "or HMR's TF model.ckpt-*)"
+    )
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3)."""
+    path = Path(path)
+    if not path.is_file():
+        raise OpenHMRError(f"{path}: no such image file")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise OpenHMRError(f"{path}: not an image OpenCV can read (expected JPEG, PNG, ...)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    """An RGB uint8 (H, W, 3) array, or an error naming what was found."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
+        raise OpenHMRError(
+            f"image: expected an RGB uint8 array (H, W, 3), got {image.dtype} {image.shape}"
+        )
+    return image
+
+
+def check_boxes(boxes: np.ndarray | Sequence, width: int, height: int) -> np.ndarray:
+    """Boxes (N, 4) x, y, w, h with positive sizes, each overlapping the image -> float64."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) if len(boxes) else np.zeros((0, 4))
+    if not np.isfinite(boxes).all() or (boxes[:, 2:] <= 0).any():
+        raise OpenHMRError(f"box: expected x, y, w, h with w, h > 0, got {boxes.tolist()}")
+    outside = (
+        (boxes[:, 0] >= width)
+        | (boxes[:, 1] >= height)
+        | (boxes[:, 0] + boxes[:, 2] <= 0)
+        | (boxes[:, 1] + boxes[:, 3] <= 0)
+    )
+    if outside.any():
+        box = boxes[outside][0].tolist()
+        raise OpenHMRError(f"box {box} (x, y, w, h) lies outside the {width}x{height} image")
+    return boxes
+
+
+def crop_boxes(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Person boxes (N, 4) -> crops (N, 224, 224, 3) uint8, centres (N, 2), sides (N,)."""
+    centers = boxes[:, :2] + boxes[:, 2:] / 2
+    sides = boxes[:, 2:].max(axis=1) * CROP_SIZE / PERSON_PX
+    crops = [
+        warp_image(image, crop_matrix(center, side / 200.0, CROP_SIZE))
+        for center, side in zip(centers, sides, strict=True)
+    ]
+    crops = np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    return crops, centers, sides
+
+
+class Predictor:
+    """Image -> people.  ``Predictor.from_checkpoint(path or "default")``, then
+    ``predictor(image, boxes=None) -> list[Person]``.
+
+    model: an `HMR` with a body model attached; detector: called when no boxes are given
+    (default `HOGPeopleDetector`); focal_length: full-image focal in pixels (default
+    `default_focal_length`); batch_size: crops per network call; timer: an optional
+    `StageTimer` that receives the detect, crop and predict times.
+    """
+
+    def __init__(
+        self,
+        model: HMR,
+        detector: PersonDetector | None = None,
+        focal_length: float | None = None,
+        device: str | torch.device = "cpu",
+        batch_size: int = 8,
+        timer: StageTimer | None = None,
+    ) -> None:
+        if model.body_model is None:
+            raise OpenHMRError("Predictor: the model needs a body model (HMR(body_model=...))")
+        if batch_size < 1:
+            raise OpenHMRError(f"batch size: expected ≥ 1, got {batch_size}")
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
+        self.detector = detector if detector is not None else HOGPeopleDetector()
+        self.focal_length = focal_length
+        self.batch_size = batch_size
+        self.timer = timer
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | os.PathLike = "default",
+        body_model: str | os.PathLike | BodyModel = "open",
+        **options: object,
+    ) -> Predictor:
+        """Load a checkpoint ("default": the bundled model) with a body model ("open": the
+        bundled open model, or a path to SMPL); options go to `Predictor`."""
+        checkpoint_path = resolve_checkpoint(path)
+        body = body_model if isinstance(body_model, BodyModel) else load_body_model(body_model)
+        return cls(load_checkpoint(checkpoint_path, body_model=body).model, **options)
+
+    @property
+    def faces(self) -> np.ndarray:
+        """(F, 3) int64 triangles of the body model."""
+        return self.model.body_model.faces.cpu().numpy().astype(np.int64)
+
+    def __call__(
+        self, image: np.ndarray | str | os.PathLike, boxes: np.ndarray | None = None
+    ) -> list[Person]:
+        """image: RGB uint8 (H, W, 3) or a file path; boxes: optional (N, 4) x, y, w, h pixels
+        (skip detection).  Returns the people found (possibly none), best detection first."""
+        image = load_image(image) if isinstance(image, (str, os.PathLike)) else image
+        return self.predict_many([image], None if boxes is None else [boxes])[0]
+
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """Person boxes (N, 4) x, y, w, h from the detector."""
+        with maybe_stage(self.timer, "detect"):
+            return np.asarray(self.detector(check_image(image)).boxes, dtype=np.float64)
+
+    def predict_many(
+        self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray | None] | None = None
+    ) -> list[list[Person]]:
+        """Several images at once (the crops of all of them share network batches); boxes: one
+        (N_i, 4) array or None (detect) per image."""
+        boxes = [None] * len(images) if boxes is None else list(boxes)
+        if len(boxes) != len(images):
+            raise OpenHMRError(f"boxes: expected one entry per image ({len(images)})")
+        crops, centers, sides, owners, checked = [], [], [], [], []
+        for index, (image, image_boxes) in enumerate(zip(images, boxes, strict=True)):
+            image = check_image(image)
+            height, width = image.shape[:2]
+            found = self.detect(image) if image_boxes is None else image_boxes
+            found = check_boxes(found, width, height)
+            with maybe_stage(self.timer, "crop"):
+                crop, center, side = crop_boxes(image, found)
+            crops.append(crop)
+            centers.append(center)
+            sides.append(side)
+            owners.extend([index] * len(found))
+            checked.append(found)
+        people: list[list[Person]] = [[] for _ in images]
+        if not owners:
+            return people
+        crop_all, center_all = np.concatenate(crops), np.concatenate(centers)
+        side_all, box_all = np.concatenate(sides), np.concatenate(checked)
+        sizes = np.array([images[i].shape[1::-1] for i in owners], dtype=np.float64)  # W, H
+        with maybe_stage(self.timer, "predict"):
+            predictions = self._regress(crop_all, center_all, side_all, sizes)
+        for row, owner in enumerate(owners):
+            people[owner].append(
+                Person(bbox=box_all[row], crop_size=float(side_all[row]), **predictions[row])
+            )
+        return people
+
+    @torch.no_grad()
+    def _regress(
+        self, crops: np.ndarray, centers: np.ndarray, sides: np.ndarray, sizes: np.ndarray
+    ) -> list[dict[str, object]]:
+        outputs = []
+        for start in range(0, len(crops), self.batch_size):
+            batch = torch.from_numpy(crops[start : start + self.batch_size]).to(self.device)
+            images = batch.permute(0, 3, 1, 2).float() / 255.0
+            final = self.model(self.model.normalize(images))[-1]
+            outputs.append({k: getattr(final, k).float().cpu() for k in _FIELDS})
+        out = {k: torch.cat([o[k] for o in outputs]).double() for k in _FIELDS}
+        focal = torch.tensor(
+            [self.focal_length or default_focal_length(*size) for size in sizes.astype(int)],
+            dtype=torch.float64,
+        )
+        sizes_t = torch.from_numpy(sizes)
+        translation = crop_to_full_perspective(
+            out["camera"], torch.from_numpy(centers), torch.from_numpy(sides), sizes_t, focal
+        )  # N x 3
+        vertices = out["vertices"] + translation[:, None]
+        keypoints3d = out["keypoints3d"] + translation[:, None]
+        keypoints2d = perspective_project(keypoints3d, focal, sizes_t / 2)
+        confidence = torch.ones_like(keypoints2d[..., :1])
+        keypoints2d = torch.cat([keypoints2d, confidence], dim=-1)
+        return [
+            {
+                "crop_center": centers[i],
+                "camera": out["camera"][i].numpy(),
+                "translation": translation[i].numpy(),
+                "focal_length": float(focal[i]),
+                "principal_point": sizes[i] / 2,
+                "pose": out["pose"][i].numpy(),
+                "betas": out["betas"][i].numpy(),
+                "vertices": vertices[i].float().numpy(),
+                "keypoints3d": keypoints3d[i].numpy(),
+                "keypoints2d": keypoints2d[i].numpy(),
+            }
+            for i in range(len(crops))
+        ]
+
+
+_FIELDS = ("camera", "pose", "betas", "vertices", "keypoints3d")
