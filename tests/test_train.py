@@ -74,6 +74,9 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     assert a.keys() == b.keys() and len(a) > 100
     changed = load_file(tmp_path / "a" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+    from openhmr.model import load_checkpoint
+
+    assert load_checkpoint(straight).model.config.image_size == 64  # the trained input size
     assert changed.keys() == a.keys()
     # the run wrote its logs, per-epoch checkpoints and prediction previews
     out = tmp_path / "a"

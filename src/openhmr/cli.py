@@ -93,7 +93,9 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
         choices=("resnet50", "resnet50_v2"),
         help="encoder when no --checkpoint is given (default: resnet50)",
     )
-    parser.add_argument("--image-size", type=int, default=224, help="input side (default 224)")
+    parser.add_argument(
+        "--image-size", type=int, help="input side (default: the network's training size)"
+    )
     parser.add_argument(
         "--static-batch", action="store_true", help="fix the batch size instead of dynamic"
     )
@@ -109,14 +111,15 @@ def _run_export(args: argparse.Namespace) -> None:
         source = args.checkpoint
     else:
         model, source = HMR(backbone=args.backbone).eval(), f"untrained {args.backbone}"
-    if args.image_size < 32:
-        raise OpenHMRError(f"--image-size: expected ≥ 32, got {args.image_size}")
-    export_onnx(model, args.onnx, image_size=args.image_size, dynamic_batch=not args.static_batch)
+    size = model.config.image_size if args.image_size is None else args.image_size
+    if size < 32:
+        raise OpenHMRError(f"--image-size: expected ≥ 32, got {size}")
+    export_onnx(model, args.onnx, image_size=size, dynamic_batch=not args.static_batch)
     config = model.config
     print(
         f"wrote {args.onnx}: {source}, {config.backbone} + {config.head} head, "
         f"{config.iterations} iterations, input {config.normalization}-normalised "
-        f"{args.image_size}x{args.image_size}"
+        f"{size}x{size}"
     )
 
 

@@ -94,7 +94,8 @@ def predict_index(
 ) -> Predictions:
     """Run `model` (with a body model attached) on every row of `index`, in order.
 
-    Crops: 224² with the index's boxes and no augmentation; pixels in [0, 1] through
+    Crops: the network's input size (`model.config.image_size`, 224 for the paper's) with the
+    index's boxes and no augmentation; pixels in [0, 1] through
     `model.normalize`; the last IEF iteration is kept. Returns `Predictions`.
     """
     if model.body_model is None:
@@ -105,7 +106,7 @@ def predict_index(
         raise OpenHMRError("the record index has no rows to evaluate")
     model = model.to(device).eval()
     loader = torch.utils.data.DataLoader(
-        RecordDataset(index),
+        RecordDataset(index, res=model.config.image_size),
         batch_size=batch_size,
         shuffle=False,
         num_workers=workers,

@@ -142,15 +142,18 @@ def check_boxes(boxes: np.ndarray | Sequence, width: int, height: int) -> np.nda
     return boxes
 
 
-def crop_boxes(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Person boxes (N, 4) -> crops (N, 224, 224, 3) uint8, centres (N, 2), sides (N,)."""
+def crop_boxes(
+    image: np.ndarray, boxes: np.ndarray, res: int = CROP_SIZE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Person boxes (N, 4) -> crops (N, res, res, 3) uint8, centres (N, 2), sides (N,) in
+    image pixels (the person's longer side fills PERSON_PX of a 224 crop, whatever res)."""
     centers = boxes[:, :2] + boxes[:, 2:] / 2
     sides = boxes[:, 2:].max(axis=1) * CROP_SIZE / PERSON_PX
     crops = [
-        warp_image(image, crop_matrix(center, side / 200.0, CROP_SIZE))
+        warp_image(image, crop_matrix(center, side / 200.0, res), res)
         for center, side in zip(centers, sides, strict=True)
     ]
-    crops = np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    crops = np.stack(crops) if crops else np.zeros((0, res, res, 3), np.uint8)
     return crops, centers, sides
 
 
@@ -230,7 +233,7 @@ class Predictor:
             found = self.detect(image) if image_boxes is None else image_boxes
             found = check_boxes(found, width, height)
             with maybe_stage(self.timer, "crop"):
-                crop, center, side = crop_boxes(image, found)
+                crop, center, side = crop_boxes(image, found, self.model.config.image_size)
             crops.append(crop)
             centers.append(center)
             sides.append(side)

@@ -32,7 +32,8 @@ class HMRConfig:
     head: "hmr" (85-D Θ, axis-angle) or "spin" (157-D, 6D rotations);
     width: ResNet base width (64 = ResNet-50); hidden: regressor FC width; iterations: T;
     normalization: "symmetric" (pixels in [−1, 1], the released HMR model) or "imagenet"
-    (ImageNet mean/std, SPIN and torchvision weights).
+    (ImageNet mean/std, SPIN and torchvision weights); image_size: the crop side the network
+    was trained on (224 in the paper; data pipelines and the predictor crop to it).
     """
 
     backbone: str = "resnet50"
@@ -41,6 +42,7 @@ class HMRConfig:
     hidden: int = 1024
     iterations: int = 3
     normalization: str = "symmetric"
+    image_size: int = CROP_SIZE
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,6 +84,7 @@ class HMR(nn.Module):
         hidden: int = 1024,
         iterations: int = 3,
         normalization: str = "symmetric",
+        image_size: int = CROP_SIZE,
         body_model: BodyModel | None = None,
     ) -> None:
         super().__init__()
@@ -91,7 +94,11 @@ class HMR(nn.Module):
             )
         if iterations < 1:
             raise OpenHMRError(f"iterations: expected ≥ 1, got {iterations}")
-        self.config = HMRConfig(backbone, head, width, hidden, iterations, normalization)
+        if image_size < 32:
+            raise OpenHMRError(f"image_size: expected ≥ 32, got {image_size}")
+        self.config = HMRConfig(
+            backbone, head, width, hidden, iterations, normalization, image_size
+        )
         self.encoder = build_backbone(backbone, width)
         self.regressor = build_regressor(head, self.encoder.feature_dim, hidden, iterations)
         self.body_model = body_model

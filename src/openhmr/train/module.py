@@ -41,6 +41,7 @@ class HMRTrainingModule(L.LightningModule):
             hidden=m.hidden,
             iterations=m.iterations,
             normalization=m.normalization,
+            image_size=m.image_size,
             body_model=load_body_model(m.body_model),
         )
         if m.encoder_weights:
