@@ -53,8 +53,11 @@ class PoisonWeights(Callback):
 
 
 def test_config_overrides_and_unknown_keys(tmp_path):
-    config = tiny_config(tmp_path, "optim.weights={reprojection: 1.0}")
+    config = tiny_config(tmp_path, "optim.weights={reprojection: 1.0}", "optim.encoder_lr=3e-4")
     assert config.model.width == 8 and config.optim.weights == {"reprojection": 1.0}
+    assert config.optim.encoder_lr == 3e-4  # YAML 1.1 reads 3e-4 as a string
+    with pytest.raises(OpenHMRError, match=r"optim\.encoder_lr: expected a number"):
+        load_config(None, ["optim.encoder_lr=fast"])
     assert config.global_batch == 4
     with pytest.raises(OpenHMRError, match=r"config model: unknown keys \['depth'\]"):
         load_config("configs/quick.yaml", ["model.depth=3"])

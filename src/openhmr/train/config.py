@@ -4,6 +4,7 @@ read into frozen dataclasses that name every option; unknown keys are errors."""
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,7 @@ def _build(cls: type, values: Any, where: str) -> Any:
             f"config {where or 'root'}: unknown keys {unknown}; known: {sorted(known)}"
         )
     kwargs = {}
+    hints = typing.get_type_hints(cls)
     for name, value in values.items():
         path = f"{where}.{name}" if where else name
         default = (
@@ -142,8 +144,20 @@ def _build(cls: type, values: Any, where: str) -> Any:
             )
         elif cls is DataSection and name == "synthetic":
             value = {k: _build(SyntheticSplit, v, f"{path}.{k}") for k, v in (value or {}).items()}
-        kwargs[name] = value
+        kwargs[name] = _coerce(value, hints[name], path)
     return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, path: str) -> Any:
+    """Numbers written like 3e-4 are strings to YAML 1.1: turn them into the field's type."""
+    if hint in (float, int) and isinstance(value, str):
+        try:
+            return hint(float(value)) if hint is int else float(value)
+        except ValueError:
+            raise OpenHMRError(f"config {path}: expected a number, got {value!r}") from None
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
