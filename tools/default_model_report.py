@@ -61,14 +61,22 @@ def main() -> None:
         models["without_prior"] = load_checkpoint(args.without_prior, body_model=body).model
     synth = Path(args.synth_out) / "synth.npz"
     if not synth.exists():
-        generate(SynthConfig(out=args.synth_out, num=args.synth_num, seed=args.synth_seed,
-                             mocap=args.mocap), progress=False)
+        generate(
+            SynthConfig(
+                out=args.synth_out, num=args.synth_num, seed=args.synth_seed, mocap=args.mocap
+            ),
+            progress=False,
+        )
     lsp, fresh = load_index(args.lsp_val), load_index(synth)
-    report = {"lsp_val": {"index": args.lsp_val, "rows": len(lsp)},
-              "synthetic": {"index": str(synth), "rows": len(fresh), "seed": args.synth_seed}}
+    report = {
+        "lsp_val": {"index": args.lsp_val, "rows": len(lsp)},
+        "synthetic": {"index": str(synth), "rows": len(fresh), "seed": args.synth_seed},
+    }
     for name, model in models.items():
-        report[name] = {"lsp_val": scores(model, "keypoints2d", lsp),
-                        "synthetic": scores(model, "synthetic", fresh)}
+        report[name] = {
+            "lsp_val": scores(model, "keypoints2d", lsp),
+            "synthetic": scores(model, "synthetic", fresh),
+        }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
