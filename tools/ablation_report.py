@@ -32,16 +32,19 @@ from openhmr.data.mocap import load_pose_set
 from openhmr.data.records import load_index
 from openhmr.evaluate.predict import predict_index
 from openhmr.evaluate.protocols import evaluate_predictions
-from openhmr.geometry import axis_angle_to_matrix
+from openhmr.geometry import axis_angle_to_matrix, matrix_to_axis_angle
 from openhmr.losses import adversarial_discriminator_loss
 from openhmr.model import Discriminator, load_checkpoint
 from openhmr.synth import JOINT_LIMITS
 
 
 def limit_violations(pose: np.ndarray, margin: float) -> dict[str, float]:
-    """pose (N, 24, 3) → share of joints outside limits ± margin and their mean excess (rad)."""
+    """pose (N, 24, 3) → share of joints outside limits ± margin and their mean excess (rad).
+    Rotations are first brought to their canonical axis-angle (angle ≤ π): a vector of norm
+    2π is the identity, not a violation."""
     low, high = JOINT_LIMITS[1:, :, 0] - margin, JOINT_LIMITS[1:, :, 1] + margin
-    body = pose[:, 1:]
+    canonical = matrix_to_axis_angle(axis_angle_to_matrix(torch.from_numpy(pose).double()))
+    body = canonical.numpy()[:, 1:]
     excess = np.maximum(low - body, 0) + np.maximum(body - high, 0)  # N x 23 x 3
     outside = excess.max(axis=2) > 0
     return {
