@@ -15,7 +15,7 @@ import torch
 
 from openhmr.body import load_body_model
 from openhmr.errors import OpenHMRError
-from openhmr.geometry.procrustes import procrustes_align
+from openhmr.evaluate.metrics import joint_errors
 from openhmr.losses import LossWeights, discriminator_losses, encoder_losses
 from openhmr.model import HMR, Discriminator
 from openhmr.train.config import TrainConfig
@@ -164,10 +164,8 @@ class HMRTrainingModule(L.LightningModule):
         if bool(batch["has_3d"].all()):
             predicted = final.keypoints3d[:, :14]
             truth = batch["joints3d"][..., :3]
-            centred = predicted - predicted[:, [2, 3]].mean(dim=1, keepdim=True)
-            mpjpe = (centred - truth).norm(dim=-1).mean() * 1000
-            aligned = procrustes_align(predicted.double(), truth.double()).to(truth.dtype)
-            pa_mpjpe = (aligned - truth).norm(dim=-1).mean() * 1000
+            mpjpe = joint_errors(predicted, truth, "pelvis").mean() * 1000
+            pa_mpjpe = joint_errors(predicted, truth, "procrustes").mean() * 1000
             self.log_dict(
                 {"val/mpjpe_mm": mpjpe, "val/pa_mpjpe_mm": pa_mpjpe},
                 batch_size=size,

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
+from openhmr.geometry import crop_to_full_perspective
 from openhmr.render import Mesh, composite, render
 
 PREVIEW_FOCAL = 5000.0  # a long lens: nearly orthographic, like the weak-perspective camera
-
-
-def crop_camera_translation(
-    camera: np.ndarray, res: int, focal: float = PREVIEW_FOCAL
-) -> np.ndarray:
-    """Weak-perspective (s, tx, ty) in normalised crop coordinates → a pinhole translation for
-    a res × res image with the given focal and the principal point at the centre:
-    T = (tx, ty, 2f / (s·res)). camera (B, 3) → (B, 3)."""
-    s = np.maximum(camera[:, 0], 1e-6)
-    return np.stack([camera[:, 1], camera[:, 2], 2 * focal / (s * res)], axis=1)
 
 
 def prediction_grid(
@@ -25,7 +17,15 @@ def prediction_grid(
     """images (B, 3, S, S) uint8, vertices (B, V, 3), cameras (B, 3) → a (2S, B·S, 3) uint8 grid:
     the inputs on top, the predicted meshes over them below."""
     res = images.shape[-1]
-    translations = crop_camera_translation(cameras, res)
+    # the crop is the whole image here: centre (res/2, res/2), side res
+    batch = len(cameras)
+    translations = crop_to_full_perspective(
+        torch.from_numpy(np.asarray(cameras, dtype=np.float64)),
+        torch.full((batch, 2), res / 2.0, dtype=torch.float64),
+        torch.full((batch,), float(res), dtype=torch.float64),
+        torch.full((batch, 2), float(res), dtype=torch.float64),
+        PREVIEW_FOCAL,
+    ).numpy()
     top, bottom = [], []
     for image, verts, translation in zip(images, vertices, translations, strict=True):
         photo = np.ascontiguousarray(image.transpose(1, 2, 0))
