@@ -42,3 +42,21 @@ def write_npz(path: str | os.PathLike, arrays: dict, compress: bool = True) -> N
             info.compress_type = method
             with archive.open(info, "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+
+
+def read_npz(path: str | os.PathLike, what: str = ".npz") -> dict:
+    """All arrays of an `.npz` (never unpickling objects); one `OpenHMRError` naming `what`
+    (e.g. "record index") when the file is unreadable or holds Python objects."""
+    import numpy as np
+
+    from openhmr.errors import OpenHMRError
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except ValueError as err:
+        raise OpenHMRError(
+            f"{path}: the {what} holds Python objects, which are not loaded ({err})"
+        ) from None
+    except Exception as err:
+        raise OpenHMRError(f"{path}: not a readable {what} ({err})") from None

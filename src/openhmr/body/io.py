@@ -24,7 +24,7 @@ from openhmr.body.keypoints import (
 )
 from openhmr.body.smpl_pickle import load_restricted_pickle, load_smpl_pickle
 from openhmr.errors import OpenHMRError
-from openhmr.files import atomic_path
+from openhmr.files import atomic_path, read_npz
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 BUNDLED_MODELS = {"open": ASSETS / "open_body_model.npz"}
@@ -116,15 +116,7 @@ def _read_raw(path: Path) -> dict[str, Any]:
     if suffix == ".pkl":
         return load_smpl_pickle(path)
     if suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                return {key: npz[key] for key in npz.files}
-        except ValueError as err:
-            raise OpenHMRError(
-                f"{path}: the .npz holds Python objects, which are not loaded ({err})"
-            ) from None
-        except Exception as err:
-            raise OpenHMRError(f"{path}: not a readable .npz ({err})") from None
+        return read_npz(path)
     raise OpenHMRError(
         f"{path}: unsupported body model file; expected .pkl (official SMPL) or "
         f".npz (smplx convention or openhmr's own)"

@@ -49,7 +49,7 @@ from openhmr.data.skeletons import (
     resolve_skeleton,
 )
 from openhmr.errors import OpenHMRError
-from openhmr.files import atomic_path
+from openhmr.files import atomic_path, read_npz
 
 POSE_SET_FORMAT = "openhmr-pose-set"
 DEFAULT_FPS = 10.0
@@ -392,11 +392,7 @@ def load_pose_set(path: str | os.PathLike, up: str = "auto") -> PoseSet:
     (N, 156/72), ``betas`` (16,)/(10,), ``mocap_framerate``).  up: the file's up axis, "auto"
     = y for ours, z for AMASS; z-up roots are turned into SMPL's y-up world."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError) as err:
-        raise OpenHMRError(f"{path}: cannot read pose set ({err})") from None
+    data = read_npz(path, "pose set")
     if "poses" not in data:
         raise OpenHMRError(f"{path}: expected a 'poses' array, found {sorted(data)}")
     poses = _to_smpl72(np.asarray(data["poses"]), str(path))

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from openhmr.errors import OpenHMRError
-from openhmr.files import write_npz
+from openhmr.files import read_npz, write_npz
 
 NUM_KEYPOINTS = 19
 OPTIONAL_FIELDS = ("joints3d", "pose", "betas", "has_smpl")
@@ -160,11 +160,7 @@ def load_index(
     path = Path(path)
     if not path.is_file():
         raise OpenHMRError(f"record index not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except Exception as err:
-        raise OpenHMRError(f"{path}: not a readable record index ({err})") from None
+    arrays = read_npz(path, "record index")
     missing = [k for k in ("imgname", "center", "scale", "keypoints2d") if k not in arrays]
     if missing:
         raise OpenHMRError(f"{path}: not a record index; missing fields {missing}")

@@ -18,6 +18,7 @@ import numpy as np
 from openhmr.data.converters.common import require, to_cocoplus, write_split
 from openhmr.data.records import RecordIndex
 from openhmr.errors import OpenHMRError
+from openhmr.files import read_npz
 
 SPIN24_TO_COCOPLUS = [*range(14), 19, 20, 21, 22, 23]
 
@@ -36,11 +37,7 @@ def convert_spin(
     """One SPIN `.npz` → `<dataset>_<split>.npz` (dataset/split from the file name, e.g.
     h36m_valid_protocol1 → h36m / valid_protocol1). Rows pass through unfiltered."""
     path = require(Path(npz_file), "SPIN .npz file")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except Exception as err:
-        raise OpenHMRError(f"{path}: not a readable .npz ({err})") from None
+    data = read_npz(path, "SPIN .npz file")
     missing = [k for k in ("imgname", "center", "scale", "part") if k not in data]
     if missing:
         raise OpenHMRError(f"{path}: not a SPIN dataset file; missing keys {missing}")
