@@ -18,6 +18,8 @@ from pathlib import Path
 import numba
 import numpy as np
 
+import openhmr.numba_threads  # noqa: F401  (before any parallel call; see the module)
+
 ASSETS = Path(__file__).resolve().parent / "assets"
 CELL, BINS = 8, 9
 WINDOW = (128, 64)  # height, width in pixels

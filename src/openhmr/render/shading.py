@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+import openhmr.numba_threads  # noqa: F401  (before any parallel call; see the module)
 from openhmr.errors import OpenHMRError
 from openhmr.render.raster import rasterize
 
