@@ -408,6 +408,32 @@ def test_own_checkpoint_round_trip(tmp_path: Path, smplx_npz):
         assert json.loads(handle.metadata()["openhmr"])["format"] == "openhmr-checkpoint/1"
 
 
+def test_own_checkpoint_half_precision(tmp_path: Path):
+    """half=True stores float16 (half the bytes) and loads back as the float32 network whose
+    weights are exactly the float16-rounded originals."""
+    torch.manual_seed(1)
+    model = HMR(width=8, hidden=32).eval()
+    full = save_checkpoint(tmp_path / "full.safetensors", model)
+    half = save_checkpoint(tmp_path / "half.safetensors", model, half=True)
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    from safetensors import safe_open
+
+    with safe_open(str(half), framework="pt") as handle:
+        dtypes = {handle.get_tensor(k).dtype for k in handle.keys()}  # noqa: SIM118
+    assert torch.float16 in dtypes and torch.float32 not in dtypes
+    loaded = load_checkpoint(half)
+    assert loaded.record["dtype"] == "float16"
+    originals = model.state_dict()
+    for name, value in loaded.model.state_dict().items():
+        assert value.dtype == originals[name].dtype, name
+        if value.is_floating_point():
+            assert torch.equal(value, originals[name].half().float()), name
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        a, b = model(images)[-1].params, loaded.model(images)[-1].params
+    assert torch.allclose(a, b, atol=1e-2)
+
+
 def test_own_checkpoint_errors(tmp_path: Path):
     model = HMR(width=8, hidden=32)
     with pytest.raises(OpenHMRError, match=r"\.safetensors"):

@@ -67,10 +67,12 @@ def save_checkpoint(
     training_data: dict[str, Any] | list[Any] | None = None,
     metrics: dict[str, Any] | None = None,
     body_model: BodyModel | dict[str, Any] | None = None,
+    half: bool = False,
 ) -> Path:
     """Write weights + record atomically to ``path`` (``.safetensors``).  config,
     training_data, metrics: anything JSON-serialisable; body_model: the model used in
-    training (default: ``model.body_model``) or an identity dict."""
+    training (default: ``model.body_model``) or an identity dict; half: store floating-point
+    tensors as float16 (half the size; loading casts them back to the network's float32)."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -86,6 +88,7 @@ def save_checkpoint(
         "training_data": training_data or {},
         "metrics": metrics or {},
         "has_discriminator": discriminator is not None,
+        "dtype": "float16" if half else "float32",
     }
     try:
         header = {RECORD_KEY: json.dumps(record)}
@@ -95,6 +98,8 @@ def save_checkpoint(
     if discriminator is not None:
         tensors.update({f"discriminator.{k}": v for k, v in discriminator.state_dict().items()})
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=header)
     return path
@@ -129,6 +134,38 @@ def _load_safetensors(path: Path, body_model: BodyModel | None) -> Checkpoint:
     return Checkpoint(model.eval(), discriminator, {**record, "source": "openhmr"})
 
 
+def _from_training_state(path: Path, data: dict, body_model: BodyModel | None) -> Checkpoint:
+    """A Lightning checkpoint written by `openhmr train`: the network's and discriminator's
+    weights under ``model.`` / ``discriminator.``, the run's config in its hyper-parameters."""
+    config = data["hyper_parameters"].get("config")
+    if not isinstance(config, dict) or "model" not in config:
+        raise OpenHMRError(f"{path}: a Lightning checkpoint, but not one written by openhmr train")
+    model_section = config["model"]
+    architecture = HMRConfig(
+        **{k: model_section[k] for k in HMRConfig.__dataclass_fields__ if k in model_section}
+    )
+    model = HMR.from_config(architecture, body_model=body_model)
+    parts: dict[str, dict[str, torch.Tensor]] = {"model": {}, "discriminator": {}}
+    for key, value in data["state_dict"].items():
+        part, name = key.split(".", 1)
+        if part in parts:
+            parts[part][name] = value
+    load_state_exactly(model, parts["model"], str(path))
+    discriminator = None
+    if parts["discriminator"]:
+        discriminator = Discriminator()
+        load_state_exactly(discriminator, parts["discriminator"], f"{path} (discriminator)")
+    # Lightning's global_step counts every optimiser's steps; the discriminator's only with a prior
+    per_step = 2 if config.get("optim", {}).get("adversarial", True) else 1
+    record = {
+        "source": "openhmr-training",
+        "architecture": model.config.to_dict(),
+        "config": config,
+        "metrics": {"steps": int(data.get("global_step", 0)) // per_step},
+    }
+    return Checkpoint(model.eval(), discriminator, record)
+
+
 def _is_tf_checkpoint(path: Path) -> bool:
     return (
         Path(f"{path}.index").is_file()
@@ -141,6 +178,7 @@ def load_checkpoint(path: str | os.PathLike, body_model: BodyModel | None = None
     """Load any supported checkpoint into an `HMR` (eval mode):
 
     - ``*.safetensors``: openhmr's own (weights + record);
+    - ``*.ckpt``: a resume point of `openhmr train` (``<out>/checkpoints/``), Lightning's file;
     - ``*.pt`` / ``*.pth``: SPIN's ``model_checkpoint.pt`` (head "spin"), or a torchvision /
       timm ImageNet ResNet-50 (encoder only; the regressor keeps its initialisation);
     - a TF checkpoint prefix (``model.ckpt-667589``, beside its ``.index``) or its directory:
@@ -163,6 +201,8 @@ def load_checkpoint(path: str | os.PathLike, body_model: BodyModel | None = None
     if path.suffix == ".safetensors":
         return _load_safetensors(path, body_model)
     data = torch_load_plain(path)
+    if isinstance(data, dict) and "state_dict" in data and "hyper_parameters" in data:
+        return _from_training_state(path, data, body_model)
     state = data.get("model", data) if isinstance(data, dict) else None
     if isinstance(state, dict) and is_spin_state_dict(strip_module_prefix(state)):
         model = spin_model(state)
