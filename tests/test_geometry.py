@@ -125,6 +125,26 @@ def test_rotation_gradients():
     assert torch.autograd.gradcheck(axis_angle_to_matrix, (zero,))
 
 
+def test_mean_rotation_matches_scipy_and_a_symmetric_spread():
+    from openhmr.geometry import mean_rotation
+
+    rng = np.random.default_rng(3)
+    rotvecs = rng.normal(0, 0.6, (50, 4, 3))  # 50 samples of 4 joints
+    matrices = axis_angle_to_matrix(torch.from_numpy(rotvecs))
+    mean = mean_rotation(matrices)
+    assert mean.shape == (4, 3, 3)
+    for joint in range(4):
+        expected = Rotation.from_rotvec(rotvecs[:, joint]).mean().as_matrix()
+        np.testing.assert_allclose(mean[joint].numpy(), expected, atol=1e-9)
+    # ±δ about a centre: the mean is the centre exactly
+    centre = Rotation.from_rotvec([0.3, -1.2, 2.0]).as_matrix()
+    deltas = rng.normal(0, 0.5, (20, 3))
+    spread = [centre @ Rotation.from_rotvec(s * d).as_matrix() for d in deltas for s in (1, -1)]
+    recovered = mean_rotation(torch.from_numpy(np.stack(spread)))
+    np.testing.assert_allclose(recovered.numpy(), centre, atol=1e-12)
+    assert torch.linalg.det(recovered) > 0
+
+
 def test_weak_perspective_projection():
     points = torch.tensor([[[1.0, 2.0, 5.0], [-1.0, 0.5, -3.0]]])
     camera = torch.tensor([[2.0, 0.5, -1.0]])

@@ -3,6 +3,7 @@ non-finite loss stops the run naming the term, logs/checkpoints/previews are wri
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
@@ -139,3 +140,27 @@ def test_synthetic_splits_are_generated_inside_the_run_folder(tmp_path):
     assert path == tmp_path / "run" / "data" / "val" / "synth.npz" and path.exists()
     with pytest.raises(OpenHMRError, match="names no split"):
         resolve_index("synthetic:test", config, progress=False)
+
+
+def test_theta0_starts_at_the_mean_mocap_pose(tmp_path):
+    """model.mean_pose: "mocap" puts Θ₀'s pose at the per-joint mean rotation of the prior's
+    pose set (root: π about x); "zero" keeps SMPL's rest pose."""
+    from scipy.spatial.transform import Rotation
+
+    from openhmr.train.data import build_training_data, initial_mean_pose
+    from openhmr.train.module import HMRTrainingModule
+
+    config = tiny_config(tmp_path)
+    data = build_training_data(config, progress=False)
+    mean_pose = initial_mean_pose(config, data)
+    poses = data.mocap.poses.reshape(-1, 24, 3)
+    for joint in (1, 16, 18):  # a hip, a shoulder, an elbow: scipy's rotation mean as reference
+        expected = Rotation.from_rotvec(poses[:, joint].astype(np.float64)).mean().as_rotvec()
+        np.testing.assert_allclose(mean_pose[joint].numpy(), expected, atol=1e-5)
+    theta0 = HMRTrainingModule(config, mean_pose=mean_pose).model.regressor.mean_theta[0]
+    np.testing.assert_allclose(theta0[3:6].detach().numpy(), [np.pi, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(theta0[6:75].detach().numpy(), mean_pose[1:].reshape(-1), atol=1e-6)
+    zero = tiny_config(tmp_path, "model.mean_pose=zero")
+    assert initial_mean_pose(zero, data) is None
+    with pytest.raises(OpenHMRError, match="mean_pose"):
+        initial_mean_pose(tiny_config(tmp_path, "model.mean_pose=average"), data)

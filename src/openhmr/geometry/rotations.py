@@ -152,6 +152,19 @@ def matrix_to_axis_angle(matrix: torch.Tensor) -> torch.Tensor:
     return quaternion_to_axis_angle(matrix_to_quaternion(matrix))
 
 
+def mean_rotation(matrices: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """The chordal L2 mean of rotations along `dim`: the rotation nearest (Frobenius) to their
+    arithmetic mean, by SVD with the determinant fixed to +1. (..., 3, 3) -> the same with
+    `dim` removed."""
+    _check_last(matrices, (3, 3), "matrices")
+    average = matrices.mean(dim=dim)
+    u, _, vh = torch.linalg.svd(average)
+    sign = torch.sign(torch.linalg.det(u @ vh))
+    fix = torch.ones(*average.shape[:-2], 3, dtype=average.dtype, device=average.device)
+    fix[..., 2] = torch.where(sign == 0, torch.ones_like(sign), sign)
+    return u @ torch.diag_embed(fix) @ vh
+
+
 def rotation_6d_to_matrix(six_d: torch.Tensor, layout: str = "columns") -> torch.Tensor:
     """6D -> rotation matrix by Gram–Schmidt. (..., 6) -> (..., 3, 3).
 

@@ -19,7 +19,10 @@ class ModelSection:
     """The network (see `openhmr.model.HMRConfig`) and its input: image_size is the crop side
     the data pipeline produces (224 in the paper; smaller for quick CPU runs); encoder_weights:
     an ImageNet ResNet-50 file (torchvision/timm `.pth`) to start the encoder from (use with
-    normalization "imagenet"), or null to train it from scratch."""
+    normalization "imagenet"), or null to train it from scratch; mean_pose: the pose of the
+    regressor's starting point Θ₀ — "mocap" (per joint, the mean rotation of the prior's pose
+    set data.mocap, as the released HMR's mean parameters came from its mocap) or "zero"
+    (SMPL's rest pose, a T-pose)."""
 
     backbone: str = "resnet50"
     width: int = 64
@@ -29,6 +32,7 @@ class ModelSection:
     image_size: int = 224
     body_model: str = "open"
     encoder_weights: str | None = None
+    mean_pose: str = "mocap"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from openhmr.data.mocap import PoseSet, load_pose_set
 from openhmr.data.prior import MocapDataset, make_loader
 from openhmr.data.records import RecordIndex, load_index
 from openhmr.errors import OpenHMRError
+from openhmr.geometry import axis_angle_to_matrix, matrix_to_axis_angle, mean_rotation
 from openhmr.synth import SynthConfig, generate, sample_poses
 from openhmr.train.config import TrainConfig
 
@@ -58,6 +59,17 @@ def resolve_index(name: str, config: TrainConfig, progress: bool = True) -> Path
             progress=progress,
         )
     return path
+
+
+def initial_mean_pose(config: TrainConfig, data: TrainingData) -> torch.Tensor | None:
+    """Θ₀'s pose per `config.model.mean_pose`: (24, 3) axis-angle, or None for the rest pose."""
+    choice = config.model.mean_pose
+    if choice == "zero":
+        return None
+    if choice != "mocap":
+        raise OpenHMRError(f"model.mean_pose: expected 'mocap' or 'zero', got {choice!r}")
+    poses = torch.from_numpy(np.asarray(data.mocap.poses, dtype=np.float64)).reshape(-1, 24, 3)
+    return matrix_to_axis_angle(mean_rotation(axis_angle_to_matrix(poses))).float()
 
 
 def builtin_pose_set(size: int, seed: int) -> PoseSet:

@@ -18,6 +18,7 @@ from openhmr.errors import OpenHMRError
 from openhmr.evaluate.metrics import joint_errors
 from openhmr.losses import LossWeights, discriminator_losses, encoder_losses
 from openhmr.model import HMR, Discriminator
+from openhmr.model.regressor import default_mean_theta
 from openhmr.train.config import TrainConfig
 
 
@@ -30,7 +31,9 @@ def step_seed(seed: int, step: int, rank: int) -> int:
 class HMRTrainingModule(L.LightningModule):
     """Encoder/regressor (`self.model`) and factorized discriminator trained together."""
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, mean_pose: torch.Tensor | None = None) -> None:
+        """mean_pose: (24, 3) axis-angle for Θ₀'s pose (its root is replaced, see
+        `default_mean_theta`); None: SMPL's rest pose."""
         super().__init__()
         self.automatic_optimization = False
         self.config = config
@@ -44,6 +47,9 @@ class HMRTrainingModule(L.LightningModule):
             image_size=m.image_size,
             body_model=load_body_model(m.body_model),
         )
+        if mean_pose is not None:
+            with torch.no_grad():
+                self.model.regressor.mean_theta.copy_(default_mean_theta(mean_pose)[None])
         if m.encoder_weights:
             from openhmr.model.import_spin import load_imagenet_weights
 

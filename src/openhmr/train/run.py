@@ -34,6 +34,7 @@ from openhmr.train.config import TrainConfig
 from openhmr.train.data import (
     TrainingData,
     build_training_data,
+    initial_mean_pose,
     mocap_loader,
     train_loader,
     val_loader,
@@ -204,7 +205,7 @@ def train(
             f"to continue it, or choose another out"
         )
     data = build_training_data(config, progress=progress)
-    module = HMRTrainingModule(config)
+    module = HMRTrainingModule(config, mean_pose=initial_mean_pose(config, data))
     trainer = build_trainer(config, data, extra_callbacks)
     if trainer.is_global_zero:
         out.mkdir(parents=True, exist_ok=True)
