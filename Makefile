@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/openhmr body --pose walk --out out/body.obj
+	$(BIN)/openhmr demo --out out/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -60,9 +60,12 @@ def test_bundled_photo_end_to_end(tmp_path, checkpoint):
     assert record["camera"]["focal_length"] == pytest.approx(5000 * 512 / 224)
 
 
-def test_no_default_model_is_one_line(capsys):
+def test_missing_default_model_is_one_line(capsys, monkeypatch, tmp_path):
+    import openhmr.inference.predictor as predictor_module
+
+    monkeypatch.setattr(predictor_module, "DEFAULT_MODEL", tmp_path / "gone.safetensors")
     assert main(["demo"]) == 2
-    assert "no default model ships" in one_error_line(capsys)
+    assert "bundled default model is missing" in one_error_line(capsys)
 
 
 def test_folder_reports_failures_and_goes_on(tmp_path, checkpoint, capsys):

@@ -175,8 +175,12 @@ def test_predictor_outputs_and_bad_inputs(body, scene, scene_theta, tmp_path):
     with pytest.raises(OpenHMRError, match="not an image"):
         predictor(not_image)
     assert predictor(np.full((200, 200, 3), 128, np.uint8)) == []  # nothing detected
-    with pytest.raises(OpenHMRError, match="no default model"):
-        Predictor.from_checkpoint("default")
+    import openhmr.inference.predictor as predictor_module
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(predictor_module, "DEFAULT_MODEL", tmp_path / "gone.safetensors")
+        with pytest.raises(OpenHMRError, match="default model is missing"):
+            Predictor.from_checkpoint("default")
 
 
 def test_hog_descriptor_matches_opencv4():

@@ -164,3 +164,17 @@ def test_theta0_starts_at_the_mean_mocap_pose(tmp_path):
     assert initial_mean_pose(zero, data) is None
     with pytest.raises(OpenHMRError, match="mean_pose"):
         initial_mean_pose(tiny_config(tmp_path, "model.mean_pose=average"), data)
+
+
+def test_resume_points_load_as_checkpoints(tmp_path):
+    """`<out>/checkpoints/*.ckpt` (Lightning's files) load through load_checkpoint with the
+    same network as the run's final model.safetensors."""
+    from openhmr.model import load_checkpoint
+
+    final = train(tiny_config(tmp_path, "trainer.max_steps=2"), progress=False)
+    resume_point = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
+    assert resume_point.record["metrics"]["steps"] == 2
+    assert resume_point.record["config"]["model"]["width"] == 8
+    weights = load_file(final)
+    for key, value in resume_point.model.state_dict().items():
+        assert torch.equal(weights[f"model.{key}"], value), key

@@ -130,26 +130,15 @@ def main() -> None:
 
 
 def save_pictures(folder: Path, index, predictions: dict, body) -> None:
-    """Rows 0..7: input crops, with-prior meshes, without-prior meshes (one PNG)."""
+    """Rows: 8 input crops, with-prior meshes, without-prior meshes (one PNG)."""
     from PIL import Image
 
-    from openhmr.data.dataset import RecordDataset
-    from openhmr.train.visualize import prediction_grid
+    from openhmr.train.visualize import comparison_grid
 
     folder.mkdir(parents=True, exist_ok=True)
-    strips = []
-    for name in ("with_prior", "without_prior"):
-        model, pred = predictions[name]
-        dataset = RecordDataset(index, res=model.config.image_size)
-        images = np.stack([dataset[i]["image"].numpy() for i in range(8)])
-        with torch.no_grad():
-            out = body(
-                pose=torch.from_numpy(pred.pose[:8]).float(),
-                betas=torch.from_numpy(pred.betas[:8]).float(),
-            )
-        grid = prediction_grid(images, out.vertices.numpy(), pred.camera[:8], body.faces.numpy())
-        strips.append(grid if not strips else grid[grid.shape[0] // 2 :])
-    Image.fromarray(np.concatenate(strips, axis=0)).save(folder / "ablation.png")
+    (model, first), (_, second) = predictions["with_prior"], predictions["without_prior"]
+    grid = comparison_grid(index, [first, second], body, model.config.image_size)
+    Image.fromarray(grid).save(folder / "ablation.png")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ placed by the same box, on held-out real LSP-extended images (2D) and on a fresh
     python tools/default_model_report.py --model runs/default_model/model.safetensors \
         --without-prior runs/default_model_noprior/model.safetensors \
         --lsp-val runs/data/lspet_val.npz --mocap runs/data/cmu_poses.npz \
-        --synth-out runs/default_eval/synth --out runs/default_eval/report.json
+        --synth-out runs/default_eval/synth --out runs/default_eval/report.json \
+        --pictures runs/default_eval/pictures
 
 The mean-pose baseline is the trained network with its regression updates zeroed: every image
 gets the learned mean Θ₀ (pose, shape and crop camera), i.e. the mean body placed by the box.
@@ -14,27 +15,16 @@ gets the learned mean Θ₀ (pose, shape and crop camera), i.e. the mean body pl
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 from pathlib import Path
 
-import torch
-
 from openhmr.body import load_body_model
 from openhmr.data.records import load_index
+from openhmr.evaluate import mean_pose_model
 from openhmr.evaluate.predict import predict_index
 from openhmr.evaluate.protocols import evaluate_predictions
 from openhmr.model import HMR, load_checkpoint
 from openhmr.synth import SynthConfig, generate
-
-
-def mean_pose_baseline(model: HMR) -> HMR:
-    """A copy of `model` that always outputs its mean Θ₀ (the IEF updates are zero)."""
-    baseline = copy.deepcopy(model)
-    with torch.no_grad():
-        baseline.regressor.fc3.weight.zero_()
-        baseline.regressor.fc3.bias.zero_()
-    return baseline.eval()
 
 
 def scores(model: HMR, protocol: str, index) -> dict[str, float]:
@@ -42,23 +32,55 @@ def scores(model: HMR, protocol: str, index) -> dict[str, float]:
     return evaluate_predictions(protocol, predictions, index).metrics
 
 
+def save_pictures(folder: Path, models: dict[str, HMR], lsp, body) -> None:
+    """Rows: 8 input crops, then each model's meshes (model, mean-pose baseline, no prior)."""
+    from PIL import Image
+
+    from openhmr.train.visualize import comparison_grid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    builtin = folder / "synthetic_builtin"
+    if not (builtin / "synth.npz").exists():
+        generate(SynthConfig(out=str(builtin), num=8, seed=5), progress=False)
+    res = models["model"].config.image_size
+    for name, index in (("lsp_val", lsp), ("synthetic", load_index(builtin / "synth.npz"))):
+        rows = [predict_index(m, index, batch_size=8, progress=False) for m in models.values()]
+        Image.fromarray(comparison_grid(index, rows, body, res)).save(folder / f"{name}.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--without-prior")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="more checkpoints to score, e.g. the with-prior run at the no-prior run's budget",
+    )
     parser.add_argument("--lsp-val", required=True)
     parser.add_argument("--mocap", required=True, help="pose set for the fresh synthetic split")
     parser.add_argument("--synth-out", required=True)
     parser.add_argument("--synth-num", type=int, default=300)
     parser.add_argument("--synth-seed", type=int, default=99)
     parser.add_argument("--out", required=True)
+    parser.add_argument(
+        "--pictures",
+        help="folder for prediction pictures: lsp_val.png (held-out LSP-extended crops; stays "
+        "out of the repository) and synthetic.png (a split of the built-in pose sampler, "
+        "derived from no dataset)",
+    )
     args = parser.parse_args()
 
     body = load_body_model("open")
     models = {"model": load_checkpoint(args.model, body_model=body).model}
-    models["mean_pose_baseline"] = mean_pose_baseline(models["model"])
+    models["mean_pose_baseline"] = mean_pose_model(models["model"])
     if args.without_prior:
         models["without_prior"] = load_checkpoint(args.without_prior, body_model=body).model
+    for entry in args.also:
+        name, _, path = entry.partition("=")
+        models[name] = load_checkpoint(path, body_model=body).model
     synth = Path(args.synth_out) / "synth.npz"
     if not synth.exists():
         generate(
@@ -77,6 +99,8 @@ def main() -> None:
             "lsp_val": scores(model, "keypoints2d", lsp),
             "synthetic": scores(model, "synthetic", fresh),
         }
+    if args.pictures:
+        save_pictures(Path(args.pictures), models, lsp, body)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

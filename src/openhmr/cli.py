@@ -467,7 +467,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoint",
         help="openhmr .safetensors, SPIN model_checkpoint.pt or HMR TF ckpt "
-        "(default: the bundled model; none ships yet, so required for now)",
+        "(default: the bundled model, docs/default_model.md)",
     )
     parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
     parser.add_argument("--bbox", help="person box x,y,w,h in pixels (skips detection)")

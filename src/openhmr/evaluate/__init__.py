@@ -2,6 +2,7 @@
 benchmark protocols, segmentation from rendered part labels, and the report (table + JSON).
 See docs/evaluation.md."""
 
+from openhmr.evaluate.baselines import mean_pose_model
 from openhmr.evaluate.metrics import (
     AUC_THRESHOLDS_MM,
     PCK_THRESHOLD_MM,
@@ -59,6 +60,7 @@ __all__ = [
     "image_to_crop",
     "joint_errors",
     "mean_error",
+    "mean_pose_model",
     "pck",
     "pck_2d",
     "pck_curve",

@@ -91,15 +91,15 @@ def default_focal_length(width: int, height: int) -> float:
 
 def resolve_checkpoint(spec: str | os.PathLike) -> Path:
     """A checkpoint path, or "default": the bundled model at ``inference/assets/
-    default_model.safetensors`` (used automatically once a release ships it)."""
+    default_model.safetensors`` (docs/default_model.md)."""
     if str(spec) != "default":
         return Path(spec)
     if DEFAULT_MODEL.is_file():
         return DEFAULT_MODEL
     raise OpenHMRError(
-        "no default model ships with openhmr yet (a trained one comes in a later release); "
-        "pass a checkpoint: --checkpoint PATH (openhmr .safetensors, SPIN model_checkpoint.pt "
-        "or HMR's TF model.ckpt-*)"
+        f"the bundled default model is missing ({DEFAULT_MODEL}: a broken install?); "
+        "reinstall openhmr or pass a checkpoint: --checkpoint PATH (openhmr .safetensors, "
+        "SPIN model_checkpoint.pt or HMR's TF model.ckpt-*)"
     )
 
 

@@ -33,3 +33,26 @@ def prediction_grid(
         top.append(photo)
         bottom.append(composite(photo, rendering, opacity=0.8))
     return np.concatenate([np.concatenate(top, axis=1), np.concatenate(bottom, axis=1)], axis=0)
+
+
+def comparison_grid(index, predictions: list, body_model, res: int, count: int = 8) -> np.ndarray:
+    """The first `count` crops (side `res`) of a record index with each model's meshes over
+    them: a ((1 + M)·res, count·res, 3) uint8 image, the inputs on top, then one row per entry
+    of `predictions` (M `openhmr.evaluate.predict.Predictions` for the index, in its order)."""
+    from openhmr.data.dataset import RecordDataset
+
+    count = min(count, len(index))
+    dataset = RecordDataset(index, res=res)
+    images = np.stack([dataset[i]["image"].numpy() for i in range(count)])
+    rows = []
+    for pred in predictions:
+        with torch.no_grad():
+            out = body_model(
+                pose=torch.from_numpy(pred.pose[:count]).float(),
+                betas=torch.from_numpy(pred.betas[:count]).float(),
+            )
+        grid = prediction_grid(
+            images, out.vertices.numpy(), pred.camera[:count], body_model.faces.numpy()
+        )
+        rows.append(grid if not rows else grid[res:])
+    return np.concatenate(rows, axis=0)

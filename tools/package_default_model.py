@@ -1,0 +1,68 @@
+"""Turn a trained run's model into the checkpoint that ships with the package: half-precision
+weights, no discriminator, the run's record (config, data identity, steps) kept and the
+evaluation report (tools/default_model_report.py) added under metrics["evaluation"].
+
+    python tools/package_default_model.py --model runs/default_model/model.safetensors \
+        --run runs/default_model --out runs/default_model/model_fp16.safetensors
+    python tools/default_model_report.py --model runs/default_model/model_fp16.safetensors ...
+    python tools/package_default_model.py --model runs/default_model/model_fp16.safetensors \
+        --report runs/default_eval/report.json \
+        --out src/openhmr/inference/assets/default_model.safetensors
+
+The report is computed on the float16-rounded weights, i.e. on exactly what ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from openhmr.body import load_body_model
+from openhmr.model import load_checkpoint, save_checkpoint
+
+LIMIT_BYTES = 60 * 1024 * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a trained openhmr .safetensors")
+    parser.add_argument("--report", help="JSON written by tools/default_model_report.py")
+    parser.add_argument("--hardware", help="what it was trained on, kept in the record")
+    parser.add_argument(
+        "--run",
+        help="the run folder (its config.json names the training data) when --model is a "
+        "resume point (<run>/checkpoints/*.ckpt), whose record lacks it",
+    )
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    body = load_body_model("open")
+    checkpoint = load_checkpoint(args.model, body_model=body)
+    record = checkpoint.record
+    metrics = dict(record.get("metrics", {}))
+    if args.report:
+        metrics["evaluation"] = json.loads(Path(args.report).read_text())
+    config = dict(record.get("config", {}))
+    if args.hardware:
+        config["hardware"] = args.hardware
+    training_data = record.get("training_data") or {}
+    if args.run:
+        training_data = json.loads((Path(args.run) / "config.json").read_text())["data"]
+    path = save_checkpoint(
+        args.out,
+        checkpoint.model,
+        config=config,
+        training_data=training_data,
+        metrics=metrics,
+        body_model=record.get("body_model"),
+        half=True,
+    )
+    size = path.stat().st_size
+    print(f"wrote {path}: {size / 1e6:.1f} MB (float16)")
+    if size > LIMIT_BYTES:
+        raise SystemExit(f"{path}: {size / 1e6:.1f} MB is over the 60 MB the package allows")
+
+
+if __name__ == "__main__":
+    main()
