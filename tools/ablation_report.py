@@ -32,6 +32,7 @@ from openhmr.data.mocap import load_pose_set
 from openhmr.data.records import load_index
 from openhmr.evaluate.predict import predict_index
 from openhmr.evaluate.protocols import evaluate_predictions
+from openhmr.files import atomic_path
 from openhmr.geometry import axis_angle_to_matrix, matrix_to_axis_angle
 from openhmr.losses import adversarial_discriminator_loss
 from openhmr.model import Discriminator, load_checkpoint
@@ -123,7 +124,8 @@ def main() -> None:
             "critic_score": critic_score(critic, pred.pose),
             **limit_violations(pred.pose, args.margin),
         }
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     if args.pictures:
         save_pictures(Path(args.pictures), index, predictions, body)
@@ -138,7 +140,8 @@ def save_pictures(folder: Path, index, predictions: dict, body) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (model, first), (_, second) = predictions["with_prior"], predictions["without_prior"]
     grid = comparison_grid(index, [first, second], body, model.config.image_size)
-    Image.fromarray(grid).save(folder / "ablation.png")
+    with atomic_path(folder / "ablation.png") as tmp:
+        Image.fromarray(grid).save(tmp, format="PNG")
 
 
 if __name__ == "__main__":

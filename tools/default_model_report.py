@@ -23,17 +23,14 @@ from openhmr.data.records import load_index
 from openhmr.evaluate import mean_pose_model
 from openhmr.evaluate.predict import predict_index
 from openhmr.evaluate.protocols import evaluate_predictions
+from openhmr.files import atomic_path
 from openhmr.model import HMR, load_checkpoint
 from openhmr.synth import SynthConfig, generate
 
 
-def scores(model: HMR, protocol: str, index) -> dict[str, float]:
-    predictions = predict_index(model, index, batch_size=32, progress=False)
-    return evaluate_predictions(protocol, predictions, index).metrics
-
-
-def save_pictures(folder: Path, models: dict[str, HMR], lsp, body) -> None:
-    """Rows: 8 input crops, then each model's meshes (model, mean-pose baseline, no prior)."""
+def save_pictures(folder: Path, models: dict[str, HMR], lsp, lsp_rows: list, body) -> None:
+    """Rows: 8 input crops, then each model's meshes (model, mean-pose baseline, no prior).
+    lsp_rows: the models' predictions on `lsp`, already computed for the scores."""
     from PIL import Image
 
     from openhmr.train.visualize import comparison_grid
@@ -43,9 +40,14 @@ def save_pictures(folder: Path, models: dict[str, HMR], lsp, body) -> None:
     if not (builtin / "synth.npz").exists():
         generate(SynthConfig(out=str(builtin), num=8, seed=5), progress=False)
     res = models["model"].config.image_size
-    for name, index in (("lsp_val", lsp), ("synthetic", load_index(builtin / "synth.npz"))):
-        rows = [predict_index(m, index, batch_size=8, progress=False) for m in models.values()]
-        Image.fromarray(comparison_grid(index, rows, body, res)).save(folder / f"{name}.png")
+    synthetic = load_index(builtin / "synth.npz")
+    synthetic_rows = [
+        predict_index(m, synthetic, batch_size=8, progress=False) for m in models.values()
+    ]
+    grids = (("lsp_val", lsp, lsp_rows), ("synthetic", synthetic, synthetic_rows))
+    for name, index, rows in grids:
+        with atomic_path(folder / f"{name}.png") as tmp:
+            Image.fromarray(comparison_grid(index, rows, body, res)).save(tmp, format="PNG")
 
 
 def main() -> None:
@@ -94,15 +96,20 @@ def main() -> None:
         "lsp_val": {"index": args.lsp_val, "rows": len(lsp)},
         "synthetic": {"index": str(synth), "rows": len(fresh), "seed": args.synth_seed},
     }
+    lsp_rows = []
     for name, model in models.items():
+        on_lsp = predict_index(model, lsp, batch_size=32, progress=False)
+        on_fresh = predict_index(model, fresh, batch_size=32, progress=False)
+        lsp_rows.append(on_lsp)
         report[name] = {
-            "lsp_val": scores(model, "keypoints2d", lsp),
-            "synthetic": scores(model, "synthetic", fresh),
+            "lsp_val": evaluate_predictions("keypoints2d", on_lsp, lsp).metrics,
+            "synthetic": evaluate_predictions("synthetic", on_fresh, fresh).metrics,
         }
     if args.pictures:
-        save_pictures(Path(args.pictures), models, lsp, body)
+        save_pictures(Path(args.pictures), models, lsp, lsp_rows, body)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
 
 

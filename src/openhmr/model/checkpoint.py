@@ -105,6 +105,29 @@ def save_checkpoint(
     return path
 
 
+def _networks(
+    architecture: HMRConfig,
+    tensors: dict[str, torch.Tensor],
+    path: Path,
+    body_model: BodyModel | None,
+) -> tuple[HMR, Discriminator | None]:
+    """The network (and the discriminator, when the file has one) from tensors named
+    ``model.<key>`` / ``discriminator.<key>``; any other name is an error."""
+    model = HMR.from_config(architecture, body_model=body_model)
+    parts: dict[str, dict[str, torch.Tensor]] = {"model": {}, "discriminator": {}}
+    for key, value in tensors.items():
+        part, name = key.split(".", 1)
+        if part not in parts:
+            raise OpenHMRError(f"{path}: unexpected tensor {key!r}")
+        parts[part][name] = value
+    load_state_exactly(model, parts["model"], str(path))
+    discriminator = None
+    if parts["discriminator"]:
+        discriminator = Discriminator()
+        load_state_exactly(discriminator, parts["discriminator"], f"{path} (discriminator)")
+    return model, discriminator
+
+
 def _load_safetensors(path: Path, body_model: BodyModel | None) -> Checkpoint:
     from safetensors import safe_open
 
@@ -119,18 +142,7 @@ def _load_safetensors(path: Path, body_model: BodyModel | None) -> Checkpoint:
     record = json.loads(header[RECORD_KEY])
     if record.get("format") != FORMAT:
         raise OpenHMRError(f"{path}: expected format {FORMAT}, got {record.get('format')!r}")
-    model = HMR.from_config(HMRConfig(**record["architecture"]), body_model=body_model)
-    parts: dict[str, dict[str, torch.Tensor]] = {"model": {}, "discriminator": {}}
-    for key, value in tensors.items():
-        part, name = key.split(".", 1)
-        if part not in parts:
-            raise OpenHMRError(f"{path}: unexpected tensor {key!r}")
-        parts[part][name] = value
-    load_state_exactly(model, parts["model"], str(path))
-    discriminator = None
-    if parts["discriminator"]:
-        discriminator = Discriminator()
-        load_state_exactly(discriminator, parts["discriminator"], f"{path} (discriminator)")
+    model, discriminator = _networks(HMRConfig(**record["architecture"]), tensors, path, body_model)
     return Checkpoint(model.eval(), discriminator, {**record, "source": "openhmr"})
 
 
@@ -144,17 +156,7 @@ def _from_training_state(path: Path, data: dict, body_model: BodyModel | None) -
     architecture = HMRConfig(
         **{k: model_section[k] for k in HMRConfig.__dataclass_fields__ if k in model_section}
     )
-    model = HMR.from_config(architecture, body_model=body_model)
-    parts: dict[str, dict[str, torch.Tensor]] = {"model": {}, "discriminator": {}}
-    for key, value in data["state_dict"].items():
-        part, name = key.split(".", 1)
-        if part in parts:
-            parts[part][name] = value
-    load_state_exactly(model, parts["model"], str(path))
-    discriminator = None
-    if parts["discriminator"]:
-        discriminator = Discriminator()
-        load_state_exactly(discriminator, parts["discriminator"], f"{path} (discriminator)")
+    model, discriminator = _networks(architecture, data["state_dict"], path, body_model)
     # Lightning's global_step counts every optimiser's steps; the discriminator's only with a prior
     per_step = 2 if config.get("optim", {}).get("adversarial", True) else 1
     record = {
