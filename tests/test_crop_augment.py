@@ -115,3 +115,35 @@ def test_default_augmentation_is_the_papers():
     config = AugmentConfig()
     assert config.jitter == 20 and config.scale_range == (0.8, 1.23)
     assert config.flip_prob == 0.5 and config.rotation_deg == 0
+
+
+@pytest.mark.parametrize("res", [64, 128, 224])
+def test_jitter_is_a_fixed_fraction_of_the_box_at_any_resolution(tmp_path, res):
+    """AugmentConfig.jitter is in pixels of the paper's 224 crop: a centre shift s moves the
+    normalised keypoints by −2·s/224 whatever the network's crop side (analytic: the box is
+    200·scale image pixels wide and [−1, 1] wide in normalised units)."""
+    from PIL import Image
+
+    from openhmr.data.augment import NO_AUGMENTATION, sample_augmentation
+    from openhmr.data.dataset import RecordDataset
+    from openhmr.data.records import RecordIndex
+
+    Image.fromarray(np.zeros((300, 400, 3), np.uint8)).save(tmp_path / "a.png")
+    keypoints = np.zeros((1, 19, 3))
+    keypoints[0, :, :2] = [[180.0 + 3 * k, 120.0 + 4 * k] for k in range(19)]
+    keypoints[0, :, 2] = 1.0
+    index = RecordIndex(
+        imgname=np.array(["a.png"]),
+        center=np.array([[200.0, 150.0]]),
+        scale=np.array([1.3]),
+        keypoints2d=keypoints,
+        image_root=tmp_path,
+    )
+    jitter_only = AugmentConfig(scale_range=(1.0, 1.0), flip_prob=0.0, color=0.0)
+    plain = RecordDataset(index, NO_AUGMENTATION, res=res, seed=4).get(0, 0)["keypoints2d"]
+    moved = RecordDataset(index, jitter_only, res=res, seed=4).get(0, 0)["keypoints2d"]
+    shift = sample_augmentation(jitter_only, np.random.default_rng([4, 0, 0])).shift
+    assert np.abs(shift).max() > 1.0  # the draw really moves the box
+    np.testing.assert_allclose(
+        (moved - plain)[:, :2].numpy(), np.broadcast_to(-2 * shift / 224, (19, 2)), atol=1e-5
+    )

@@ -52,6 +52,31 @@ def test_output_shapes_and_dtypes(body, backbone, head):
         assert torch.allclose(out.keypoints2d, s * (out.keypoints3d[..., :2] + t), atol=1e-6)
 
 
+def test_posing_only_the_final_iteration_keeps_the_losses_and_their_gradients(body):
+    """Training poses the body for the last iteration only (pose_body="final"): the earlier
+    iterations carry no body, and the encoder losses and every gradient equal the all-posed
+    forward's."""
+    torch.manual_seed(0)
+    model = HMR(body_model=body, **SMALL).eval()
+    images = torch.randn(3, 3, 64, 64)
+    keypoints = torch.cat([torch.rand(3, 19, 2) * 2 - 1, torch.ones(3, 19, 1)], -1)
+    joints = torch.randn(3, 14, 3)
+    discriminator = Discriminator()
+    grads = []
+    for mode in ("all", "final"):
+        model.zero_grad()
+        outputs = model(images, pose_body=mode)
+        assert (outputs[0].keypoints2d is None) == (mode == "final")
+        assert outputs[-1].keypoints2d is not None
+        losses = encoder_losses(outputs, keypoints, keypoints3d=joints, discriminator=discriminator)
+        losses.total.backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(OpenHMRError, match="pose_body"):
+        model(images, pose_body="none")
+
+
 def test_feature_dim_of_full_resnet50():
     assert ResNetV1().feature_dim == 2048
     assert ResNetV2().feature_dim == 2048

@@ -21,6 +21,8 @@ from openhmr.data.crop import crop_matrix, normalize_keypoints, transform_points
 from openhmr.data.records import RecordIndex
 from openhmr.errors import OpenHMRError
 
+CROP_SIZE = 224  # the unit of AugmentConfig.jitter
+
 
 def read_image(path) -> np.ndarray:
     """An image file as RGB uint8 (H, W, 3); one clear error if unreadable."""
@@ -71,8 +73,9 @@ class RecordDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, int(lap), int(row)])
         params = sample_augmentation(self.augment, rng)
         scale = float(index.scale[row]) * params.scale
-        # the jitter is in crop pixels; move the centre by the same amount in image pixels
-        center = index.center[row] + params.shift * (200.0 * scale / res)
+        # the jitter is in pixels of the paper's 224 crop whatever `res` is (a fixed fraction
+        # of the box); move the centre by the same amount in image pixels
+        center = index.center[row] + params.shift * (200.0 * scale / CROP_SIZE)
         matrix = crop_matrix(center, scale, res, params.rotation_deg)
         image = warp_image(read_image(index.image_root / str(index.imgname[row])), matrix, res)
         keypoints = index.keypoints2d[row].astype(np.float64).copy()

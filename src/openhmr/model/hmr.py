@@ -54,8 +54,9 @@ class HMROutput:
 
     params (B, P): the head's raw vector (85 for "hmr", 157 for "spin");
     camera (B, 3) = s, tx, ty; pose (B, 24, 3) axis-angle; rotations (B, 24, 3, 3);
-    betas (B, 10); with a body model: vertices (B, V, 3), keypoints3d (B, K, 3),
-    keypoints2d (B, K, 2) in crop coordinates normalised to [−1, 1]; else None.
+    betas (B, 10); with a body model (posed for this iteration, see `HMR.forward`): vertices
+    (B, V, 3), keypoints3d (B, K, 3), keypoints2d (B, K, 2) in crop coordinates normalised to
+    [−1, 1]; else None.
     """
 
     params: torch.Tensor
@@ -127,11 +128,20 @@ class HMR(nn.Module):
             raise OpenHMRError(f"images: expected (B, 3, H, W), got {tuple(images.shape)}")
         return self.regressor(self.encoder(images))
 
-    def forward(self, images: torch.Tensor) -> list[HMROutput]:
-        return [self.decode(params) for params in self.regress(images)]
+    def forward(self, images: torch.Tensor, pose_body: str = "all") -> list[HMROutput]:
+        """pose_body: "all" poses the body model for every iteration; "final" only for the
+        last (what the losses need besides the rotations and β of every iteration: training
+        skips T − 1 body evaluations this way)."""
+        if pose_body not in ("all", "final"):
+            raise OpenHMRError(f'pose_body: expected "all" or "final", got {pose_body!r}')
+        params = self.regress(images)
+        last = len(params) - 1
+        return [
+            self.decode(p, with_body=pose_body == "all" or i == last) for i, p in enumerate(params)
+        ]
 
-    def decode(self, params: torch.Tensor) -> HMROutput:
-        """(B, P) -> `HMROutput`, posing the body model when there is one."""
+    def decode(self, params: torch.Tensor, with_body: bool = True) -> HMROutput:
+        """(B, P) -> `HMROutput`, posing the body model when there is one (and with_body)."""
         theta = self.regressor.decode(params)
         fields = {
             "params": params,
@@ -140,7 +150,7 @@ class HMR(nn.Module):
             "rotations": theta.rotations,
             "betas": theta.betas,
         }
-        if self.body_model is not None:
+        if self.body_model is not None and with_body:
             body = self.body_model(pose=theta.rotations, betas=theta.betas)
             fields["vertices"] = body.vertices
             fields["keypoints3d"] = body.keypoints

@@ -74,9 +74,9 @@ class HMRTrainingModule(L.LightningModule):
             ),
         ]
 
-    def forward(self, images: torch.Tensor) -> list:
-        """uint8 images (B, 3, S, S) → the model's per-iteration outputs."""
-        return self.model(self.model.normalize(images.float() / 255.0))
+    def forward(self, images: torch.Tensor, pose_body: str = "all") -> list:
+        """uint8 images (B, 3, S, S) → the model's per-iteration outputs (`HMR.forward`)."""
+        return self.model(self.model.normalize(images.float() / 255.0), pose_body=pose_body)
 
     def data_step(self, batch_idx: int) -> int:
         """The optimiser step this batch belongs to (Lightning's `global_step` counts each of
@@ -87,7 +87,8 @@ class HMRTrainingModule(L.LightningModule):
         step = self.data_step(batch_idx)
         torch.manual_seed(step_seed(self.config.seed, step, self.global_rank))
         images, mocap = batch["images"], batch["mocap"]
-        outputs = self(images["image"])
+        # the losses pose the body only for the final iteration (HMR.forward)
+        outputs = self(images["image"], pose_body="final")
         adversarial = self.config.optim.adversarial
         losses = encoder_losses(
             outputs,
