@@ -178,3 +178,36 @@ def test_resume_points_load_as_checkpoints(tmp_path):
     weights = load_file(final)
     for key, value in resume_point.model.state_dict().items():
         assert torch.equal(weights[f"model.{key}"], value), key
+
+
+def test_second_stage_starts_from_a_checkpoints_weights(tmp_path):
+    """model.init_from copies a run's network and discriminator (float16 files too) into a new
+    run; a checkpoint of another architecture is refused, naming what differs."""
+    from openhmr.model import load_checkpoint, save_checkpoint
+    from openhmr.train.module import HMRTrainingModule
+
+    train(tiny_config(tmp_path / "first", "trainer.max_steps=2"), progress=False)
+    first = load_checkpoint(tmp_path / "first" / "checkpoints" / "last.ckpt")
+    second = HMRTrainingModule(
+        tiny_config(tmp_path / "second", f"model.init_from={tmp_path}/first/checkpoints/last.ckpt")
+    )
+    for ours, theirs in (
+        (second.model.encoder, first.model.encoder),
+        (second.model.regressor, first.model.regressor),
+        (second.discriminator, first.discriminator),
+    ):
+        for (name, a), b in zip(
+            ours.state_dict().items(), theirs.state_dict().values(), strict=True
+        ):
+            assert torch.equal(a, b), name
+    fresh = HMRTrainingModule(tiny_config(tmp_path / "third"))
+    assert not torch.equal(fresh.model.regressor.fc3.weight, first.model.regressor.fc3.weight)
+    half = save_checkpoint(tmp_path / "half.safetensors", first.model, half=True)
+    from_half = HMRTrainingModule(tiny_config(tmp_path / "fourth", f"model.init_from={half}"))
+    torch.testing.assert_close(
+        from_half.model.regressor.fc1.weight, first.model.regressor.fc1.weight, atol=1e-3, rtol=1e-3
+    )
+    with pytest.raises(OpenHMRError, match="width"):
+        HMRTrainingModule(
+            tiny_config(tmp_path / "fifth", "model.width=16", f"model.init_from={half}")
+        )

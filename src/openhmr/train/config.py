@@ -22,7 +22,10 @@ class ModelSection:
     normalization "imagenet"), or null to train it from scratch; mean_pose: the pose of the
     regressor's starting point Θ₀ — "mocap" (per joint, the mean rotation of the prior's pose
     set data.mocap, as the released HMR's mean parameters came from its mocap) or "zero"
-    (SMPL's rest pose, a T-pose)."""
+    (SMPL's rest pose, a T-pose); init_from: a checkpoint (`.safetensors` or a run's `.ckpt`)
+    of the same architecture whose network (Θ₀ included, so mean_pose is then moot) and, when
+    it has one, discriminator start this run with fresh optimisers and step count — a second
+    stage, e.g. at a lower learning rate (to continue a run as it was, use --resume)."""
 
     backbone: str = "resnet50"
     width: int = 64
@@ -33,6 +36,7 @@ class ModelSection:
     body_model: str = "open"
     encoder_weights: str | None = None
     mean_pose: str = "mocap"
+    init_from: str | None = None
 
 
 @dataclass(frozen=True)

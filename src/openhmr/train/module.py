@@ -57,9 +57,29 @@ class HMRTrainingModule(L.LightningModule):
                 raise OpenHMRError("model.encoder_weights: ImageNet files fit backbone resnet50")
             load_imagenet_weights(self.model.encoder, m.encoder_weights)
         self.discriminator = Discriminator()
+        if m.init_from:
+            self._init_from(m.init_from)
         self.weights = LossWeights(**config.optim.weights)
         self.save_hyperparameters({"config": config.to_dict()})
         self._clock = time.perf_counter()
+
+    def _init_from(self, path: str) -> None:
+        """Copy a checkpoint's network (and discriminator, if it has one) into this module."""
+        from openhmr.model import load_checkpoint
+
+        source = load_checkpoint(path)
+        theirs, ours = source.model.config.to_dict(), self.model.config.to_dict()
+        if theirs != ours:
+            differ = {k: (theirs[k], ours[k]) for k in ours if theirs.get(k) != ours[k]}
+            raise OpenHMRError(
+                f"model.init_from: {path} holds a different network than this config builds "
+                f"(theirs, ours): {differ}"
+            )
+        with torch.no_grad():
+            self.model.encoder.load_state_dict(source.model.encoder.state_dict())
+            self.model.regressor.load_state_dict(source.model.regressor.state_dict())
+            if source.discriminator is not None:
+                self.discriminator.load_state_dict(source.discriminator.state_dict())
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         optim = self.config.optim
