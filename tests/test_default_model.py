@@ -52,26 +52,39 @@ def test_beats_the_mean_pose_on_fresh_synthetic_bodies(shipped, tmp_path):
     for name, model in (("model", shipped.model), ("mean", mean_pose_model(shipped.model))):
         predictions = predict_index(model, index, batch_size=16, progress=False)
         errors[name] = evaluate_predictions("synthetic", predictions, index).metrics
-    # the CPU-budget model beats it on pelvis-aligned MPJPE only (364 against 399 mm; its
+    # the CPU-budget model beats it on pelvis-aligned MPJPE only (355 against 400 mm; its
     # PA-MPJPE is not better on these out-of-mocap poses: docs/default_model.md)
     assert errors["model"]["mpjpe"] < 0.95 * errors["mean"]["mpjpe"], errors
 
 
-@pytest.mark.skipif(not LSPET.is_dir(), reason="../shared/data/lspet is absent")
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8's acceptance, not met by the CPU-budget model (PCK@0.2 9.0% against the "
-    "mean pose's 10.8%, docs/default_model.md); a model that meets it turns this into a failure "
-    "to remove the mark",
-)
-def test_beats_the_mean_pose_on_held_out_lsp_extended(shipped, tmp_path):
-    convert_lspet(LSPET, tmp_path, holdout_fraction=0.1)
-    index = load_index(tmp_path / "lspet_val.npz")
+@pytest.fixture(scope="module")
+def lsp_scores(shipped, tmp_path_factory):
+    """2D scores on held-out LSP-extended (the last 10%) of the model and its mean pose."""
+    if not LSPET.is_dir():
+        pytest.skip("../shared/data/lspet is absent")
+    folder = tmp_path_factory.mktemp("lspet")
+    convert_lspet(LSPET, folder, holdout_fraction=0.1)
+    index = load_index(folder / "lspet_val.npz")
     scores = {}
     for name, model in (("model", shipped.model), ("mean", mean_pose_model(shipped.model))):
         predictions = predict_index(model, index, batch_size=32, progress=False)
         scores[name] = evaluate_predictions("keypoints2d", predictions, index).metrics
-    assert scores["model"]["pck2d_torso@0.2"] > scores["mean"]["pck2d_torso@0.2"], scores
+    return scores
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 8's acceptance, not met by the CPU-budget model (PCK@0.2 10.6% against the "
+    "mean pose's 10.8%, docs/default_model.md); a model that meets it turns this into a failure "
+    "to remove the mark",
+)
+def test_beats_the_mean_pose_on_held_out_lsp_extended(lsp_scores):
+    assert lsp_scores["model"]["pck2d_torso@0.2"] > lsp_scores["mean"]["pck2d_torso@0.2"]
+
+
+def test_beats_the_mean_pose_on_lsp_extended_head_normalised(lsp_scores):
+    # PCKh@0.5: 12.4% against 11.5% (docs/default_model.md)
+    assert lsp_scores["model"]["pckh@0.5"] > lsp_scores["mean"]["pckh@0.5"], lsp_scores
 
 
 def test_predictor_and_demo_use_it_by_default(tmp_path):
