@@ -17,11 +17,15 @@ R_HIP, L_HIP, R_SHOULDER, L_SHOULDER, HEAD_TOP = 2, 3, 8, 9, 13
 BINS = ((0, 30), (30, 60), (60, 120), (120, 180.1))
 
 
+def torso_visible(keypoints: np.ndarray) -> np.ndarray:
+    """(N, K, 3) → (N,) bool: both hips and the head top are visible."""
+    return keypoints[:, [R_HIP, L_HIP, HEAD_TOP], 2].min(axis=1) > 0
+
+
 def torso_angles(keypoints: np.ndarray) -> np.ndarray:
     """(N, K, 3) image keypoints (LSP order first) → (M,) |in-plane torso angle| in degrees,
-    for the persons whose hips and head top are visible (0: head straight above the hips)."""
-    visible = keypoints[:, [R_HIP, L_HIP, HEAD_TOP], 2].min(axis=1) > 0
-    kp = keypoints[visible]
+    for the persons where `torso_visible` (0: head straight above the hips)."""
+    kp = keypoints[torso_visible(keypoints)]
     up = kp[:, HEAD_TOP, :2] - kp[:, [R_HIP, L_HIP], :2].mean(axis=1)  # image y points down
     return np.abs(np.degrees(np.arctan2(up[:, 0], -up[:, 1])))
 
@@ -44,8 +48,7 @@ def main() -> None:
     for low, high in BINS:
         share = ((angles >= low) & (angles < high)).mean() * 100
         print(f"  torso {low:>3}–{min(high, 180):.0f}° from upright: {share:5.1f}%")
-    visible = keypoints[:, [R_HIP, L_HIP, HEAD_TOP], 2].min(axis=1) > 0
-    left = left_shoulder_on_image_left(keypoints[visible][angles < 30])
+    left = left_shoulder_on_image_left(keypoints[torso_visible(keypoints)][angles < 30])
     print(
         f"upright persons (< 30°) with the left shoulder on the image's left: "
         f"{left.mean() * 100:.1f}% of {len(left)} (back views or observer-centric labels)"

@@ -20,8 +20,7 @@ from openhmr.data.augment import (
 from openhmr.data.crop import crop_matrix, normalize_keypoints, transform_points, warp_image
 from openhmr.data.records import RecordIndex
 from openhmr.errors import OpenHMRError
-
-CROP_SIZE = 224  # the unit of AugmentConfig.jitter
+from openhmr.model.hmr import CROP_SIZE  # the paper's crop: the unit of AugmentConfig.jitter
 
 
 def read_image(path) -> np.ndarray:

@@ -70,16 +70,15 @@ class HMRTrainingModule(L.LightningModule):
         source = load_checkpoint(path)
         theirs, ours = source.model.config.to_dict(), self.model.config.to_dict()
         if theirs != ours:
-            differ = {k: (theirs[k], ours[k]) for k in ours if theirs.get(k) != ours[k]}
+            differ = {k: (theirs[k], ours[k]) for k in ours if theirs[k] != ours[k]}
             raise OpenHMRError(
                 f"model.init_from: {path} holds a different network than this config builds "
                 f"(theirs, ours): {differ}"
             )
-        with torch.no_grad():
-            self.model.encoder.load_state_dict(source.model.encoder.state_dict())
-            self.model.regressor.load_state_dict(source.model.regressor.state_dict())
-            if source.discriminator is not None:
-                self.discriminator.load_state_dict(source.discriminator.state_dict())
+        self.model.encoder.load_state_dict(source.model.encoder.state_dict())
+        self.model.regressor.load_state_dict(source.model.regressor.state_dict())
+        if source.discriminator is not None:
+            self.discriminator.load_state_dict(source.discriminator.state_dict())
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         optim = self.config.optim
