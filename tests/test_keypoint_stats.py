@@ -39,3 +39,27 @@ def test_left_shoulder_side():
     # a frontal person-centric label has the right shoulder on the image's left; the last pair is
     # too close to tell
     assert stats.left_shoulder_on_image_left(kp).tolist() == [False, True]
+
+
+def test_signed_angles_and_errors_wrap_around_the_circle():
+    kp = np.stack([person((100, 0)), person((-100, 0)), person((-10, 100))])
+    np.testing.assert_allclose(
+        stats.signed_torso_angles(kp), [90.0, -90.0, np.degrees(np.arctan(0.1)) - 180]
+    )
+    np.testing.assert_allclose(
+        stats.angle_errors(np.array([170.0, 10.0, -90.0]), np.array([-170.0, -10.0, 90.0])),
+        [20.0, 20.0, 180.0],
+    )
+
+
+def test_orientation_table_scores_an_always_upright_prediction():
+    truth = np.stack([person((0, -100)), person((0, -100)), person((0, 100)), person((100, 0))])
+    truth[1, 13, 2] = 0.0  # head top not visible: left out of every bin
+    # an upright prediction in another frame (scaled and shifted crop coordinates)
+    upright = (person((0, -100))[None, :, :2].repeat(4, axis=0) - 100.0) / 50.0
+    lines = stats.orientation_table(truth, {"const": upright, "exact": truth})
+    assert len(lines) == len(stats.BINS)
+    assert "   1 persons; const: |angle|   0.0°, error   0.0°; exact: |angle|   0.0°" in lines[0]
+    assert "const: |angle|   0.0°, error  90.0°; exact: |angle|  90.0°, error   0.0°" in lines[2]
+    assert "const: |angle|   0.0°, error 180.0°; exact: |angle| 180.0°, error   0.0°" in lines[3]
+    assert "   0 persons" in lines[1]
