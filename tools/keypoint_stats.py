@@ -6,7 +6,8 @@ true angle, the mean |predicted torso angle| and the mean angle error, for the m
 its mean-pose baseline.
 
     python tools/keypoint_stats.py runs/data/lspet_train.npz runs/data/lspet_val.npz
-    python tools/keypoint_stats.py runs/data/lspet_val.npz --model runs/stage2/model.safetensors
+    python tools/keypoint_stats.py runs/data/lspet_val.npz \
+        --model runs/default_model_stage3/model_fp16.safetensors
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from openhmr.data.records import load_index
 
 R_HIP, L_HIP, R_SHOULDER, L_SHOULDER, HEAD_TOP = 2, 3, 8, 9, 13
 BINS = ((0, 30), (30, 60), (60, 120), (120, 180.1))
+
+
+def bin_label(low: float, high: float) -> str:
+    """'  0–30°' for a bin of `BINS`."""
+    return f"{low:>3}–{min(high, 180):.0f}°"
 
 
 def torso_visible(keypoints: np.ndarray) -> np.ndarray:
@@ -53,13 +59,14 @@ def orientation_table(truth: np.ndarray, predicted: dict[str, np.ndarray]) -> li
     lines = []
     for low, high in BINS:
         rows = (np.abs(true) >= low) & (np.abs(true) < high)
-        parts = [f"  true {low:>3}–{min(high, 180):.0f}°: {rows.sum():4d} persons"]
-        for name, keypoints in predicted.items() if rows.any() else ():
-            angles = signed_torso_angles(keypoints[visible][rows])
-            error = angle_errors(true[rows], angles)
-            parts.append(
-                f"{name}: |angle| {np.abs(angles).mean():5.1f}°, error {error.mean():5.1f}°"
-            )
+        parts = [f"  true {bin_label(low, high)}: {rows.sum():4d} persons"]
+        if rows.any():
+            for name, keypoints in predicted.items():
+                angles = signed_torso_angles(keypoints[visible][rows])
+                error = angle_errors(true[rows], angles)
+                parts.append(
+                    f"{name}: |angle| {np.abs(angles).mean():5.1f}°, error {error.mean():5.1f}°"
+                )
         lines.append("; ".join(parts))
     return lines
 
@@ -81,23 +88,25 @@ def main() -> None:
         "baseline's) match the truth, on the persons of all indexes",
     )
     args = parser.parse_args()
-    keypoints = np.concatenate([load_index(p).keypoints2d for p in args.indexes])
+    indexes = [load_index(p) for p in args.indexes]
+    keypoints = np.concatenate([index.keypoints2d for index in indexes])
     angles = torso_angles(keypoints)
     print(f"persons: {len(keypoints)}; with hips and head top visible: {len(angles)}")
     for low, high in BINS:
         share = ((angles >= low) & (angles < high)).mean() * 100
-        print(f"  torso {low:>3}–{min(high, 180):.0f}° from upright: {share:5.1f}%")
+        print(f"  torso {bin_label(low, high)} from upright: {share:5.1f}%")
     left = left_shoulder_on_image_left(keypoints[torso_visible(keypoints)][angles < 30])
     print(
         f"upright persons (< 30°) with the left shoulder on the image's left: "
         f"{left.mean() * 100:.1f}% of {len(left)} (back views or observer-centric labels)"
     )
     if args.model:
-        print_predicted_orientation(args.model, args.indexes, keypoints)
+        print_predicted_orientation(args.model, indexes, keypoints)
 
 
-def print_predicted_orientation(model_path: str, indexes: list[str], keypoints: np.ndarray) -> None:
-    """Predict every person of `indexes` with the checkpoint and its mean-pose baseline."""
+def print_predicted_orientation(model_path: str, indexes: list, keypoints: np.ndarray) -> None:
+    """Predict every person of `indexes` (loaded record indexes; `keypoints` their concatenated
+    truth) with the checkpoint and its mean-pose baseline."""
     from openhmr.body import load_body_model
     from openhmr.evaluate import mean_pose_model
     from openhmr.evaluate.predict import predict_index
@@ -106,7 +115,7 @@ def print_predicted_orientation(model_path: str, indexes: list[str], keypoints: 
     model = load_checkpoint(model_path, body_model=load_body_model("open")).model
     predicted = {}
     for name, net in (("model", model), ("mean pose", mean_pose_model(model))):
-        rows = [predict_index(net, load_index(p), progress=False).keypoints2d for p in indexes]
+        rows = [predict_index(net, index, progress=False).keypoints2d for index in indexes]
         predicted[name] = np.concatenate([np.asarray(r) for r in rows])
     print(f"predicted torso angles ({model_path}):")
     print("\n".join(orientation_table(keypoints, predicted)))
