@@ -168,3 +168,30 @@ def test_part_labels_of_the_open_model_follow_anatomy():
     counts = np.bincount(labels, minlength=6)
     assert abs(counts[2] - counts[3]) <= 0.02 * counts[2]
     assert abs(counts[4] - counts[5]) <= 0.02 * counts[4]
+
+
+def test_mesh_only_prediction_grid_holds_no_photo_pixels():
+    """photos=False: one row of meshes on plain grey, independent of the input images and of
+    the predicted camera, each mesh framed to fill its tile."""
+    from openhmr.train.visualize import PLAIN_BACKGROUND, framing_cameras, prediction_grid
+
+    res, rng = 32, np.random.default_rng(0)
+    # a tetrahedron in front of the camera, centred in the crop
+    vertices = np.array([[[-0.3, -0.3, 0.0], [0.3, -0.3, 0.0], [0.0, 0.3, 0.0], [0.0, 0.0, -0.3]]])
+    faces = np.array([[0, 1, 2], [0, 2, 3], [1, 3, 2], [0, 3, 1]])
+    cameras = np.array([[1.0, 0.0, 0.0]])
+    first, second = (rng.integers(0, 256, (1, 3, res, res), dtype=np.uint8) for _ in range(2))
+    plain = prediction_grid(first, vertices, cameras, faces, photos=False)
+    assert plain.shape == (res, res, 3)
+    np.testing.assert_array_equal(plain, prediction_grid(second, vertices, cameras, faces, False))
+    elsewhere = np.array([[0.2, 0.5, -0.1]])  # a small, off-centre prediction
+    np.testing.assert_array_equal(plain, prediction_grid(first, vertices, elsewhere, faces, False))
+    with_photo = prediction_grid(first, vertices, cameras, faces)
+    assert with_photo.shape == (2 * res, res, 3)
+    np.testing.assert_array_equal(with_photo[:res], first[0].transpose(1, 2, 0))
+    # the mesh fills ~90% of the tile's width (its wider side), centred
+    _, cols = np.nonzero(~(plain == PLAIN_BACKGROUND).all(axis=-1))
+    assert 0.8 * res <= cols.max() - cols.min() + 1 <= res
+    assert abs((cols.max() + cols.min()) / 2 - (res - 1) / 2) <= 1.5
+    # the framing camera by hand: x-y box [-0.3, 0.3]², centre 0, scale 2 · 0.9 / 0.6
+    np.testing.assert_allclose(framing_cameras(vertices), [[3.0, 0.0, 0.0]])

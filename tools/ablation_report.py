@@ -15,7 +15,7 @@ Plausibility measures (independent of either model's discriminator):
   poses (real) from poses with uniformly random joint rotations (fake); its mean all-joints
   score on each model's predictions (1 ≈ mocap-like, 0 ≈ random).
 Pictures: both models' meshes over the same crops (written to --pictures; LSP crops are for
-looking at, not for the repository).
+looking at, not for the repository), and the same meshes alone on grey.
 """
 
 from __future__ import annotations
@@ -132,16 +132,20 @@ def main() -> None:
 
 
 def save_pictures(folder: Path, index, predictions: dict, body) -> None:
-    """Rows: 8 input crops, with-prior meshes, without-prior meshes (one PNG)."""
+    """ablation.png: rows of 8 input crops, with-prior meshes over them, without-prior meshes;
+    ablation_meshes.png: the two rows of meshes alone, on grey (no dataset pixels: the picture
+    docs/ablation.md can show)."""
     from PIL import Image
 
     from openhmr.train.visualize import comparison_grid
 
     folder.mkdir(parents=True, exist_ok=True)
     (model, first), (_, second) = predictions["with_prior"], predictions["without_prior"]
-    grid = comparison_grid(index, [first, second], body, model.config.image_size)
-    with atomic_path(folder / "ablation.png") as tmp:
-        Image.fromarray(grid).save(tmp, format="PNG")
+    res = model.config.image_size
+    for name, photos, side in (("ablation.png", True, res), ("ablation_meshes.png", False, 160)):
+        grid = comparison_grid(index, [first, second], body, side, photos=photos)
+        with atomic_path(folder / name) as tmp:
+            Image.fromarray(grid).save(tmp, format="PNG")
 
 
 if __name__ == "__main__":
