@@ -211,3 +211,42 @@ def test_second_stage_starts_from_a_checkpoints_weights(tmp_path):
         HMRTrainingModule(
             tiny_config(tmp_path / "fifth", "model.width=16", f"model.init_from={half}")
         )
+
+
+def test_two_process_ddp_run_on_cpu(tmp_path):
+    """`--devices 2` on CPU: Lightning's DDP launches a second process, each rank draws its own
+    half of every step's batches, both optimisers' gradients are averaged (the run checks at
+    the end that both ranks hold the same weights), and rank 0 alone writes the model."""
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "openhmr", "train", "--config", "configs/quick.yaml"]
+    args += ["--accelerator", "cpu", "--devices", "2"]
+    for item in [*TINY, f"out={tmp_path}", "trainer.image_grid=false"]:
+        args += ["--set", item]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("wrote ") == 1
+    assert "global batch 8 (4 per device)" in done.stdout
+    assert (tmp_path / "model.safetensors").exists()
+    assert (tmp_path / "checkpoints" / "last.ckpt").exists()
+
+
+def test_rank_agreement_check_names_the_first_differing_tensor():
+    from openhmr.train.module import check_ranks_agree, parameter_checksums
+
+    module = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 1))
+
+    def agreeing(sums):
+        return torch.stack([sums, sums.clone()])
+
+    def differing(sums):
+        other = sums.clone()
+        other[2] += 1e-3  # the second layer's weight
+        return torch.stack([sums, other])
+
+    check_ranks_agree(module, agreeing)
+    with pytest.raises(OpenHMRError, match=r"different weights \(first difference in 1\.weight\)"):
+        check_ranks_agree(module, differing)
+    expected = [float(p.detach().double().sum()) for p in module.parameters()]
+    assert parameter_checksums(module).tolist() == pytest.approx(expected)

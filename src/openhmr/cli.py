@@ -451,7 +451,8 @@ def _run_train(args: argparse.Namespace) -> None:
         f"({config.data.batch_size} per device), {config.trainer.max_steps} steps"
     )
     path = train(config, resume=args.resume)
-    print(f"wrote {path}")
+    if path is not None:  # DDP: rank 0 writes the model
+        print(f"wrote {path}")
 
 
 def _add_demo(commands: argparse._SubParsersAction) -> None:

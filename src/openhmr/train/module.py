@@ -28,6 +28,23 @@ def step_seed(seed: int, step: int, rank: int) -> int:
     return (seed * 1_000_003 + step * 7919 + rank) % (2**63 - 1)
 
 
+def parameter_checksums(module: torch.nn.Module) -> torch.Tensor:
+    """One float64 number per parameter tensor (its sum), (P,): equal weights give equal sums."""
+    return torch.stack([p.detach().double().sum() for p in module.parameters()])
+
+
+def check_ranks_agree(module: torch.nn.Module, all_gather) -> None:
+    """Raise if the ranks' parameters differ.  all_gather: (P,) -> (world, P) (Lightning's)."""
+    sums = all_gather(parameter_checksums(module))
+    if not torch.allclose(sums, sums[:1].expand_as(sums), rtol=1e-9, atol=0.0):
+        worst = (sums - sums[:1]).abs().max(dim=0).values.argmax().item()
+        name = [n for n, _ in module.named_parameters()][worst]
+        raise OpenHMRError(
+            f"DDP: the ranks ended with different weights (first difference in {name}): "
+            "their gradients were not averaged"
+        )
+
+
 class HMRTrainingModule(L.LightningModule):
     """Encoder/regressor (`self.model`) and factorized discriminator trained together."""
 
@@ -159,6 +176,12 @@ class HMRTrainingModule(L.LightningModule):
         )
         self.log("loss", losses.total.detach(), prog_bar=True, on_step=True, logger=False)
         return losses.total.detach()
+
+    def on_train_end(self) -> None:
+        """Under DDP, check that every rank ends with the same weights (the gradients of both
+        optimisers were averaged across ranks): a per-tensor checksum is compared."""
+        if self.trainer.world_size > 1:
+            check_ranks_agree(self, self.all_gather)
 
     def _check_finite(self, terms: dict[str, torch.Tensor], batch_idx: int) -> None:
         for name, value in terms.items():

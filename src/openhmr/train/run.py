@@ -142,8 +142,9 @@ def _strategy(config: TrainConfig) -> Any:
     if config.trainer.devices * config.trainer.num_nodes > 1:
         from lightning.pytorch.strategies import DDPStrategy
 
-        # without the prior, the discriminator gets no gradients: DDP must allow that
-        return DDPStrategy(find_unused_parameters=not config.optim.adversarial)
+        # each step has two backward passes (encoder, then discriminator on detached
+        # predictions), and neither reaches every parameter: DDP must allow that
+        return DDPStrategy(find_unused_parameters=True)
     return "auto"
 
 
@@ -171,6 +172,8 @@ def build_trainer(
         devices=config.trainer.devices,
         num_nodes=config.trainer.num_nodes,
         strategy=_strategy(config),
+        # MixedBatchSampler splits the steps' batches between the ranks itself
+        use_distributed_sampler=False,
         precision=config.trainer.precision,
         max_epochs=math.ceil(config.trainer.max_steps / every),
         reload_dataloaders_every_n_epochs=1,
@@ -192,8 +195,9 @@ def train(
     resume: bool = False,
     progress: bool = True,
     extra_callbacks: list[Callback] | None = None,
-) -> Path:
-    """Run training; returns the final openhmr checkpoint `<out>/model.safetensors`."""
+) -> Path | None:
+    """Run training; returns the final openhmr checkpoint `<out>/model.safetensors` (on the
+    global rank 0; None on the other ranks of a DDP run, which write nothing)."""
     L.seed_everything(config.seed, workers=True, verbose=False)
     out = Path(config.out)
     last = out / "checkpoints" / "last.ckpt"
@@ -238,4 +242,5 @@ def train(
             training_data=data.identity,
             metrics={**metrics, "steps": config.trainer.max_steps},
         )
-    return final
+        return final
+    return None
