@@ -35,10 +35,11 @@ def parameter_checksums(module: torch.nn.Module) -> torch.Tensor:
 
 def check_ranks_agree(module: torch.nn.Module, all_gather) -> None:
     """Raise if the ranks' parameters differ.  all_gather: (P,) -> (world, P) (Lightning's)."""
-    sums = all_gather(parameter_checksums(module))
-    if not torch.allclose(sums, sums[:1].expand_as(sums), rtol=1e-9, atol=0.0):
-        worst = (sums - sums[:1]).abs().max(dim=0).values.argmax().item()
-        name = [n for n, _ in module.named_parameters()][worst]
+    sums = all_gather(parameter_checksums(module))  # world x P
+    differs = ~torch.isclose(sums, sums[:1], rtol=1e-9, atol=0.0).all(dim=0)
+    if differs.any():
+        first = int(differs.nonzero()[0])
+        name = [n for n, _ in module.named_parameters()][first]
         raise OpenHMRError(
             f"DDP: the ranks ended with different weights (first difference in {name}): "
             "their gradients were not averaged"

@@ -38,18 +38,17 @@ def prediction_grid(
         PREVIEW_FOCAL,
     ).numpy()
     top, bottom = [], []
+    plain = np.full((res, res, 3), PLAIN_BACKGROUND, np.uint8)
     for image, verts, translation in zip(images, vertices, translations, strict=True):
-        photo = np.ascontiguousarray(image.transpose(1, 2, 0))
         rendering = render([Mesh(verts + translation, faces)], (res, res), PREVIEW_FOCAL)
         if photos:
+            photo = np.ascontiguousarray(image.transpose(1, 2, 0))
             top.append(photo)
             bottom.append(composite(photo, rendering, opacity=0.8))
         else:
-            plain = np.full_like(photo, PLAIN_BACKGROUND)
             bottom.append(composite(plain, rendering, opacity=1.0))
-    if not photos:
-        return np.concatenate(bottom, axis=1)
-    return np.concatenate([np.concatenate(top, axis=1), np.concatenate(bottom, axis=1)], axis=0)
+    meshes = np.concatenate(bottom, axis=1)
+    return np.concatenate([np.concatenate(top, axis=1), meshes], axis=0) if photos else meshes
 
 
 def framing_cameras(vertices: np.ndarray, fill: float = 0.9) -> np.ndarray:
@@ -72,8 +71,11 @@ def comparison_grid(
     from openhmr.data.dataset import RecordDataset
 
     count = min(count, len(index))
-    dataset = RecordDataset(index, res=res)
-    images = np.stack([dataset[i]["image"].numpy() for i in range(count)])
+    if photos:
+        dataset = RecordDataset(index, res=res)
+        images = np.stack([dataset[i]["image"].numpy() for i in range(count)])
+    else:  # the meshes alone: no need to read the dataset's images
+        images = np.zeros((count, 3, res, res), np.uint8)
     rows = []
     for pred in predictions:
         with torch.no_grad():
