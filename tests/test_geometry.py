@@ -24,6 +24,7 @@ from openhmr.geometry import (
     quaternion_to_axis_angle,
     quaternion_to_matrix,
     rotation_6d_to_matrix,
+    rotation_angle,
     weak_perspective_project,
 )
 
@@ -209,3 +210,17 @@ def test_procrustes_gradient():
     source = torch.randn(2, 8, 3, dtype=torch.float64, requires_grad=True)
     target = torch.randn(2, 8, 3, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda s: procrustes_align(s, target), (source,))
+
+
+def test_rotation_angle_matches_scipy_and_known_angles():
+    rng = np.random.default_rng(3)
+    a, b = Rotation.random(64, random_state=rng), Rotation.random(64, random_state=rng)
+    expected = (a.inv() * b).magnitude()  # scipy's geodesic angle of aᵀb
+    got = rotation_angle(torch.tensor(a.as_matrix()), torch.tensor(b.as_matrix()))
+    assert np.allclose(got.numpy(), expected, atol=1e-6)
+    # a half turn and a quarter turn about the vertical, and no turn
+    yaw = Rotation.from_euler("y", [[180], [90], [0]], degrees=True).as_matrix()
+    got = rotation_angle(torch.eye(3, dtype=torch.float64).expand(3, 3, 3), torch.tensor(yaw))
+    assert np.allclose(got.numpy(), [math.pi, math.pi / 2, 0.0], atol=1e-6)
+    with pytest.raises(OpenHMRError):
+        rotation_angle(torch.eye(3), torch.eye(4))

@@ -20,6 +20,7 @@ from openhmr.geometry.rotations import (
     quaternion_to_axis_angle,
     quaternion_to_matrix,
     rotation_6d_to_matrix,
+    rotation_angle,
 )
 
 __all__ = [
@@ -37,5 +38,6 @@ __all__ = [
     "quaternion_to_axis_angle",
     "quaternion_to_matrix",
     "rotation_6d_to_matrix",
+    "rotation_angle",
     "weak_perspective_project",
 ]

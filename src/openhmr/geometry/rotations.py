@@ -165,6 +165,15 @@ def mean_rotation(matrices: torch.Tensor, dim: int = 0) -> torch.Tensor:
     return u @ torch.diag_embed(fix) @ vh
 
 
+def rotation_angle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The geodesic distance between rotations: the angle in radians, [0, π], of aᵀb.
+    (..., 3, 3) × (..., 3, 3) -> (...)."""
+    _check_last(a, (3, 3), "a")
+    _check_last(b, (3, 3), "b")
+    trace = (a * b).sum(dim=(-2, -1))  # trace(aᵀ b)
+    return torch.arccos(((trace - 1) / 2).clamp(-1.0, 1.0))
+
+
 def rotation_6d_to_matrix(six_d: torch.Tensor, layout: str = "columns") -> torch.Tensor:
     """6D -> rotation matrix by Gram–Schmidt. (..., 6) -> (..., 3, 3).
 
