@@ -4,6 +4,7 @@ from openhmr.body import BodyModel, BodyOutput, load_body_model
 from openhmr.errors import OpenHMRError
 from openhmr.inference import Person, Predictor
 from openhmr.model import HMR, Discriminator, HMROutput, load_checkpoint, save_checkpoint
+from openhmr.posenet import MoveNet, PoseDetections
 
 __version__ = "0.1.0"
 __all__ = [
@@ -12,8 +13,10 @@ __all__ = [
     "BodyOutput",
     "Discriminator",
     "HMROutput",
+    "MoveNet",
     "OpenHMRError",
     "Person",
+    "PoseDetections",
     "Predictor",
     "__version__",
     "load_body_model",

@@ -30,6 +30,7 @@ from openhmr.body import BodyModel, load_body_model
 from openhmr.data.crop import crop_matrix, warp_image
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import crop_to_full_perspective, perspective_project
+from openhmr.images import check_boxes, check_image
 from openhmr.inference.detect import HOGPeopleDetector, PersonDetector
 from openhmr.inference.timing import StageTimer, maybe_stage
 from openhmr.model import HMR, load_checkpoint
@@ -113,33 +114,6 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     if image is None:
         raise OpenHMRError(f"{path}: not an image OpenCV can read (expected JPEG, PNG, ...)")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def check_image(image: np.ndarray) -> np.ndarray:
-    """An RGB uint8 (H, W, 3) array, or an error naming what was found."""
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
-        raise OpenHMRError(
-            f"image: expected an RGB uint8 array (H, W, 3), got {image.dtype} {image.shape}"
-        )
-    return image
-
-
-def check_boxes(boxes: np.ndarray | Sequence, width: int, height: int) -> np.ndarray:
-    """Boxes (N, 4) x, y, w, h with positive sizes, each overlapping the image -> float64."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) if len(boxes) else np.zeros((0, 4))
-    if not np.isfinite(boxes).all() or (boxes[:, 2:] <= 0).any():
-        raise OpenHMRError(f"box: expected x, y, w, h with w, h > 0, got {boxes.tolist()}")
-    outside = (
-        (boxes[:, 0] >= width)
-        | (boxes[:, 1] >= height)
-        | (boxes[:, 0] + boxes[:, 2] <= 0)
-        | (boxes[:, 1] + boxes[:, 3] <= 0)
-    )
-    if outside.any():
-        box = boxes[outside][0].tolist()
-        raise OpenHMRError(f"box {box} (x, y, w, h) lies outside the {width}x{height} image")
-    return boxes
 
 
 def crop_boxes(

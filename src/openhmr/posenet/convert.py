@@ -1,0 +1,172 @@
+"""TF.js MoveNet graphs → `MoveNet` state dicts, and the bundled weight files.
+
+One table (`NAME_TABLE`) maps the graph's weight names to the module's parameter names; TF
+kernels (kh, kw, in, out) become torch's (out, in, kh, kw), depthwise (kh, kw, C, 1) become
+(C, 1, kh, kw). Every graph weight that is a network parameter must map to exactly one
+parameter and every parameter must be filled: anything else is an error naming the weight.
+
+Graph name (after "StatefulPartitionedCall/")                      → module parameter
+  .../model/Conv1/Conv2D_{weights,bn_offset}                        → backbone.stem
+  .../model/expanded_conv_depthwise/depthwise_{weights,bn_offset}   → backbone.blocks.0.depthwise
+  .../model/expanded_conv_project/Conv2D_*                          → backbone.blocks.0.project
+  .../model/block_<i>_{expand,depthwise,project}/...                → backbone.blocks.<i>.<part>
+  .../model/Conv_1/Conv2D_*                                         → backbone.last_conv
+  .../model_1/conv2d{,_1,_2,_3}/...                                 → fpn.lateral{32,16,8,4}
+  .../model_1/separable_conv2d{,_1,_2}/...                          → fpn.smooth{16,8,4}
+  <head>_0/separable_conv2d_<n>/separable_conv2d/ReadVariableOp    → heads.<h>.separable.depthwise
+  <head>_0/separable_conv2d_<n>/separable_conv2d/ReadVariableOp_1  → heads.<h>.separable.pointwise
+  <head>_0/separable_conv2d_<n>/BiasAdd/ReadVariableOp             → ...pointwise.bias
+  <head>_0/conv2d_<n>/{Conv2D,BiasAdd}/ReadVariableOp              → heads.<h>.output
+with <head> → <h>: center → centre, kpt_heatmap → keypoint_heatmap, kpt_regress →
+keypoint_regression, kpt_offset → keypoint_offset, box_scale, box_offset.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
+
+from openhmr.errors import OpenHMRError
+from openhmr.files import atomic_path
+from openhmr.posenet.tfjs import GraphModel, read_graph_model
+
+PREFIX = "StatefulPartitionedCall/"
+FEATURES = "center_net_mobile_net_v2fpn_feature_extractor/"
+HEAD_NAMES = {"center": "centre", "kpt_heatmap": "keypoint_heatmap",
+              "kpt_regress": "keypoint_regression", "kpt_offset": "keypoint_offset",
+              "box_scale": "box_scale", "box_offset": "box_offset"}  # fmt: skip
+_LATERAL = {"": "32", "_1": "16", "_2": "8", "_3": "4"}
+_SMOOTH = {"": "16", "_1": "8", "_2": "4"}
+_PART = {"weights": "weight", "bn_offset": "bias"}
+
+NAME_TABLE: tuple[tuple[str, str], ...] = (
+    (r"model_1/model/Conv1/Conv2D_(weights|bn_offset)", "backbone.stem.{p}"),
+    (r"model_1/model/expanded_conv_depthwise/depthwise_(weights|bn_offset)",
+     "backbone.blocks.0.depthwise.{p}"),
+    (r"model_1/model/expanded_conv_project/Conv2D_(weights|bn_offset)",
+     "backbone.blocks.0.project.{p}"),
+    (r"model_1/model/block_(\d+)_(expand|project)/Conv2D_(weights|bn_offset)",
+     "backbone.blocks.{0}.{1}.{p}"),
+    (r"model_1/model/block_(\d+)_(depthwise)/depthwise_(weights|bn_offset)",
+     "backbone.blocks.{0}.{1}.{p}"),
+    (r"model_1/model/Conv_1/Conv2D_(weights|bn_offset)", "backbone.last_conv.{p}"),
+    (r"model_1/conv2d(|_1|_2|_3)/Conv2D/ReadVariableOp", "fpn.lateral{L}.weight"),
+    (r"model_1/conv2d(|_1|_2|_3)/BiasAdd/ReadVariableOp", "fpn.lateral{L}.bias"),
+    (r"model_1/separable_conv2d(|_1|_2)/separable_conv2d/ReadVariableOp",
+     "fpn.smooth{S}.depthwise.weight"),
+    (r"model_1/separable_conv2d(|_1|_2)/separable_conv2d_(weights|bn_offset)",
+     "fpn.smooth{S}.pointwise.{p}"),
+    (r"(\w+)_0/separable_conv2d_\d+/separable_conv2d/ReadVariableOp",
+     "heads.{H}.separable.depthwise.weight"),
+    (r"(\w+)_0/separable_conv2d_\d+/separable_conv2d/ReadVariableOp_1",
+     "heads.{H}.separable.pointwise.weight"),
+    (r"(\w+)_0/separable_conv2d_\d+/BiasAdd/ReadVariableOp", "heads.{H}.separable.pointwise.bias"),
+    (r"(\w+)_0/conv2d_\d+/Conv2D/ReadVariableOp", "heads.{H}.output.weight"),
+    (r"(\w+)_0/conv2d_\d+/BiasAdd/ReadVariableOp", "heads.{H}.output.bias"),
+)  # fmt: skip
+
+
+def parameter_name(graph_name: str) -> str | None:
+    """The module parameter a graph weight fills (None: not a network parameter, e.g. a
+    decoding constant)."""
+    name = graph_name.removeprefix(PREFIX).replace(FEATURES, "")
+    for pattern, template in NAME_TABLE:
+        match = re.fullmatch(pattern, name)
+        if not match:
+            continue
+        groups = match.groups()
+        fields = {"p": _PART.get(groups[-1], "")}
+        if template.startswith("fpn.lateral"):
+            fields["L"] = _LATERAL[groups[0]]
+        if template.startswith("fpn.smooth"):
+            fields["S"] = _SMOOTH[groups[0]]
+        if template.startswith("heads."):
+            if groups[0] not in HEAD_NAMES:
+                return None
+            fields["H"] = HEAD_NAMES[groups[0]]
+        return template.format(*groups, **fields)
+    return None
+
+
+def _to_torch_layout(value: np.ndarray, target_shape: torch.Size) -> np.ndarray:
+    if value.ndim == 4:
+        if value.shape[3] == 1 and target_shape[1] == 1 and value.shape[2] == target_shape[0]:
+            return value.transpose(2, 3, 0, 1)  # depthwise (kh, kw, C, 1) -> (C, 1, kh, kw)
+        return value.transpose(3, 2, 0, 1)  # (kh, kw, in, out) -> (out, in, kh, kw)
+    return value
+
+
+def state_dict_from_graph(graph: GraphModel, net: torch.nn.Module) -> dict[str, np.ndarray]:
+    """The graph's network weights as `net`'s state dict (float32 numpy), checked complete."""
+    expected = {k: v.shape for k, v in net.state_dict().items()}
+    state: dict[str, np.ndarray] = {}
+    for graph_name, value in graph.weights.items():
+        name = parameter_name(graph_name)
+        if name is None or value.dtype.kind != "f" or value.ndim not in (1, 4):
+            continue
+        if name not in expected:
+            raise OpenHMRError(f"{graph.path}: weight {graph_name!r} maps to unknown {name!r}")
+        if name in state:
+            raise OpenHMRError(f"{graph.path}: two graph weights map to {name!r}")
+        array = _to_torch_layout(value, expected[name])
+        if tuple(array.shape) != tuple(expected[name]):
+            raise OpenHMRError(
+                f"{graph.path}: {graph_name!r} has shape {value.shape}, {name} needs "
+                f"{tuple(expected[name])} (wrong MoveNet variant?)"
+            )
+        state[name] = np.ascontiguousarray(array, dtype=np.float32)
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        raise OpenHMRError(
+            f"{graph.path}: no graph weight for {missing[:3]} ({len(missing)} missing)"
+        )
+    return state
+
+
+def convert_graph(model_json: str | Path, variant: str, out: str | Path) -> dict[str, int]:
+    """Convert one TF.js MoveNet graph to a float16 safetensors file (atomically); returns
+    {"parameters": count, "bytes": file size}."""
+    from openhmr.posenet.movenet import MoveNet
+
+    graph = read_graph_model(model_json)
+    net = MoveNet(variant)
+    state = state_dict_from_graph(graph, net)
+    metadata = {"variant": variant, "source": Path(model_json).name,
+                "generatedBy": str(graph.metadata.get("generatedBy", ""))}  # fmt: skip
+    with atomic_path(out) as tmp:
+        save_file({k: v.astype(np.float16) for k, v in state.items()}, str(tmp), metadata)
+    return {
+        "parameters": int(sum(v.size for v in state.values())),
+        "bytes": Path(out).stat().st_size,
+    }
+
+
+def load_weights(net: torch.nn.Module, path: str | Path) -> None:
+    """Load a converted weight file into `net` (float16 files become the module's dtype)."""
+    path = Path(path)
+    if not path.is_file():
+        raise OpenHMRError(f"{path}: MoveNet weight file not found (a broken install?)")
+    try:
+        arrays = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise OpenHMRError(f"{path}: not a readable safetensors weight file ({err})") from None
+    expected = net.state_dict()
+    unknown, missing = sorted(set(arrays) - set(expected)), sorted(set(expected) - set(arrays))
+    if unknown or missing:
+        raise OpenHMRError(
+            f"{path}: weights do not fit MoveNet {getattr(net, 'variant', '')}: "
+            f"unknown {unknown[:3]}, missing {missing[:3]}"
+        )
+    state = {}
+    for name, value in arrays.items():
+        if tuple(value.shape) != tuple(expected[name].shape):
+            raise OpenHMRError(
+                f"{path}: {name} has shape {value.shape}, expected {tuple(expected[name].shape)}"
+            )
+        state[name] = torch.from_numpy(value.astype(np.float32))
+    net.load_state_dict(state)

@@ -1,0 +1,244 @@
+"""MoveNet (Google, 2021) in PyTorch: a MobileNetV2 backbone, an FPN decoder to stride 4 and
+CenterNet heads, imported from the published TF.js files (`openhmr.posenet.convert`).
+
+    net = MoveNet.pretrained("thunder")                 # or "lightning"
+    keypoints = net.keypoints(image, boxes)             # (N, 17, 3) x, y pixels, score
+    people = MoveNet.pretrained("multipose").detect(image)
+
+The network takes RGB 0–255 (any float dtype) and normalises it itself, as the graphs do;
+batched, channels-first, differentiable to the decoded keypoints' offsets and scores.
+Widths, measured from the files: Thunder alpha 1.75 (input 256), Lightning 1.0 (192),
+MultiPose 1.5 (any size, multiple of 32). Keypoints in COCO order (`COCO_KEYPOINTS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from openhmr.errors import OpenHMRError
+from openhmr.images import check_boxes, check_image
+from openhmr.posenet.decode import STRIDE, decode_multi, decode_single
+from openhmr.posenet.image import letterbox, square_crops
+from openhmr.posenet.layers import SeparableConv, conv
+from openhmr.posenet.mobilenet import BackboneFeatures, MobileNetV2
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+COCO_KEYPOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+                  "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+                  "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+                  "right_ankle")  # fmt: skip
+# The graphs' input normalisation, (x − 0) · float16(1 / 127.5) − 1.
+INPUT_SCALE = 0.0078430176
+
+
+@dataclass(frozen=True)
+class MoveNetSpec:
+    """One published network: backbone width, input side (None: any multiple of 32), and
+    whether it has the multi-person box heads."""
+
+    alpha: float
+    input_size: int | None
+    multi_person: bool
+
+
+VARIANTS = {
+    "thunder": MoveNetSpec(1.75, 256, False),
+    "lightning": MoveNetSpec(1.0, 192, False),
+    "multipose": MoveNetSpec(1.5, None, True),
+}
+HEAD_CHANNELS = {"centre": 1, "keypoint_heatmap": 17, "keypoint_regression": 34,
+                 "keypoint_offset": 34, "box_scale": 2, "box_offset": 2}  # fmt: skip
+
+
+class FPN(nn.Module):
+    """Top-down decoder: lateral 1 × 1 convolutions, ×2 bilinear upsampling (half-pixel
+    centres), sum, separable 3 × 3 + ReLU; strides 32 → 16 → 8 → 4, 64 → 32 → 24 channels."""
+
+    def __init__(self, channels: dict[int, int]) -> None:
+        super().__init__()
+        self.lateral32 = conv(channels[32], 64)
+        self.lateral16 = conv(channels[16], 64)
+        self.smooth16 = SeparableConv(64, 32)
+        self.lateral8 = conv(channels[8], 32)
+        self.smooth8 = SeparableConv(32, 24)
+        self.lateral4 = conv(channels[4], 24)
+        self.smooth4 = SeparableConv(24, 24)
+
+    def forward(self, features: BackboneFeatures) -> torch.Tensor:
+        """features -> (B, 24, H / 4, W / 4)."""
+        x = self.lateral32(features.stride32)
+        x = self.smooth16(_upsample(x) + self.lateral16(features.stride16))
+        x = self.smooth8(_upsample(x) + self.lateral8(features.stride8))
+        return self.smooth4(_upsample(x) + self.lateral4(features.stride4))
+
+
+def _upsample(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
+class Head(nn.Module):
+    """A CenterNet head: separable 3 × 3 (24 → 96) + ReLU, then 1 × 1 to its channels."""
+
+    def __init__(self, out_ch: int) -> None:
+        super().__init__()
+        self.separable = SeparableConv(24, 96)
+        self.output = conv(96, out_ch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, 24, h, w) -> logits (B, out, h, w)."""
+        return self.output(self.separable(x))
+
+
+@dataclass(frozen=True)
+class MoveNetOutput:
+    """The network's maps: backbone features, the FPN output `pyramid` (B, 24, h, w) and the
+    heads' raw outputs (before any sigmoid), each (B, C, h, w) with h = H / 4: centre (1),
+    keypoint_heatmap (17), keypoint_regression and keypoint_offset (34: dy, dx per keypoint),
+    box_scale and box_offset (2: y, x; MultiPose only, else None)."""
+
+    features: BackboneFeatures
+    pyramid: torch.Tensor
+    centre: torch.Tensor
+    keypoint_heatmap: torch.Tensor
+    keypoint_regression: torch.Tensor
+    keypoint_offset: torch.Tensor
+    box_scale: torch.Tensor | None = None
+    box_offset: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class PoseDetections:
+    """People found in one image, best first: boxes (N, 4) x, y, w, h pixels; scores (N,);
+    keypoints (N, 17, 3) x, y pixels, score (COCO order)."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    keypoints: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+class MoveNet(nn.Module):
+    """MoveNet `variant` ("thunder", "lightning" or "multipose"), untrained until weights are
+    loaded; `MoveNet.pretrained(variant)` gives the published network."""
+
+    def __init__(self, variant: str = "thunder") -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise OpenHMRError(
+                f"MoveNet variant: expected one of {sorted(VARIANTS)}, got {variant!r}"
+            )
+        self.variant = variant
+        self.spec = VARIANTS[variant]
+        self.backbone = MobileNetV2(self.spec.alpha)
+        self.fpn = FPN(self.backbone.tap_channels())
+        names = list(HEAD_CHANNELS)[: 6 if self.spec.multi_person else 4]
+        self.heads = nn.ModuleDict({name: Head(HEAD_CHANNELS[name]) for name in names})
+
+    @property
+    def input_size(self) -> int:
+        """The side the network was trained at (MultiPose: the default detection side)."""
+        return self.spec.input_size or 256
+
+    @classmethod
+    def pretrained(cls, variant: str = "thunder", path: str | Path | None = None) -> MoveNet:
+        """The published network, from the converted weights bundled with the package (or
+        `path`, a file written by `openhmr.posenet.convert`), float32, in eval mode."""
+        from openhmr.posenet.convert import load_weights
+
+        net = cls(variant)
+        load_weights(net, path or ASSETS / f"movenet_{variant}.safetensors")
+        return net.eval()
+
+    def forward(self, images: torch.Tensor) -> MoveNetOutput:
+        """images: (B, 3, H, W) RGB in 0–255, H and W multiples of 32 -> `MoveNetOutput`."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise OpenHMRError(f"MoveNet: expected images (B, 3, H, W), got {tuple(images.shape)}")
+        if images.shape[2] % 32 or images.shape[3] % 32:
+            raise OpenHMRError(
+                "MoveNet: image height and width must be multiples of 32, "
+                f"got {tuple(images.shape[2:])}"
+            )
+        features = self.backbone(images * INPUT_SCALE - 1.0)
+        pyramid = self.fpn(features)
+        heads = {name: head(pyramid) for name, head in self.heads.items()}
+        return MoveNetOutput(features, pyramid, **heads)
+
+    def decode_single(self, output: MoveNetOutput) -> torch.Tensor:
+        """The person nearest the middle: (B, 17, 3) = x, y in input pixels, score."""
+        grid = decode_single(
+            output.centre, output.keypoint_heatmap, output.keypoint_regression,
+            output.keypoint_offset,
+        )  # fmt: skip
+        # The single-pose graphs scale cells by float16(1 / h) (Lightning: 1/48 → 0.020828,
+        # 0.025 % short) before the caller multiplies by the input side: kept for parity.
+        h = output.keypoint_heatmap.shape[2]
+        scale = float(np.float16(1.0 / h)) * h * STRIDE
+        return torch.cat([grid[..., :2] * scale, grid[..., 2:]], dim=-1)
+
+    def decode_multi(
+        self, output: MoveNetOutput
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Up to 6 people: keypoints (B, 6, 17, 3) x, y input pixels, score; boxes (B, 6, 4)
+        x0, y0, x1, y1 input pixels; scores (B, 6)."""
+        if output.box_scale is None:
+            raise OpenHMRError(f"MoveNet {self.variant} has no multi-person heads")
+        keypoints, boxes, scores = decode_multi(
+            output.centre, output.keypoint_heatmap, output.keypoint_regression,
+            output.keypoint_offset, output.box_scale, output.box_offset,
+        )  # fmt: skip
+        keypoints = torch.cat([keypoints[..., :2] * STRIDE, keypoints[..., 2:]], dim=-1)
+        return keypoints, boxes * STRIDE, scores
+
+    def _parameters_like(self) -> torch.Tensor:
+        return next(self.parameters())
+
+    @torch.no_grad()
+    def keypoints(self, image: np.ndarray, boxes: np.ndarray, batch_size: int = 16) -> np.ndarray:
+        """One person per box: image (H, W, 3) uint8 RGB, boxes (N, 4) x, y, w, h pixels ->
+        (N, 17, 3) float64 = x, y image pixels, score. Each box is made square about its
+        centre (side = its longer side) and resampled to the input size."""
+        image = check_image(image)
+        boxes = check_boxes(boxes, image.shape[1], image.shape[0])
+        size = self.input_size
+        crops, to_image = square_crops(image, boxes, size)
+        like = self._parameters_like()
+        out = []
+        for start in range(0, len(crops), batch_size):
+            batch = torch.from_numpy(crops[start : start + batch_size]).to(like.device)
+            batch = batch.permute(0, 3, 1, 2).to(like.dtype)
+            out.append(self.decode_single(self(batch)).double().cpu().numpy())
+        points = np.concatenate(out) if out else np.zeros((0, 17, 3))
+        points[..., :2] = points[..., :2] * to_image[:, None, :1] + to_image[:, None, 1:]
+        return points
+
+    @torch.no_grad()
+    def detect(
+        self, image: np.ndarray, threshold: float = 0.2, size: int | None = None
+    ) -> PoseDetections:
+        """Everyone in `image` (H, W, 3) uint8 RGB (MultiPose): the image is letter-boxed so its
+        longer side is `size` (default `input_size`; rounded up to a multiple of 32) ->
+        `PoseDetections` of the people scoring at least `threshold`, best first."""
+        image = check_image(image)
+        if not self.spec.multi_person:
+            raise OpenHMRError(f"MoveNet {self.variant} finds one person: use 'multipose'")
+        side = int(np.ceil((size or self.input_size) / 32) * 32)
+        canvas, scale = letterbox(image, side)
+        like = self._parameters_like()
+        batch = torch.from_numpy(canvas[None]).to(like.device).permute(0, 3, 1, 2).to(like.dtype)
+        keypoints, corners, scores = (
+            t[0].double().cpu().numpy() for t in self.decode_multi(self(batch))
+        )
+        keep = np.flatnonzero(scores >= threshold)
+        keep = keep[np.argsort(-scores[keep], kind="stable")]
+        keypoints, corners = keypoints[keep], corners[keep] / scale
+        keypoints[..., :2] /= scale
+        boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
+        return PoseDetections(boxes, scores[keep], keypoints)
