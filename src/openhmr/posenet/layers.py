@@ -26,11 +26,14 @@ class Conv2dSame(nn.Conv2d):
 
     def __init__(self, *args, same: bool = True, **kwargs) -> None:
         super().__init__(*args, padding=0, **kwargs)
-        self.same = same
+        # At stride 1 SAME is symmetric: the convolution pads by itself (no copy).
+        self.explicit_pad = same and self.stride != (1, 1) and self.kernel_size != (1, 1)
+        if same and self.stride == (1, 1):
+            self.padding = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) -> (B, C', H', W')."""
-        if self.same and self.kernel_size != (1, 1):
+        if self.explicit_pad:
             top, bottom = same_padding(x.shape[2], self.kernel_size[0], self.stride[0])
             left, right = same_padding(x.shape[3], self.kernel_size[1], self.stride[1])
             x = F.pad(x, (left, right, top, bottom))
