@@ -471,7 +471,11 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
         "(default: the bundled model, docs/default_model.md)",
     )
     parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
-    parser.add_argument("--bbox", help="person box x,y,w,h in pixels (skips detection)")
+    parser.add_argument(
+        "--bbox",
+        action="append",
+        help="person box x,y,w,h in pixels (skips detection); repeat it for several people",
+    )
     parser.add_argument("--keypoints", help="OpenPose JSON: boxes from its keypoints")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")

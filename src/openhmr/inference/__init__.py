@@ -1,12 +1,18 @@
 """Image → mesh for users: prediction, person detection, OpenPose boxes, overlays, export, video."""
 
-from openhmr.inference.detect import Detections, HOGPeopleDetector, PersonDetector
+from openhmr.inference.detect import (
+    Detections,
+    HOGPeopleDetector,
+    MoveNetPersonDetector,
+    PersonDetector,
+)
 from openhmr.inference.export import write_glb, write_obj, write_ply
 from openhmr.inference.predictor import Person, Predictor, default_focal_length
 
 __all__ = [
     "Detections",
     "HOGPeopleDetector",
+    "MoveNetPersonDetector",
     "Person",
     "PersonDetector",
     "Predictor",

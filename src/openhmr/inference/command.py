@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from openhmr.inference.export import MESH_WRITERS
 from openhmr.inference.predictor import ASSETS, Predictor
 
 EXAMPLE_IMAGE = ASSETS / "astronaut.jpg"
-EXAMPLE_BOX = ASSETS / "astronaut.json"
 
 
 def parse_box(text: str) -> np.ndarray:
@@ -41,7 +39,7 @@ def run_demo_command(
     input_path: str | None,
     checkpoint: str | None,
     body_model: str,
-    bbox: str | None,
+    bbox: str | Sequence[str] | None,
     keypoints: str | None,
     out: Path,
     device: str,
@@ -57,13 +55,9 @@ def run_demo_command(
     mesh_formats = parse_formats(formats)
     if bbox and keypoints:
         raise OpenHMRError("give --bbox or --keypoints, not both")
-    boxes = parse_box(bbox) if bbox else None
-    if input_path is None:
-        path = EXAMPLE_IMAGE
-        if boxes is None and keypoints is None:
-            boxes = np.array([json.loads(EXAMPLE_BOX.read_text())["bbox"]], dtype=np.float64)
-    else:
-        path = Path(input_path)
+    bbox = [bbox] if isinstance(bbox, str) else list(bbox or [])
+    boxes = np.concatenate([parse_box(text) for text in bbox]) if bbox else None
+    path = EXAMPLE_IMAGE if input_path is None else Path(input_path)
     kind = input_kind(path)
     if keypoints:
         if kind != "image":

@@ -21,8 +21,9 @@ import numpy as np
 
 from openhmr.errors import OpenHMRError
 from openhmr.files import atomic_path
+from openhmr.inference.detect import Detections
 from openhmr.inference.export import MESH_WRITERS, to_y_up
-from openhmr.inference.predictor import Person, Predictor, check_boxes, check_image, load_image
+from openhmr.inference.predictor import Person, Predictor, as_detections, check_image, load_image
 from openhmr.inference.timing import StageTimer, maybe_stage
 from openhmr.inference.visualize import overlay_image, side_view_image
 
@@ -87,6 +88,8 @@ def image_record(name: str, image_size: tuple[int, int], people: Sequence[Person
             "principal_point": np.asarray(first.principal_point).tolist(),
         },
         "keypoint_order": "cocoplus-19",
+        "detected_keypoint_order": "coco-17 (nose, eyes, ears, shoulders, elbows, wrists, hips, "
+        "knees, ankles; left before right)",
         "people": [person.to_dict() for person in people],
     }
 
@@ -188,14 +191,14 @@ def _prepare(
     timer: StageTimer | None,
     images: Sequence[np.ndarray] | None,
     index: int,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, Detections]:
     if images is None:
         with maybe_stage(timer, "decode"):
             image = load_image(path)
     else:
         image = check_image(images[index])
     found = predictor.detect(image) if boxes is None else boxes
-    found = check_boxes(found, image.shape[1], image.shape[0])
+    found = as_detections(found, image.shape[1], image.shape[0])
     if not len(found):
         raise OpenHMRError(
             f"{path}: no person found (pass --bbox x,y,w,h or --keypoints openpose.json)"

@@ -1,15 +1,15 @@
 """Person detection behind a small interface: anything callable as
 ``detector(image (H, W, 3) uint8 RGB) -> Detections`` plugs into `Predictor`.
 
-Shipped: `HOGPeopleDetector`, Dalal–Triggs HOG + OpenCV's linear pedestrian SVM (weights bundled
-with the package, no download), run on a downscaled copy over a scale pyramid, with
-non-maximum suppression.  It finds standing, mostly upright, whole people; for anything else
-pass boxes (``--bbox``) or OpenPose keypoints (``--keypoints``).
+Shipped: `MoveNetPersonDetector` (the default), Google's MoveNet MultiPose (bundled weights,
+`openhmr.posenet`): up to 6 people per image with boxes, scores and 17 COCO keypoints each;
+and `HOGPeopleDetector`, Dalal–Triggs HOG + OpenCV's linear pedestrian SVM, which finds
+standing, upright, whole people only (docs/demo.md compares them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import cv2
@@ -25,10 +25,12 @@ PERSON_IN_WINDOW = (40 / 64, 96 / 128)  # width, height
 @dataclass(frozen=True)
 class Detections:
     """boxes (N, 4) float64 = x, y, w, h of each person in image pixels (tight around the
-    body), best first; scores (N,) float64, higher is more confident."""
+    body), best first; scores (N,) float64, higher is more confident; keypoints: (N, 17, 3)
+    x, y pixels, score in COCO order when the detector finds them, else None."""
 
     boxes: np.ndarray
     scores: np.ndarray
+    keypoints: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -67,6 +69,27 @@ def non_maximum_suppression(
         if neighbours >= min_neighbours:
             keep.append(index)
     return np.array(keep, dtype=np.int64)
+
+
+@dataclass
+class MoveNetPersonDetector:
+    """MoveNet MultiPose on the photo letter-boxed to `size` px (its longer side; a multiple
+    of 32), keeping the people scoring at least `threshold` (the network finds at most 6).
+    The network is loaded on first use."""
+
+    size: int = 256
+    threshold: float = 0.2
+    device: str = "cpu"
+    _net: object = field(default=None, init=False, repr=False)
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        """image: (H, W, 3) uint8 RGB -> `Detections` with keypoints, in the image's pixels."""
+        if self._net is None:
+            from openhmr.posenet import MoveNet
+
+            self._net = MoveNet.pretrained("multipose").to(self.device)
+        people = self._net.detect(image, threshold=self.threshold, size=self.size)
+        return Detections(people.boxes, people.scores, people.keypoints)
 
 
 @dataclass(frozen=True)

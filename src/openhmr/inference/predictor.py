@@ -31,7 +31,7 @@ from openhmr.data.crop import crop_matrix, warp_image
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import crop_to_full_perspective, perspective_project
 from openhmr.images import check_boxes, check_image
-from openhmr.inference.detect import HOGPeopleDetector, PersonDetector
+from openhmr.inference.detect import Detections, MoveNetPersonDetector, PersonDetector
 from openhmr.inference.timing import StageTimer, maybe_stage
 from openhmr.model import HMR, load_checkpoint
 from openhmr.model.hmr import CROP_SIZE
@@ -51,7 +51,9 @@ class Person:
     coordinates in [−1, 1]); translation (3,): the body's translation T in the full-image
     pinhole camera (focal_length, principal_point); pose (24, 3) axis-angle (root in camera
     axes); betas (10,); vertices (V, 3) and keypoints3d (19, 3): camera frame, metres;
-    keypoints2d (19, 3): cocoplus x, y in image pixels and a confidence (1: predicted).
+    keypoints2d (19, 3): cocoplus x, y in image pixels and a confidence (1: predicted);
+    detection_score and detected_keypoints (17, 3) COCO x, y pixels, score: what the person
+    detector reported (None when the box was given).
     """
 
     bbox: np.ndarray
@@ -66,9 +68,12 @@ class Person:
     vertices: np.ndarray
     keypoints3d: np.ndarray
     keypoints2d: np.ndarray
+    detection_score: float | None = None
+    detected_keypoints: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, object]:
-        """Everything but the vertices, as JSON-ready lists."""
+        """Everything but the vertices, as JSON-ready lists (the detector's fields only when
+        present)."""
         fields = (
             "bbox",
             "crop_center",
@@ -81,8 +86,14 @@ class Person:
             "betas",
             "keypoints2d",
             "keypoints3d",
+            "detection_score",
+            "detected_keypoints",
         )
-        return {name: np.asarray(getattr(self, name)).tolist() for name in fields}
+        return {
+            name: np.asarray(getattr(self, name)).tolist()
+            for name in fields
+            if getattr(self, name) is not None
+        }
 
 
 def default_focal_length(width: int, height: int) -> float:
@@ -116,6 +127,16 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def as_detections(found: Detections | np.ndarray | Sequence, width: int, height: int) -> Detections:
+    """Boxes given as `Detections` or an (N, 4) x, y, w, h array, checked against the image
+    (`check_boxes`); arrays get scores of 1 and no keypoints."""
+    if isinstance(found, Detections):
+        boxes = check_boxes(found.boxes, width, height)
+        return Detections(boxes, np.asarray(found.scores, np.float64), found.keypoints)
+    boxes = check_boxes(found, width, height)
+    return Detections(boxes, np.ones(len(boxes)))
+
+
 def crop_boxes(
     image: np.ndarray, boxes: np.ndarray, res: int = CROP_SIZE
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,8 +157,8 @@ class Predictor:
     ``predictor(image, boxes=None) -> list[Person]``.
 
     model: an `HMR` with a body model attached; detector: called when no boxes are given
-    (default `HOGPeopleDetector`); focal_length: full-image focal in pixels (default
-    `default_focal_length`); batch_size: crops per network call; timer: an optional
+    (default `MoveNetPersonDetector`, MoveNet MultiPose); focal_length: full-image focal in
+    pixels (default `default_focal_length`); batch_size: crops per network call; timer: an optional
     `StageTimer` that receives the detect, crop and predict times.
     """
 
@@ -156,7 +177,7 @@ class Predictor:
             raise OpenHMRError(f"batch size: expected ≥ 1, got {batch_size}")
         self.device = torch.device(device)
         self.model = model.eval().to(self.device)
-        self.detector = detector if detector is not None else HOGPeopleDetector()
+        self.detector = detector if detector is not None else MoveNetPersonDetector()
         self.focal_length = focal_length
         self.batch_size = batch_size
         self.timer = timer
@@ -183,20 +204,23 @@ class Predictor:
         self, image: np.ndarray | str | os.PathLike, boxes: np.ndarray | None = None
     ) -> list[Person]:
         """image: RGB uint8 (H, W, 3) or a file path; boxes: optional (N, 4) x, y, w, h pixels
-        (skip detection).  Returns the people found (possibly none), best detection first."""
+        or `Detections` (skip detection).  Returns the people found (possibly none), best
+        detection first."""
         image = load_image(image) if isinstance(image, (str, os.PathLike)) else image
         return self.predict_many([image], None if boxes is None else [boxes])[0]
 
-    def detect(self, image: np.ndarray) -> np.ndarray:
-        """Person boxes (N, 4) x, y, w, h from the detector."""
+    def detect(self, image: np.ndarray) -> Detections:
+        """Everyone the detector finds: `Detections` (boxes (N, 4) x, y, w, h; scores;
+        keypoints (N, 17, 3) or None), best first."""
         with maybe_stage(self.timer, "detect"):
-            return np.asarray(self.detector(check_image(image)).boxes, dtype=np.float64)
+            image = check_image(image)
+            return as_detections(self.detector(image), image.shape[1], image.shape[0])
 
     def predict_many(
         self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray | None] | None = None
     ) -> list[list[Person]]:
         """Several images at once (the crops of all of them share network batches); boxes: one
-        (N_i, 4) array or None (detect) per image."""
+        (N_i, 4) array, `Detections` or None (detect) per image."""
         boxes = [None] * len(images) if boxes is None else list(boxes)
         if len(boxes) != len(images):
             raise OpenHMRError(f"boxes: expected one entry per image ({len(images)})")
@@ -205,9 +229,9 @@ class Predictor:
             image = check_image(image)
             height, width = image.shape[:2]
             found = self.detect(image) if image_boxes is None else image_boxes
-            found = check_boxes(found, width, height)
+            found = as_detections(found, width, height)
             with maybe_stage(self.timer, "crop"):
-                crop, center, side = crop_boxes(image, found, self.model.config.image_size)
+                crop, center, side = crop_boxes(image, found.boxes, self.model.config.image_size)
             crops.append(crop)
             centers.append(center)
             sides.append(side)
@@ -217,13 +241,27 @@ class Predictor:
         if not owners:
             return people
         crop_all, center_all = np.concatenate(crops), np.concatenate(centers)
-        side_all, box_all = np.concatenate(sides), np.concatenate(checked)
+        side_all = np.concatenate(sides)
+        box_all = np.concatenate([d.boxes for d in checked])
+        score_all = np.concatenate([d.scores for d in checked])
+        keypoint_all = [
+            k
+            for d in checked
+            for k in (d.keypoints if d.keypoints is not None else [None] * len(d))
+        ]
         sizes = np.array([images[i].shape[1::-1] for i in owners], dtype=np.float64)  # W, H
         with maybe_stage(self.timer, "predict"):
             predictions = self._regress(crop_all, center_all, side_all, sizes)
         for row, owner in enumerate(owners):
+            detected = keypoint_all[row] is not None
             people[owner].append(
-                Person(bbox=box_all[row], crop_size=float(side_all[row]), **predictions[row])
+                Person(
+                    bbox=box_all[row],
+                    crop_size=float(side_all[row]),
+                    detection_score=float(score_all[row]) if detected else None,
+                    detected_keypoints=keypoint_all[row],
+                    **predictions[row],
+                )
             )
         return people
 

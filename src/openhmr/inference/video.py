@@ -17,7 +17,7 @@ import numpy as np
 from openhmr.errors import OpenHMRError
 from openhmr.files import write_npz
 from openhmr.inference.demo import DemoSummary
-from openhmr.inference.predictor import Person, Predictor, check_boxes
+from openhmr.inference.predictor import Person, Predictor, as_detections
 from openhmr.inference.timing import StageTimer, maybe_stage
 from openhmr.inference.visualize import overlay_image
 
@@ -64,7 +64,7 @@ def run_video(
                 break
             image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             found = predictor.detect(image) if boxes is None else boxes
-            found = check_boxes(found, image.shape[1], image.shape[0])
+            found = as_detections(found, image.shape[1], image.shape[0])
             people = predictor.predict_many([image], [found])[0] if len(found) else []
             with maybe_stage(timer, "render"):
                 overlay = overlay_image(image, people, faces)
