@@ -111,8 +111,10 @@ def test_service_writes_what_the_page_offers(service, tmp_path):
     assert any(np.allclose(obj.vertices, v, atol=1e-5) for v in glb_vertices)
     record = json.loads(result.files[-1].read_text())
     assert record == json.loads(json.dumps(result.record)) and len(record["people"]) == 2
-    unboxed = service.run(ASTRONAUT, boxes=ASTRONAUT_BOX, draw_boxes=False).overlay
-    assert (unboxed != result.overlay).any()  # the boxes were drawn
+    single = service.run(ASTRONAUT, boxes=ASTRONAUT_BOX, draw_boxes=False)
+    assert (single.overlay != result.overlay).any()  # the boxes were drawn
+    assert 1.0 < single.scene_size[1] < 2.5  # one body's height (y up)
+    assert single.scene_size[0] < result.scene_size[0]  # two people side by side
 
 
 def test_service_refuses_bad_uploads_and_empty_photos(service, tmp_path):

@@ -139,7 +139,7 @@ def browser(tmp_path):
         "--headless=new",
         "--no-sandbox",
         "--disable-dev-shm-usage",
-        "--window-size=1400,1300",
+        "--window-size=1400,1450",
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",  # offline but the server
         "--use-angle=swiftshader",  # WebGL on the CPU for the 3D view
         "--enable-unsafe-swiftshader",

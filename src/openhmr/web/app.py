@@ -34,6 +34,7 @@ CSS = """
 #status .openhmr-error { color: #a4262c; font-weight: 600; }
 """
 MAX_UPLOAD = "100mb"
+VIEW_DISTANCE = 2.6  # the 3D view's camera distance in half scene sizes (its field of view)
 
 
 def import_gradio():
@@ -89,11 +90,13 @@ def build_app(service: PageService, model_label: str = "the bundled default mode
             message = f"an error on the server ({type(err).__name__}: {err}); see its log"
             return (status_html(message, ok=False), *empty)
         files = [str(p) for p in result.files]
+        width, height, depth = result.scene_size  # seen from the front, everyone in view:
+        view_distance = VIEW_DISTANCE * max(width, height) / 2 + depth / 2
         return (
             status_html(result.message, ok=True),
             result.overlay,
             result.side,
-            str(result.glb),
+            gr.Model3D(value=str(result.glb), camera_position=(90, 90, view_distance)),
             files,
             result.record,
         )

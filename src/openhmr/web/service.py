@@ -36,7 +36,8 @@ KEPT_REQUESTS = 64  # result folders kept on disk (older ones are deleted)
 @dataclass(frozen=True)
 class PageResult:
     """One photo's results: overlay and side (H, W, 3) uint8; glb: the scene of all people;
-    files: glb, one OBJ per person, the JSON record; record: the JSON's content."""
+    files: glb, one OBJ per person, the JSON record; record: the JSON's content; scene_size:
+    (3,) the GLB's bounding box, metres (x right, y up, z towards the camera)."""
 
     people: int
     overlay: np.ndarray
@@ -46,6 +47,7 @@ class PageResult:
     record: dict
     seconds: float
     message: str
+    scene_size: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 def accepts_refine(predictor_type: type = Predictor) -> tuple[bool, bool]:
@@ -221,7 +223,9 @@ def write_results(
     record = image_record(name, image.shape[:2], people)
     files.append(folder / f"{name}.json")
     write_json(files[-1], record)
-    return PageResult(len(people), overlay, side, glb, files, record, 0.0, "")
+    points = np.concatenate([vertices for vertices, _ in meshes])
+    size = tuple(float(v) for v in points.max(axis=0) - points.min(axis=0))
+    return PageResult(len(people), overlay, side, glb, files, record, 0.0, "", size)
 
 
 def draw_person_boxes(image: np.ndarray, boxes: Sequence[np.ndarray]) -> None:
