@@ -196,3 +196,16 @@ def test_refine_checkbox_only_when_the_predictor_has_it(service):
     refining = PageService(Refining(service.predictor.model), service.work_dir)
     ids, parameters = page_elements(refining)
     assert "refine" in ids and parameters == 5
+
+
+def test_a_busy_port_is_refused_before_anything_loads():
+    import socket
+
+    from openhmr.web.app import check_port
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(OpenHMRError, match=f"127.0.0.1:{port} .*try another --port"):
+            check_port("127.0.0.1", port)

@@ -206,6 +206,20 @@ def _log(message: str) -> None:
     print(f"openhmr serve: {message}", file=sys.stderr, flush=True)
 
 
+def check_port(host: str, port: int) -> None:
+    """An error now if the address cannot be served (port in use, unknown host)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except (OSError, OverflowError) as err:
+        raise OpenHMRError(
+            f"cannot serve on {host}:{port} ({err}); check --host, or try another --port"
+        ) from None
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 7860,
@@ -214,6 +228,7 @@ def serve(
     device: str = "cpu",
 ) -> None:
     """Load the model once and serve the page until interrupted (Ctrl-C or SIGTERM)."""
+    check_port(host, port)  # before gradio and the model load, not after
     gr = import_gradio()
     from openhmr.inference.predictor import Predictor
 
