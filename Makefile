@@ -1,4 +1,5 @@
 # Quick start:  make demo  (set up + main job)   |   make test  (set up + lint + tests)
+#               make serve (set up + the local web page on http://127.0.0.1:7860)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -6,9 +7,9 @@ STAMP := $(VENV)/.openhmr-installed
 TORCH_VERSION ?= 2.13.0
 LINT_PATHS := $(wildcard src tests benchmarks tools)
 
-.PHONY: setup demo test test-slow lint format bench clean
+.PHONY: setup browser demo serve test test-slow lint format bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) browser
 
 # torch is installed first and pinned: a bare `torch` requirement on a machine without it
 # would pull the CUDA build (several GB). The CPU build of 2.13.0 is what this targets.
@@ -16,17 +17,31 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,web]'
 	touch $@
+
+# Debian's chromium and its driver, for the browser test (tests/test_web_server.py): installed
+# when missing and root, otherwise a note (the test skips without them)
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "chromium or chromedriver missing: the browser test will be skipped" \
+		"(apt-get install chromium chromium-driver)"; fi
 
 demo: $(STAMP)
 	$(BIN)/openhmr demo --out out/demo
+
+# the web page (the web extra is part of the set-up); SERVE_ARGS="--port 8000 --checkpoint C"
+serve: $(STAMP)
+	$(BIN)/openhmr serve $(SERVE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)

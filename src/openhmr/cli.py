@@ -509,6 +509,30 @@ def _run_demo(args: argparse.Namespace) -> None:
         print(line)
 
 
+def _add_serve(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="the local web page: upload a photo, see and download the 3D bodies",
+        description="Serve the local web page (needs the web extra: pip install -e '.[web]'): "
+        "upload a photo, see the overlay, side view and 3D view, download GLB, OBJ and JSON; "
+        "API endpoint 'predict' for gradio_client (docs/demo.md).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    parser.add_argument(
+        "--checkpoint", help="as for demo (default: the bundled model, docs/default_model.md)"
+    )
+    parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+    parser.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> None:
+    from openhmr.web.app import serve
+
+    serve(args.host, args.port, args.checkpoint, args.body_model, args.device)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from openhmr import __version__
 
@@ -527,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_export,
         _add_eval,
         _add_demo,
+        _add_serve,
     ):
         add(commands)
     return parser

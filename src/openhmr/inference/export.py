@@ -1,9 +1,11 @@
 """Mesh export, written atomically: Wavefront OBJ (text), PLY (binary little-endian) and glTF 2.0
-binary (.glb), all hand-written (no extra dependency)."""
+binary (.glb, one mesh or a scene of several coloured ones), all hand-written (no extra
+dependency)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -61,47 +63,109 @@ def write_glb(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray) 
     """Binary glTF 2.0 (.glb): one mesh, one triangle primitive with POSITION (float32, with the
     min/max bounds the format requires) and uint32 indices; units metres.  glTF is y-up: pass
     vertices in the body model's frame, or flip y and z of camera-frame ones (`to_y_up`)."""
+    write_glb_meshes(path, [(vertices, faces)])
+
+
+def write_glb_meshes(
+    path: str | os.PathLike,
+    meshes: Sequence[tuple[np.ndarray, np.ndarray]],
+    colors: Sequence[Sequence[float]] | None = None,
+    names: Sequence[str] | None = None,
+) -> None:
+    """Several meshes in one binary glTF 2.0 scene (one node each, e.g. every person of a
+    photo): meshes: (vertices (V_i, 3), faces (F_i, 3)) pairs, y-up (see `write_glb`);
+    colors: an optional RGB in [0, 1] per mesh (a matte material, and smooth vertex normals so
+    viewers shade it like the overlay); names: optional node names."""
     import json
     import struct
 
-    vertices, faces = _check_mesh("write_glb", vertices, faces)
-    positions, indices = vertices.tobytes(), faces.tobytes()  # both multiples of 4 bytes
-    gltf = {
+    if colors is not None and len(colors) != len(meshes):
+        raise OpenHMRError(f"write_glb: {len(meshes)} meshes but {len(colors)} colours")
+    if names is not None and len(names) != len(meshes):
+        raise OpenHMRError(f"write_glb: {len(meshes)} meshes but {len(names)} names")
+    gltf: dict = {
         "asset": {"version": "2.0", "generator": "openhmr"},
         "scene": 0,
-        "scenes": [{"nodes": [0]}],
-        "nodes": [{"mesh": 0}],
-        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1, "mode": 4}]}],
-        "buffers": [{"byteLength": len(positions) + len(indices)}],
-        "bufferViews": [
-            {"buffer": 0, "byteOffset": 0, "byteLength": len(positions), "target": 34962},
-            {
-                "buffer": 0,
-                "byteOffset": len(positions),
-                "byteLength": len(indices),
-                "target": 34963,
-            },
-        ],
-        "accessors": [
-            {
-                "bufferView": 0,
-                "componentType": 5126,
-                "count": len(vertices),
-                "type": "VEC3",
-                "min": vertices.min(axis=0).tolist() if len(vertices) else [0, 0, 0],
-                "max": vertices.max(axis=0).tolist() if len(vertices) else [0, 0, 0],
-            },
-            {"bufferView": 1, "componentType": 5125, "count": faces.size, "type": "SCALAR"},
-        ],
+        "scenes": [{"nodes": list(range(len(meshes)))}],
+        "nodes": [],
+        "meshes": [],
+        "buffers": [],
+        "bufferViews": [],
+        "accessors": [],
     }
+    chunks: list[bytes] = []
+    for index, (vertices, faces) in enumerate(meshes):
+        vertices, faces = _check_mesh("write_glb", vertices, faces)
+        attributes = {"POSITION": _add_accessor(gltf, chunks, vertices, 34962, bounds=True)}
+        if colors is not None:
+            normals = vertex_normals(vertices, faces).astype("<f4")
+            attributes["NORMAL"] = _add_accessor(gltf, chunks, normals, 34962)
+        indices = _add_accessor(gltf, chunks, faces, 34963)
+        primitive = {"attributes": attributes, "indices": indices, "mode": 4}
+        if colors is not None:
+            primitive["material"] = index
+        gltf["meshes"].append({"primitives": [primitive]})
+        node = {"mesh": index}
+        if names is not None:
+            node["name"] = names[index]
+        gltf["nodes"].append(node)
+    if colors is not None:
+        gltf["materials"] = [
+            {
+                "pbrMetallicRoughness": {
+                    "baseColorFactor": [*(float(c) for c in color), 1.0],
+                    "metallicFactor": 0.0,
+                    "roughnessFactor": 0.8,
+                }
+            }
+            for color in colors
+        ]
+    binary = b"".join(chunks)  # every chunk is a multiple of 4 bytes
+    gltf["buffers"] = [{"byteLength": len(binary)}]
     text = json.dumps(gltf, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 4)
-    binary = positions + indices
     total = 12 + 8 + len(text) + 8 + len(binary)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(struct.pack("<4sII", b"glTF", 2, total))
         fh.write(struct.pack("<I4s", len(text), b"JSON") + text)
         fh.write(struct.pack("<I4s", len(binary), b"BIN\x00") + binary)
+
+
+def _add_accessor(
+    gltf: dict, chunks: list[bytes], values: np.ndarray, target: int, bounds: bool = False
+) -> int:
+    """Append values (float32 (N, 3) or uint32 (F, 3) triangles) to the binary chunk list with a
+    buffer view and an accessor; returns the accessor's index."""
+    offset = sum(len(chunk) for chunk in chunks)
+    chunks.append(values.tobytes())
+    gltf["bufferViews"].append(
+        {"buffer": 0, "byteOffset": offset, "byteLength": len(chunks[-1]), "target": target}
+    )
+    if target == 34963:  # element indices: one scalar per corner
+        accessor = {"componentType": 5125, "count": values.size, "type": "SCALAR"}
+    else:
+        accessor = {"componentType": 5126, "count": len(values), "type": "VEC3"}
+    accessor = {"bufferView": len(gltf["bufferViews"]) - 1, **accessor}
+    if bounds:
+        accessor["min"] = values.min(axis=0).tolist() if len(values) else [0, 0, 0]
+        accessor["max"] = values.max(axis=0).tolist() if len(values) else [0, 0, 0]
+    gltf["accessors"].append(accessor)
+    return len(gltf["accessors"]) - 1
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unit vertex normals (V, 3): the area-weighted sum of the adjacent faces' normals
+    (counter-clockwise faces point outwards); (0, 0, 1) for a vertex in no face."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    corners = vertices[np.asarray(faces, dtype=np.int64)]  # F x 3 x 3
+    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals = np.zeros_like(vertices)
+    for corner in range(3):
+        np.add.at(normals, np.asarray(faces)[:, corner], face_normals)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    normals = normals / np.where(length > 0, length, 1.0)
+    normals[length[:, 0] == 0] = (0.0, 0.0, 1.0)
+    return normals
 
 
 def to_y_up(vertices: np.ndarray) -> np.ndarray:

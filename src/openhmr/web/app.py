@@ -1,0 +1,261 @@
+"""The page itself (gradio): `build_app(service)` lays it out, `serve(...)` loads the model once
+and serves it on loopback (``openhmr serve``).
+
+Nothing leaves the machine: analytics and Hugging Face telemetry are switched off before gradio
+is imported, no share link is made, server-side rendering (a Node process) is off, and the
+theme's fonts are the ones gradio bundles.  Requests queue and run one at a time (the model is
+shared).  Two routes run the same work: the page's button (results and a message on the page)
+and the named API endpoint ``predict`` (photo in -> overlay image, GLB, JSON record; a bad input
+is an error the client raises with the same message).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import signal
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from openhmr.errors import OpenHMRError
+from openhmr.web.service import PageResult, PageService
+
+EXAMPLE_NOTE = "astronaut.jpg (NASA, public domain) with its person box"
+OFFLINE_ENVIRONMENT = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_SSR_MODE": "False",
+}
+CSS = """
+#status .openhmr-ok { color: #1f6f3f; font-weight: 600; }
+#status .openhmr-error { color: #a4262c; font-weight: 600; }
+"""
+MAX_UPLOAD = "100mb"
+VIEW_DISTANCE = 2.6  # the 3D view's camera distance in half scene sizes (its field of view)
+
+
+def import_gradio():
+    """gradio, imported with telemetry off; a clear error when the web extra is missing."""
+    os.environ.update(OFFLINE_ENVIRONMENT)
+    try:
+        import gradio
+    except ImportError:
+        raise OpenHMRError(
+            "the web page needs gradio: pip install -e '.[web]' (or run make serve)"
+        ) from None
+    return gradio
+
+
+def upload_path(value: object) -> tuple[str, str | None]:
+    """gradio's upload payload ({"path", "orig_name", ...} or a plain path) -> (server path,
+    the user's file name)."""
+    if value is None:
+        raise OpenHMRError("Upload a photo first (or pick the example).")
+    if isinstance(value, dict) and value.get("path"):
+        return str(value["path"]), value.get("orig_name") or None
+    if isinstance(value, (str, os.PathLike)):
+        return str(value), None
+    raise OpenHMRError(f"expected an uploaded image file, got {type(value).__name__}")
+
+
+def status_html(message: str, ok: bool) -> str:
+    kind = "openhmr-ok" if ok else "openhmr-error"
+    prefix = "" if ok else "Could not process the photo: "
+    return f'<p class="{kind}">{html.escape(prefix + message)}</p>'
+
+
+def build_app(service: PageService, model_label: str = "the bundled default model"):
+    """The page's `gradio.Blocks` (queue set; launch it)."""
+    gr = import_gradio()
+    from openhmr.inference.command import EXAMPLE_BOX, EXAMPLE_IMAGE
+
+    def run(photo, threshold, draw_boxes, boxes, refine=False) -> PageResult:
+        path, name = upload_path(photo)
+        result = service.run(path, name, threshold, draw_boxes, boxes, refine)
+        _log(result.message)
+        return result
+
+    def on_page(photo, threshold, draw_boxes, boxes, refine=False):
+        empty = (None, None, None, None, None)
+        try:
+            result = run(photo, threshold, draw_boxes, boxes, refine)
+        except OpenHMRError as err:
+            _log(f"refused: {err}")
+            return (status_html(str(err), ok=False), *empty)
+        except Exception as err:  # the server keeps serving; the details go to its log
+            traceback.print_exc()
+            message = f"an error on the server ({type(err).__name__}: {err}); see its log"
+            return (status_html(message, ok=False), *empty)
+        files = [str(p) for p in result.files]
+        width, height, depth = result.scene_size  # seen from the front, everyone in view:
+        view_distance = VIEW_DISTANCE * max(width, height) / 2 + depth / 2
+        return (
+            status_html(result.message, ok=True),
+            result.overlay,
+            result.side,
+            gr.Model3D(value=str(result.glb), camera_position=(90, 90, view_distance)),
+            files,
+            result.record,
+        )
+
+    def on_api(photo, threshold, draw_boxes, boxes, refine=False):
+        try:
+            result = run(photo, threshold, draw_boxes, boxes, refine)
+        except OpenHMRError as err:
+            _log(f"refused: {err}")
+            raise gr.Error(str(err)) from None
+        return result.overlay, str(result.glb), result.record
+
+    with gr.Blocks(title="openhmr", analytics_enabled=False, delete_cache=(900, 3600)) as app:
+        gr.Markdown(
+            "## openhmr: a photo in, everyone's 3D body out\n"
+            f"HMR with {model_label}. Drop a photo (it runs at once) or pick the example; "
+            "change an option and press **Find the bodies** again. Drag the 3D view to turn "
+            "it. Everything runs on this machine."
+        )
+        with gr.Row():
+            with gr.Column(scale=2):
+                inputs = _inputs(gr, service)
+                button = gr.Button("Find the bodies", variant="primary", elem_id="run")
+                api_button = gr.Button(visible=False)
+                photo, boxes = inputs[0], inputs[3]
+                examples = gr.Examples(
+                    [[str(EXAMPLE_IMAGE), _example_box(EXAMPLE_BOX)]],
+                    inputs=[photo, boxes],
+                    label="Example",
+                    example_labels=[EXAMPLE_NOTE],
+                )
+            with gr.Column(scale=3):
+                outputs = _outputs(gr)
+        api_outputs = [outputs[1], outputs[3], outputs[5]]  # overlay, 3D view (GLB), record
+        shared = {"concurrency_id": "model", "concurrency_limit": 1, "preprocess": False}
+        page = {"api_visibility": "private", **shared}
+        button.click(on_page, inputs, outputs, **page)
+        # a new photo runs at once, without the boxes typed for the previous one
+        photo.upload(lambda: "", None, boxes, queue=False, api_visibility="private").then(
+            on_page, inputs, outputs, **page
+        )
+        examples.load_input_event.then(on_page, inputs, outputs, **page)
+        api_button.click(on_api, inputs, api_outputs, api_name="predict", **shared)
+    app.queue(max_size=64, default_concurrency_limit=1)
+    return app
+
+
+def _inputs(gr, service: PageService) -> list:
+    """The photo and the options: [photo, threshold, draw boxes, boxes(, refine)]."""
+    # a File, not an Image: the browser would drop a non-image silently, and the page owes
+    # the user a message
+    photo = gr.File(
+        label="Photo (JPEG, PNG, WebP, ...)", file_count="single", elem_id="photo", height=120
+    )
+    with gr.Accordion("Options", open=True):
+        threshold = gr.Slider(
+            0.0,
+            1.0,
+            value=service.default_threshold,
+            step=0.05,
+            label="Detection threshold (lower finds more people)",
+        )
+        draw_boxes = gr.Checkbox(value=True, label="Draw person boxes")
+        boxes = gr.Textbox(
+            value="",
+            label="Person boxes (optional; skips detection)",
+            placeholder="x, y, w, h in pixels; several separated by ;",
+            elem_id="boxes",
+        )
+        inputs = [photo, threshold, draw_boxes, boxes]
+        if service.supports_refine:
+            label = "Refine (fit the body to the 2D keypoints)"
+            inputs.append(gr.Checkbox(value=False, label=label, elem_id="refine"))
+    return inputs
+
+
+def _outputs(gr) -> list:
+    """[status, overlay, side view, 3D view, downloads, JSON record]."""
+    status = gr.HTML(elem_id="status")
+    with gr.Row():
+        overlay = gr.Image(label="Overlay", format="png", interactive=False, elem_id="overlay")
+        side = gr.Image(label="Side view", format="png", interactive=False, elem_id="side")
+    viewer = gr.Model3D(
+        label="3D: all people (drag to turn, scroll to zoom)",
+        clear_color=(0.96, 0.96, 0.96, 1.0),
+        height=420,
+        elem_id="viewer",
+    )
+    downloads = gr.File(
+        label="Downloads: GLB (everyone), OBJ per person, JSON (parameters)",
+        file_count="multiple",
+        interactive=False,
+        elem_id="downloads",
+    )
+    with gr.Accordion("Parameters (the JSON record)", open=False):
+        record = gr.JSON(elem_id="record")
+    return [status, overlay, side, viewer, downloads, record]
+
+
+def _example_box(path: Path) -> str:
+    import json
+
+    return ", ".join(f"{v:g}" for v in json.loads(path.read_text())["bbox"])
+
+
+def _log(message: str) -> None:
+    print(f"openhmr serve: {message}", file=sys.stderr, flush=True)
+
+
+def check_port(host: str, port: int) -> None:
+    """An error now if the address cannot be served (port in use, unknown host)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except (OSError, OverflowError) as err:
+        raise OpenHMRError(
+            f"cannot serve on {host}:{port} ({err}); check --host, or try another --port"
+        ) from None
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    checkpoint: str | None = None,
+    body_model: str = "open",
+    device: str = "cpu",
+) -> None:
+    """Load the model once and serve the page until interrupted (Ctrl-C or SIGTERM)."""
+    check_port(host, port)  # before gradio and the model load, not after
+    gr = import_gradio()
+    from openhmr.inference.predictor import Predictor
+
+    predictor = Predictor.from_checkpoint(
+        checkpoint or "default", body_model=body_model, device=device
+    )
+    work_dir = tempfile.mkdtemp(prefix="openhmr-serve-")
+    service = PageService(predictor, work_dir)
+    service.warm_up()
+    label = f"the checkpoint {Path(checkpoint).name}" if checkpoint else None
+    app = build_app(service, label or "the bundled default model")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the clean-up below
+    try:
+        app.launch(
+            server_name=host,
+            server_port=port,
+            share=False,
+            show_error=True,
+            ssr_mode=False,
+            max_file_size=MAX_UPLOAD,
+            theme=gr.themes.Default(),
+            css=CSS,
+        )
+    except OSError as err:
+        raise OpenHMRError(f"cannot serve on {host}:{port} ({err}); try another --port") from None
+    finally:
+        app.close()
+        import shutil
+
+        shutil.rmtree(work_dir, ignore_errors=True)
