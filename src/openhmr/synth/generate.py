@@ -100,20 +100,21 @@ class _Generator:
         todo = [i for i in indices if not _annotation_path(out, i).exists()]
         rngs = {i: np.random.default_rng([self.config.seed, i]) for i in todo}
         bodies = {i: self.body(rngs[i]) for i in todo}
-        if todo:
+        for i in todo:
+            # one body per call: a batched matmul's last bits depend on the batch size, and
+            # which samples share a batch depends on the chunking, workers and resumption
             with torch.no_grad():
                 posed = self.model(
-                    pose=torch.tensor(np.stack([bodies[i][0] for i in todo]), dtype=torch.float32),
-                    betas=torch.tensor(np.stack([bodies[i][1] for i in todo]), dtype=torch.float32),
+                    pose=torch.tensor(bodies[i][0][None], dtype=torch.float32),
+                    betas=torch.tensor(bodies[i][1][None], dtype=torch.float32),
                 )
-            for k, i in enumerate(todo):
-                self._write(
-                    i,
-                    rngs[i],
-                    *bodies[i],
-                    posed.vertices[k].double().numpy(),
-                    posed.keypoints[k].double().numpy(),
-                )
+            self._write(
+                i,
+                rngs[i],
+                *bodies[i],
+                posed.vertices[0].double().numpy(),
+                posed.keypoints[0].double().numpy(),
+            )
         return [dict(np.load(_annotation_path(out, i))) for i in indices]
 
     def _write(
