@@ -15,7 +15,9 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 
-@pytest.mark.parametrize("backbone", ["resnet50", "resnet50_v2"])
+@pytest.mark.parametrize(
+    "backbone", ["resnet50", pytest.param("resnet50_v2", marks=pytest.mark.slow)]
+)
 def test_onnx_matches_pytorch_for_every_iteration(tmp_path: Path, backbone: str):
     from openhmr.model.export import export_onnx
 

@@ -232,6 +232,7 @@ def test_second_stage_starts_from_a_checkpoints_weights(tmp_path):
         )
 
 
+@pytest.mark.slow  # two processes training: minutes on two cores (`make test-slow`)
 def test_two_process_ddp_run_on_cpu(tmp_path):
     """`--devices 2` on CPU: Lightning's DDP launches a second process, each rank draws its own
     half of every step's batches, both optimisers' gradients are averaged (the run checks at
