@@ -50,6 +50,15 @@ def test_body_command_writes_posed_mesh(tmp_path, smplx_npz):
     assert [p.name for p in out.parent.iterdir()] == ["body.obj"]  # no temporary left behind
 
 
+def test_body_mesh_format_follows_the_extension(tmp_path, smplx_npz):
+    """.ply and .glb get those formats (a .ply used to receive OBJ text); OBJ stays the text."""
+    heads = {".obj": b"v ", ".ply": b"ply\nformat binary_little_endian", ".glb": b"glTF"}
+    for suffix, head in heads.items():
+        out = tmp_path / f"body{suffix.upper()}"
+        assert main(["body", "--body-model", str(smplx_npz), "--out", str(out)]) == 0
+        assert out.read_bytes().startswith(head), suffix
+
+
 def test_bad_body_model_is_one_line_and_exit_2(tmp_path):
     result = subprocess.run(
         [

@@ -50,6 +50,32 @@ def test_lsp_wrong_layout_is_one_clear_error(tmp_path):
         CONVERTERS["lspet"](tmp_path / "nowhere", tmp_path / "out")
 
 
+def test_lspet_writes_no_split_unless_every_split_has_people(tmp_path):
+    """A refused split (here: a held-out last person with no visible joint) leaves no other
+    split's file behind; fractions outside [0, 1) and files that are not MATLAB's are refused."""
+    rng = np.random.default_rng(0)
+    joints = np.stack([person(rng) for _ in range(4)], axis=2)  # 14 x 3 x 4, LSP-extended
+    joints[:, 2, 3] = 0  # the last person: nothing visible
+    scipy.io.savemat(tmp_path / "joints.mat", {"joints": joints})
+    (tmp_path / "images").mkdir()
+    for i in range(4):
+        (tmp_path / "images" / f"im{i + 1:05d}.jpg").write_bytes(b"")
+    out = tmp_path / "out"
+    with pytest.raises(OpenHMRError, match="lspet val: no person passed the filter"):
+        CONVERTERS["lspet"](tmp_path, out, holdout_fraction=0.25)
+    assert not out.exists()
+    for fraction in (1.0, -0.1, float("nan")):
+        with pytest.raises(OpenHMRError, match=r"holdout fraction: expected a number in \[0, 1\)"):
+            CONVERTERS["lspet"](tmp_path, out, holdout_fraction=fraction)
+    assert [p.name for p in CONVERTERS["lspet"](tmp_path, out, 0.5)] == [
+        "lspet_train.npz",
+        "lspet_val.npz",
+    ]
+    (tmp_path / "joints.mat").write_text("not MATLAB")
+    with pytest.raises(OpenHMRError, match=r"expected a MATLAB \.mat file .* found a text file"):
+        CONVERTERS["lspet"](tmp_path, out)
+
+
 def test_mpii_release_struct(tmp_path):
     def point(joint, x, y, vis):
         return {"id": joint, "x": x, "y": y, "is_visible": vis}

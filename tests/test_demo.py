@@ -94,7 +94,7 @@ def test_folder_reports_failures_and_goes_on(tmp_path, checkpoint, capsys):
     assert not any(p.name.startswith("broken") for p in out.iterdir())
 
 
-def test_video_in_video_out(tmp_path, checkpoint):
+def test_video_in_video_out(tmp_path, checkpoint, capsys):
     video = tmp_path / "clip.mp4"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (96, 64))
     for value in (40, 120, 200):
@@ -103,6 +103,9 @@ def test_video_in_video_out(tmp_path, checkpoint):
     out = tmp_path / "out"
     args = ["demo", str(video), "--checkpoint", checkpoint, "--bbox", "20,5,40,55"]
     assert main([*args, "--out", str(out)]) == 0
+    summary = capsys.readouterr().out
+    assert summary.startswith("3 frames, 3 people;") and "frames/s" in summary, summary
+    assert "images" not in summary
     capture = cv2.VideoCapture(str(out / "clip_overlay.mp4"))
     frames = 0
     while capture.read()[0]:

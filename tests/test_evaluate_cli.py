@@ -87,3 +87,19 @@ def test_bad_inputs_give_one_line_errors(setup, capsys, tmp_path):
     assert main([*base, "--protocol", "synthetic", "--data", str(data), "--limit", "0"]) == 2
     assert "--limit" in one_error_line(capsys)
     assert not (tmp_path / "r.json").exists()
+
+
+def test_default_checkpoint_and_the_folder_synth_wrote(setup, capsys, tmp_path):
+    """`--checkpoint default` is the bundled model, as in the demo; `--data` takes the folder
+    `openhmr synth` wrote (its one index), not only the .npz inside."""
+    from openhmr.inference.predictor import DEFAULT_MODEL
+
+    _, _, data = setup
+    out = tmp_path / "r.json"
+    argv = ["eval", "--checkpoint", "default", "--protocol", "synthetic", "--limit", "1"]
+    assert main([*argv, "--data", str(data.parent), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["checkpoint"]["path"] == str(DEFAULT_MODEL.resolve())
+    assert report["checkpoint"]["sha256"] == sha256(DEFAULT_MODEL)
+    assert report["data"]["sha256"] == sha256(data) and report["data"]["rows_evaluated"] == 1
+    assert f"wrote {out}" in capsys.readouterr().out

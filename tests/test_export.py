@@ -15,7 +15,9 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 
-@pytest.mark.parametrize("backbone", ["resnet50", "resnet50_v2"])
+@pytest.mark.parametrize(
+    "backbone", ["resnet50", pytest.param("resnet50_v2", marks=pytest.mark.slow)]
+)
 def test_onnx_matches_pytorch_for_every_iteration(tmp_path: Path, backbone: str):
     from openhmr.model.export import export_onnx
 
@@ -32,20 +34,42 @@ def test_onnx_matches_pytorch_for_every_iteration(tmp_path: Path, backbone: str)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-def test_cli_exports_a_checkpoint(tmp_path: Path, capsys):
+def test_cli_exports_a_checkpoint(tmp_path: Path, capfd):
     torch.manual_seed(0)
     model = HMR(head="spin", normalization="imagenet", width=8, hidden=32).eval()
     checkpoint = save_checkpoint(tmp_path / "m.safetensors", model)
     out = tmp_path / "m.onnx"
     assert main(["export", "--onnx", str(out), "--checkpoint", str(checkpoint),
                  "--image-size", "64"]) == 0  # fmt: skip
-    assert "spin head" in capsys.readouterr().out
+    captured = capfd.readouterr()
+    assert "spin head" in captured.out
+    assert captured.err == ""  # torch's exporter notes no missing torchvision (unused here)
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     images = torch.randn(1, 3, 64, 64)
     (got,) = session.run(None, {"images": images.numpy()})
     with torch.no_grad():
         want = torch.stack(model.regress(images), dim=1).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_cli_default_checkpoint_is_the_bundled_model(tmp_path: Path, capsys, monkeypatch):
+    """`--checkpoint default` names the bundled model, as in the demo and `Predictor`."""
+    import openhmr.model.export
+    from openhmr.inference.predictor import DEFAULT_MODEL
+    from openhmr.model import load_checkpoint
+
+    exported = {}
+
+    def fake_export(model, path, image_size, dynamic_batch):  # the real one: the test above
+        exported.update(config=model.config, image_size=image_size)
+        Path(path).write_bytes(b"onnx")
+
+    monkeypatch.setattr(openhmr.model.export, "export_onnx", fake_export)
+    out = tmp_path / "default.onnx"
+    assert main(["export", "--onnx", str(out), "--checkpoint", "default"]) == 0
+    bundled = load_checkpoint(DEFAULT_MODEL).model.config
+    assert exported == {"config": bundled, "image_size": bundled.image_size}
+    assert capsys.readouterr().out.startswith(f"wrote {out}: default, ")
 
 
 def test_cli_bad_checkpoint_is_one_line_error(tmp_path: Path, capsys):

@@ -183,6 +183,19 @@ def test_predictor_outputs_and_bad_inputs(body, scene, scene_theta, tmp_path):
             Predictor.from_checkpoint("default")
 
 
+def test_predictor_refuses_a_focal_length_or_device_it_cannot_use(body, scene_theta, monkeypatch):
+    model = forced_model(body, scene_theta[1])
+    for focal in (0.0, -100.0, float("nan")):  # -100 would put the body behind the camera
+        with pytest.raises(OpenHMRError, match=r"focal length \(pixels\): expected a number > 0"):
+            Predictor(model, focal_length=focal)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(OpenHMRError, match="device cuda: this machine has no usable CUDA GPU"):
+        Predictor(model, device="cuda")
+    with pytest.raises(OpenHMRError, match="device: expected cpu, cuda, cuda:N or mps"):
+        Predictor(model, device="gpu0")
+    assert Predictor(model, focal_length=800.0).focal_length == 800.0
+
+
 def test_hog_descriptor_matches_opencv4():
     """OpenCV 4.10's HOGDescriptor().compute on the stored image (OpenCV 5 has no HOG)."""
     reference = np.load(DATA / "inference_hog_opencv4.npz")

@@ -21,6 +21,7 @@ from openhmr.cli import main
 from openhmr.data.bvh import parse_bvh, read_bvh
 from openhmr.data.mocap import (
     PoseSet,
+    build_pose_set,
     bvh_to_smpl,
     distinct_pose_indices,
     heading_rotation,
@@ -422,3 +423,19 @@ def test_mocap_command_end_to_end(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("openhmr mocap: error:") and "broken.bvh" in err[-1]
     assert not bad_out.exists()
+
+
+def test_bad_settings_are_one_error_before_any_file_is_read(tmp_path):
+    """An unknown --skeleton used to be reported once per file (then once more); a rate or
+    threshold out of range is refused outright."""
+    for i in range(3):
+        (tmp_path / f"clip{i}.bvh").write_text(SMALL_BVH)
+    warnings: list[str] = []
+    with pytest.raises(OpenHMRError, match="skeleton: expected 'auto', one of"):
+        build_pose_set([tmp_path], skeleton="foo", warn=warnings.append)
+    for fps in (0.0, -5.0):
+        with pytest.raises(OpenHMRError, match="fps: expected a number > 0"):
+            build_pose_set([tmp_path], fps=fps, warn=warnings.append)
+    with pytest.raises(OpenHMRError, match="min_change_deg: expected a number ≥ 0"):
+        build_pose_set([tmp_path], min_change_deg=-1, warn=warnings.append)
+    assert warnings == []

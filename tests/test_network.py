@@ -324,6 +324,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow  # minutes on two cores: `make test-slow`
 def test_small_model_overfits_a_few_samples(body, one_thread):
     """Encoder + regressor + body model + losses + discriminator, trained jointly on 4 fixed
     images whose keypoints come from random bodies: the reprojection loss falls by 10x.

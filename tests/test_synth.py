@@ -15,7 +15,7 @@ from PIL import Image
 from openhmr.body import load_body_model
 from openhmr.data.records import load_index
 from openhmr.errors import OpenHMRError
-from openhmr.synth import JOINT_LIMITS, SynthConfig, generate, sample_poses
+from openhmr.synth import JOINT_LIMITS, SceneConfig, SynthConfig, generate, sample_poses
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +101,25 @@ def test_pose_sampler_stays_inside_limits():
 
 
 def test_bad_arguments(tmp_path):
-    with pytest.raises(OpenHMRError, match="--num must be positive"):
-        generate(SynthConfig(out=str(tmp_path), num=0), progress=False)
-    with pytest.raises(OpenHMRError, match="backgrounds folder not found"):
-        generate(
-            SynthConfig(out=str(tmp_path), num=1, backgrounds=str(tmp_path / "no")), progress=False
-        )
+    """Refused before any folder is made or a progress bar drawn, whatever the workers."""
+    out = tmp_path / "synth"
+    with pytest.raises(OpenHMRError, match="--num: expected an integer ≥ 1, got 0"):
+        generate(SynthConfig(out=str(out), num=0), progress=False)
+    for workers in (1, 2):
+        with pytest.raises(OpenHMRError, match="backgrounds folder not found"):
+            generate(
+                SynthConfig(out=str(out), num=1, backgrounds=str(tmp_path / "no")),
+                workers=workers,
+                progress=False,
+            )
+        with pytest.raises(OpenHMRError, match="pose set"):
+            generate(SynthConfig(out=str(out), num=1, mocap=str(tmp_path / "no.npz")), workers)
+    with pytest.raises(OpenHMRError, match=r"occluder probability: expected a number in \[0, 1\]"):
+        generate(SynthConfig(out=str(out), num=1, scene=SceneConfig(occluder_prob=-1)))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OpenHMRError, match="is a file, not a folder"):
+        generate(SynthConfig(out=str(tmp_path / "file" / "synth"), num=1), progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no empty images/ left
 
 
 def test_poses_come_from_the_given_pose_set(tmp_path):

@@ -119,17 +119,36 @@ def test_training_without_the_prior_leaves_the_discriminator_untouched(tmp_path)
         assert torch.equal(weights[f"discriminator.{key}"], value)
 
 
-def test_train_command(tmp_path, capsys):
+def test_train_command(tmp_path, capfd):
     from openhmr.cli import main
 
     args = ["train", "--config", "configs/quick.yaml", "--accelerator", "cpu"]
     for item in [*TINY, f"out={tmp_path}", "trainer.max_steps=2", "trainer.image_grid=false"]:
         args += ["--set", item]
     assert main(args) == 0
-    assert "global batch 4" in capsys.readouterr().out
+    captured = capfd.readouterr()
+    assert "global batch 4" in captured.out
+    assert "litlogger" not in captured.out + captured.err  # Lightning's advertisement
     assert (tmp_path / "model.safetensors").exists()
     assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
-    assert "config file not found" in capsys.readouterr().err
+    assert "config file not found" in capfd.readouterr().err
+
+
+def test_train_refuses_a_bad_config_before_any_work(tmp_path):
+    """A config built in code (not through load_config) is checked too, and a file it names
+    must exist: both before the synthetic data is generated or anything is written."""
+    import dataclasses
+
+    config = tiny_config(tmp_path / "run")
+    bad = dataclasses.replace(config, data=dataclasses.replace(config.data, batch_size=0))
+    with pytest.raises(OpenHMRError, match=r"config data\.batch_size: expected an integer ≥ 1"):
+        train(bad, progress=False)
+    missing = tiny_config(tmp_path / "run", f"data.mocap={tmp_path / 'poses.npz'}")
+    with pytest.raises(OpenHMRError, match=r"config data\.mocap: no such file"):
+        train(missing, progress=False)
+    with pytest.raises(OpenHMRError, match=r"config trainer\.precision: expected one of"):
+        tiny_config(tmp_path / "run", "trainer.precision=foo")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_synthetic_splits_are_generated_inside_the_run_folder(tmp_path):
@@ -213,6 +232,7 @@ def test_second_stage_starts_from_a_checkpoints_weights(tmp_path):
         )
 
 
+@pytest.mark.slow  # two processes training: minutes on two cores (`make test-slow`)
 def test_two_process_ddp_run_on_cpu(tmp_path):
     """`--devices 2` on CPU: Lightning's DDP launches a second process, each rank draws its own
     half of every step's batches, both optimisers' gradients are averaged (the run checks at

@@ -9,8 +9,19 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
+from openhmr.checks import (
+    check_count,
+    check_device,
+    check_number,
+    check_output_file,
+    check_output_folder,
+)
 from openhmr.errors import OpenHMRError
+
+MESH_SUFFIXES = (".obj", ".ply", ".glb")
+PW3D_SPLITS = ("train", "validation", "test")
 
 
 def _floats(text: str) -> list[float]:
@@ -27,8 +38,9 @@ def _add_body(commands: argparse._SubParsersAction) -> None:
 
     parser = commands.add_parser(
         "body",
-        help="build a body from a model file, pose it and write a mesh (.obj)",
-        description="Build a body (shape β), pose it (a named pose) and write the mesh as OBJ.",
+        help="build a body from a model file, pose it and write a mesh (.obj, .ply, .glb)",
+        description="Build a body (shape β), pose it (a named pose) and write the mesh; the "
+        "file name's extension chooses the format: .obj, .ply (binary) or .glb.",
     )
     parser.add_argument(
         "--body-model",
@@ -42,16 +54,28 @@ def _add_body(commands: argparse._SubParsersAction) -> None:
         "--betas",
         type=_floats,
         default=[],
-        help="comma-separated shape coefficients, e.g. 1.5,-0.5 (default: mean)",
+        help="comma-separated shape coefficients in standard deviations, each within ±10, "
+        "e.g. 1.5,-0.5 (default: mean)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for --pose random")
     parser.add_argument(
         "--out",
         type=Path,
         default=Path("out/body.obj"),
-        help="output mesh path (default: out/body.obj)",
+        help="output mesh: .obj, .ply or .glb (default: out/body.obj)",
     )
     parser.set_defaults(run=_run_body)
+
+
+BETA_LIMIT = 10.0
+"""|β| above this is refused: shape coefficients are in standard deviations of the body
+model's shape space (typical bodies lie within ±3; ±10 already gives grotesque ones)."""
+
+
+def _check_body_args(args: argparse.Namespace) -> None:
+    for value in args.betas:
+        check_number("--betas", value, minimum=-BETA_LIMIT, maximum=BETA_LIMIT)
+    check_output_file("--out", args.out, MESH_SUFFIXES)
 
 
 def _run_body(args: argparse.Namespace) -> None:
@@ -59,14 +83,16 @@ def _run_body(args: argparse.Namespace) -> None:
 
     from openhmr.body import load_body_model
     from openhmr.body.poses import named_pose
-    from openhmr.inference.export import write_obj
+    from openhmr.inference.export import MESH_WRITERS
 
+    _check_body_args(args)
     model = load_body_model(args.body_model)
     pose = named_pose(args.pose, generator=torch.Generator().manual_seed(args.seed))
     betas = torch.tensor([args.betas], dtype=torch.float32) if args.betas else None
     with torch.no_grad():
         out = model(pose=pose, betas=betas)
-    write_obj(args.out, out.vertices[0].numpy(), model.faces.numpy())
+    write = MESH_WRITERS[args.out.suffix.lower().lstrip(".")]
+    write(args.out, out.vertices[0].numpy(), model.faces.numpy())
     height = float(out.vertices[0, :, 1].max() - out.vertices[0, :, 1].min())
     print(
         f"wrote {args.out}: {model.name}, {model.num_vertices} vertices, "
@@ -84,8 +110,8 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--onnx", type=Path, required=True, help="output .onnx path")
     parser.add_argument(
         "--checkpoint",
-        help="openhmr .safetensors, SPIN model_checkpoint.pt or HMR's TF model.ckpt-*; "
-        "without it the untrained network of --backbone is exported",
+        help="'default' (the bundled model), openhmr .safetensors, SPIN model_checkpoint.pt or "
+        "HMR's TF model.ckpt-*; without it the untrained network of --backbone is exported",
     )
     parser.add_argument(
         "--backbone",
@@ -102,18 +128,26 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_export)
 
 
+def _resolve_checkpoint(spec: str) -> str:
+    """A checkpoint path; "default" names the bundled model in every command, as in the demo."""
+    from openhmr.inference.predictor import resolve_checkpoint
+
+    return str(resolve_checkpoint(spec))
+
+
 def _run_export(args: argparse.Namespace) -> None:
     from openhmr.model import HMR, load_checkpoint
     from openhmr.model.export import export_onnx
 
+    check_output_file("--onnx", args.onnx, (".onnx",))
+    if args.image_size is not None:
+        check_count("--image-size", args.image_size, minimum=32)
     if args.checkpoint:
-        model = load_checkpoint(args.checkpoint).model
+        model = load_checkpoint(_resolve_checkpoint(args.checkpoint)).model
         source = args.checkpoint
     else:
         model, source = HMR(backbone=args.backbone).eval(), f"untrained {args.backbone}"
     size = model.config.image_size if args.image_size is None else args.image_size
-    if size < 32:
-        raise OpenHMRError(f"--image-size: expected ≥ 32, got {size}")
     export_onnx(model, args.onnx, image_size=size, dynamic_batch=not args.static_batch)
     config = model.config
     print(
@@ -139,17 +173,16 @@ def _add_convert(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--holdout",
         type=float,
-        default=0.0,
-        help="lspet only: fraction of the images present held out as a val split",
+        help="lspet only: fraction in [0, 1) of the images present held out as a val split",
     )
-    parser.add_argument("--split", default="test", help="3dpw only: train, validation or test")
+    parser.add_argument(
+        "--split", choices=PW3D_SPLITS, help="3dpw only: train, validation or test (default test)"
+    )
     parser.set_defaults(run=_run_convert)
 
 
-def _run_convert(args: argparse.Namespace) -> None:
-    from openhmr.data.converters import CONVERTERS
-    from openhmr.data.records import load_index
-
+def _convert_options(args: argparse.Namespace) -> dict[str, object]:
+    """The converter's keyword arguments; an option that does not apply is an error."""
     options: dict[str, object] = {}
     if args.image_root is not None:
         if args.dataset not in ("coco", "mpii", "spin"):
@@ -157,12 +190,23 @@ def _run_convert(args: argparse.Namespace) -> None:
         options["image_root"] = args.image_root
     elif args.dataset == "spin":
         raise OpenHMRError("spin: --image-root is required (the dataset's image folder)")
-    if args.holdout:
+    if args.holdout is not None:
         if args.dataset != "lspet":
-            raise OpenHMRError("--holdout applies to lspet only")
-        options["holdout_fraction"] = args.holdout
+            raise OpenHMRError(f"--holdout applies to lspet only, not {args.dataset}")
+        options["holdout_fraction"] = check_number("--holdout", args.holdout, minimum=0, below=1)
+    if args.split is not None and args.dataset != "3dpw":
+        raise OpenHMRError(f"--split applies to 3dpw only, not {args.dataset}")
     if args.dataset == "3dpw":
-        options["split"] = args.split
+        options["split"] = args.split or "test"
+    return options
+
+
+def _run_convert(args: argparse.Namespace) -> None:
+    from openhmr.data.converters import CONVERTERS
+    from openhmr.data.records import load_index
+
+    check_output_folder("out", args.out)
+    options = _convert_options(args)
     for path in CONVERTERS[args.dataset](args.raw, args.out, **options):
         index = load_index(path, check_images=False)
         print(
@@ -211,6 +255,9 @@ def _run_mocap(args: argparse.Namespace) -> None:
 
     from openhmr.data.mocap import build_pose_set, rest_joints, save_pose_set
 
+    check_output_file("--out", args.out, (".npz",))
+    check_number("--fps", args.fps, above=0)
+    check_number("--min-change", args.min_change, minimum=0)
     template = None if args.body_model == "smpl" else rest_joints(args.body_model)
     pose_set = build_pose_set(
         args.inputs,
@@ -266,7 +313,7 @@ def _add_synth(commands: argparse._SubParsersAction) -> None:
         "--occluders",
         type=float,
         default=0.25,
-        help="probability of a random occluder per image (default 0.25)",
+        help="probability in [0, 1] of a random occluder per image (default 0.25)",
     )
     parser.set_defaults(run=_run_synth)
 
@@ -276,8 +323,12 @@ def _run_synth(args: argparse.Namespace) -> None:
 
     from openhmr.synth import SceneConfig, SynthConfig, generate
 
-    if args.size < 64:
-        raise OpenHMRError(f"--size: expected ≥ 64, got {args.size}")
+    check_output_folder("--out", args.out)
+    check_count("--num", args.num)
+    check_count("--seed", args.seed, minimum=0)
+    check_count("--workers", args.workers)
+    check_count("--size", args.size, minimum=64)
+    check_number("--occluders", args.occluders, minimum=0, maximum=1)
     scene = SceneConfig(
         image_size=args.size, person_px=150.0 * args.size / 224, occluder_prob=args.occluders
     )
@@ -308,10 +359,17 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
         "(see docs/evaluation.md).",
     )
     parser.add_argument(
-        "--checkpoint", required=True, help="openhmr .safetensors, SPIN .pt or HMR TF ckpt"
+        "--checkpoint",
+        required=True,
+        help="'default' (the bundled model), openhmr .safetensors, SPIN .pt or HMR TF ckpt",
     )
     parser.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
-    parser.add_argument("--data", type=Path, required=True, help="record index (.npz)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="record index (.npz), or the folder synth/convert wrote it to",
+    )
     parser.add_argument("--out", type=Path, help="output JSON (default: out/eval_<protocol>.json)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per batch (32)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -336,9 +394,18 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_eval)
 
 
+def _check_eval_args(args: argparse.Namespace, out: Path) -> None:
+    check_output_file("--out", out)
+    check_device("--device", args.device)
+    check_count("--batch-size", args.batch_size)
+    check_count("--workers", args.workers, minimum=0)
+    if args.limit is not None:
+        check_count("--limit", args.limit)
+
+
 def _run_eval(args: argparse.Namespace) -> None:
     from openhmr.body import load_body_model
-    from openhmr.data.records import load_index
+    from openhmr.data.records import index_path, load_index
     from openhmr.evaluate import (
         build_report,
         checkpoint_identity,
@@ -355,23 +422,25 @@ def _run_eval(args: argparse.Namespace) -> None:
     from openhmr.model.checkpoint import body_model_identity
 
     protocol = get_protocol(args.protocol)
+    out = args.out or Path("out") / f"eval_{protocol.name}.json"
+    _check_eval_args(args, out)
     part_order = UPI_S1H_PART_ORDER
     if args.part_order:
         part_order = tuple(p.strip() for p in args.part_order.split(","))
         part_lookup(part_order)  # validates the names
     if protocol.segmentation == "lsp" and args.segmentation is None:
         raise OpenHMRError("protocol lsp-seg needs --segmentation DIR (UPi-S1h annotations)")
-    index = load_index(args.data)
-    check_index(protocol, index, str(args.data))
+    data_path = index_path(args.data)
+    index = load_index(data_path)
+    check_index(protocol, index, str(data_path))
     total = len(index)
     if args.limit is not None:
-        if args.limit <= 0:
-            raise OpenHMRError(f"--limit must be positive, got {args.limit}")
         index = index.subset(slice(0, args.limit))
     body_model = load_body_model(
         args.body_model, keypoint_regressor=args.keypoint_regressor, device=args.device
     )
-    checkpoint = load_checkpoint(args.checkpoint, body_model=body_model)
+    checkpoint_path = _resolve_checkpoint(args.checkpoint)
+    checkpoint = load_checkpoint(checkpoint_path, body_model=body_model)
     predictions = predict_index(
         checkpoint.model, index, args.batch_size, args.device, args.workers, progress=True
     )
@@ -394,12 +463,11 @@ def _run_eval(args: argparse.Namespace) -> None:
             "checkpoint's training body model",
             file=sys.stderr,
         )
-    data = data_identity(args.data, index, len(index))
+    data = data_identity(data_path, index, len(index))
     data["rows"] = total
-    out = args.out or Path("out") / f"eval_{protocol.name}.json"
     report = build_report(
         result,
-        checkpoint=checkpoint_identity(args.checkpoint, checkpoint.record),
+        checkpoint=checkpoint_identity(checkpoint_path, checkpoint.record),
         data=data,
         body_model=identity,
         settings={"batch_size": args.batch_size, "device": args.device, "limit": args.limit},
@@ -436,6 +504,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
 
 def _run_train(args: argparse.Namespace) -> None:
     from openhmr.train import load_config, train
+    from openhmr.train.validate import check_inputs
 
     overrides = list(args.overrides)
     for flag, key in (
@@ -446,6 +515,7 @@ def _run_train(args: argparse.Namespace) -> None:
         if getattr(args, flag) is not None:
             overrides.append(f"{key}={getattr(args, flag)}")
     config = load_config(args.config, overrides)
+    check_inputs(config)  # train() checks again; here before the first line is printed
     print(
         f"training {config.out}: global batch {config.global_batch} "
         f"({config.data.batch_size} per device), {config.trainer.max_steps} steps"
@@ -484,14 +554,23 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
         "--formats", default="obj", help="mesh files, comma-separated: obj, ply, glb (obj)"
     )
     parser.add_argument(
-        "--focal", type=float, help="focal length in px (default 5000 · max(W, H) / 224)"
+        "--focal", type=float, help="focal length in px, > 0 (default 5000 · max(W, H) / 224)"
     )
     parser.set_defaults(run=_run_demo)
+
+
+def _check_demo_args(args: argparse.Namespace) -> None:
+    check_output_folder("--out", args.out)
+    check_device("--device", args.device)
+    check_count("--batch-size", args.batch_size)
+    if args.focal is not None:
+        check_number("--focal", args.focal, above=0)
 
 
 def _run_demo(args: argparse.Namespace) -> None:
     from openhmr.inference.command import failure_lines, run_demo_command, summary_line
 
+    _check_demo_args(args)
     summary = run_demo_command(
         args.input,
         args.checkpoint,
@@ -533,10 +612,18 @@ def _run_serve(args: argparse.Namespace) -> None:
     serve(args.host, args.port, args.checkpoint, args.body_model, args.device)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse's own errors (a missing argument, a bad choice) in one line like every other
+    error, pointing at the help instead of printing the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from openhmr import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="openhmr", description="HMR (End-to-end Recovery of Human Shape and Pose)."
     )
     parser.add_argument("--version", action="version", version=f"openhmr {__version__}")

@@ -38,6 +38,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from openhmr.body.keypoints import SMPL_JOINT_NAMES, SMPL_PARENTS
+from openhmr.checks import check_number
 from openhmr.data.bvh import BvhMotion, BvhSkeleton, read_bvh
 from openhmr.data.skeletons import (
     ALIGNED_JOINTS,
@@ -47,6 +48,7 @@ from openhmr.data.skeletons import (
     SMPL_TEMPLATE_JOINTS,
     SkeletonMap,
     resolve_skeleton,
+    skeleton_from_spec,
 )
 from openhmr.errors import OpenHMRError
 from openhmr.files import atomic_path, read_npz
@@ -508,6 +510,10 @@ def build_pose_set(
     Betas are kept only when every file has them.  template_joints: optional (24, 3) T-pose
     joints aligning BVH limbs (default: the built-in SMPL template)."""
     started = time.perf_counter()
+    skeleton = skeleton_from_spec(skeleton)  # a bad spec is one error, not one per file
+    if fps is not None:
+        check_number("fps", fps, above=0)
+    check_number("min_change_deg", min_change_deg, minimum=0)
     files = collect_mocap_files(inputs)
     if not files:
         raise OpenHMRError("no .bvh, .bvh.gz or .npz files in the inputs")
@@ -517,6 +523,7 @@ def build_pose_set(
         from tqdm import tqdm
 
         iterator = tqdm(files, desc="mocap", unit="file", file=sys.stderr)
+    close = getattr(iterator, "close", lambda: None)  # the bar ends its line before an error
     poses, betas, source, sources, skipped = [], [], [], [], []
     skeletons: dict[str, int] = {}
     frames_in = frames_converted = 0
@@ -525,6 +532,7 @@ def build_pose_set(
             converted = _convert_file(path, fps, skeleton, template_joints)
         except OpenHMRError as err:
             if named:
+                close()
                 raise
             skipped.append(str(path))
             warn(f"skipping {err}")

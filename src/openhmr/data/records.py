@@ -153,11 +153,27 @@ def save_index(path: str | os.PathLike, index: RecordIndex) -> None:
     write_npz(path, arrays)
 
 
+def index_path(path: str | os.PathLike) -> Path:
+    """A record index file, or the folder `openhmr synth` / `openhmr convert` wrote it to when
+    the folder holds exactly one index (`.npz`) directly inside."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    found = sorted(p for p in path.glob("*.npz") if p.is_file())
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise OpenHMRError(f"{path}: expected a record index (.npz) or a folder holding one")
+    names = ", ".join(p.name for p in found)
+    raise OpenHMRError(f"{path}: the folder holds several record indexes ({names}); name one")
+
+
 def load_index(
     path: str | os.PathLike, image_root: str | os.PathLike | None = None, check_images: bool = True
 ) -> RecordIndex:
-    """Read and validate an index. image_root overrides the stored one."""
-    path = Path(path)
+    """Read and validate an index (a file, or a folder holding one: `index_path`).
+    image_root overrides the stored one."""
+    path = index_path(path)
     if not path.is_file():
         raise OpenHMRError(f"record index not found: {path}")
     arrays = read_npz(path, "record index")

@@ -360,24 +360,29 @@ def read_skeleton_map(path: str | os.PathLike) -> SkeletonMap:
     )
 
 
+def skeleton_from_spec(spec: str | os.PathLike | SkeletonMap) -> SkeletonMap | str:
+    """The map a spec names ("auto" stays "auto": each file picks its own), checked once
+    before any file is read: a SkeletonMap, a built-in name (or alias) or a JSON/YAML map."""
+    if isinstance(spec, SkeletonMap) or str(spec) == "auto":
+        return spec if isinstance(spec, SkeletonMap) else "auto"
+    if str(spec) in BUILTIN_SKELETONS or str(spec) in SKELETON_ALIASES:
+        return BUILTIN_SKELETONS[SKELETON_ALIASES.get(str(spec), str(spec))]
+    if Path(spec).is_file():
+        return read_skeleton_map(spec)
+    raise OpenHMRError(
+        f"skeleton: expected 'auto', one of {[*SKELETON_ALIASES, *BUILTIN_SKELETONS]} or a "
+        f"map file, got {str(spec)!r}"
+    )
+
+
 def resolve_skeleton(
     spec: str | os.PathLike | SkeletonMap, joint_names: Iterable[str], source: str = "BVH file"
 ) -> SkeletonMap:
     """The map for a file with `joint_names`: spec is a SkeletonMap, "auto", a built-in name
     (or alias), or a path to a JSON/YAML map.  Checks that the file has the joints it needs."""
-    if isinstance(spec, SkeletonMap):
-        skeleton = spec
-    elif str(spec) == "auto":
+    skeleton = skeleton_from_spec(spec)
+    if skeleton == "auto":
         return detect_skeleton(joint_names, source)
-    elif str(spec) in BUILTIN_SKELETONS or str(spec) in SKELETON_ALIASES:
-        skeleton = BUILTIN_SKELETONS[SKELETON_ALIASES.get(str(spec), str(spec))]
-    elif Path(spec).is_file():
-        skeleton = read_skeleton_map(spec)
-    else:
-        raise OpenHMRError(
-            f"skeleton: expected 'auto', one of {[*SKELETON_ALIASES, *BUILTIN_SKELETONS]} or a "
-            f"map file, got {str(spec)!r}"
-        )
     missing = skeleton.bvh_joints() - set(joint_names)
     if missing:
         raise OpenHMRError(

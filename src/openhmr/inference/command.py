@@ -84,8 +84,10 @@ def run_demo_command(
     return summary
 
 
-def summary_line(summary: DemoSummary, out: Path, unit: str = "images") -> str:
-    """One line: counts, failures, speed and where the outputs are."""
+def summary_line(summary: DemoSummary, out: Path, unit: str | None = None) -> str:
+    """One line: counts (of images, or of a video's frames), failures, speed and where the
+    outputs are."""
+    unit = unit or summary.unit
     rate = summary.images / summary.seconds if summary.seconds > 0 else 0.0
     failed = f", {len(summary.failures)} failed" if summary.failures else ""
     return (

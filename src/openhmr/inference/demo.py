@@ -33,14 +33,16 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".m
 
 @dataclass
 class DemoSummary:
-    """images: processed; people: found in them; failures: (name, message) per failed image;
-    seconds: wall time; outputs: files written."""
+    """images: processed (the frames of a video); people: found in them; failures: (name,
+    message) per failed image; seconds: wall time; outputs: files written; unit: what one of
+    `images` is ("images" or "frames"), for the summary line."""
 
     images: int = 0
     people: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     outputs: list[Path] = field(default_factory=list)
+    unit: str = "images"
 
 
 def input_kind(path: Path) -> str:

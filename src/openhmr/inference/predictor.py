@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from openhmr.body import BodyModel, load_body_model
+from openhmr.checks import check_device, check_number
 from openhmr.data.crop import crop_matrix, warp_image
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import crop_to_full_perspective, perspective_project
@@ -175,6 +176,9 @@ class Predictor:
             raise OpenHMRError("Predictor: the model needs a body model (HMR(body_model=...))")
         if batch_size < 1:
             raise OpenHMRError(f"batch size: expected ≥ 1, got {batch_size}")
+        if focal_length is not None:
+            check_number("focal length (pixels)", focal_length, above=0)
+        check_device("device", str(device))
         self.device = torch.device(device)
         self.model = model.eval().to(self.device)
         self.detector = detector if detector is not None else MoveNetPersonDetector()

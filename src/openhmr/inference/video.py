@@ -48,7 +48,7 @@ def run_video(
     capture = open_video(path)
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    summary, start = DemoSummary(), time.perf_counter()
+    summary, start = DemoSummary(unit="frames"), time.perf_counter()
     video_path = out / f"{path.stem}_overlay.mp4"
     partial = out / f".{path.stem}_overlay.partial.mp4"  # the container follows the suffix
     out.mkdir(parents=True, exist_ok=True)

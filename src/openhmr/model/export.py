@@ -10,6 +10,7 @@ import torch
 
 from openhmr.errors import OpenHMRError
 from openhmr.files import atomic_path
+from openhmr.logs import drop_log_messages
 from openhmr.model.hmr import HMR, ParameterNetwork
 
 INPUT_NAME = "images"
@@ -32,6 +33,11 @@ def export_onnx(
         raise OpenHMRError(
             "ONNX export needs onnx and onnxscript: pip install 'openhmr[onnx]'"
         ) from None
+    # torch's exporter notes, once per torchvision op it knows, that torchvision (which the
+    # network never uses) is missing
+    drop_log_messages(
+        "torch.onnx._internal.exporter._registration", "torchvision is not installed. Skipping"
+    )
     path = Path(path)
     network = ParameterNetwork(model).eval()
     example = torch.zeros(2, 3, image_size, image_size)

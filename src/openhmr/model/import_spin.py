@@ -12,6 +12,7 @@ forward exactly (see docs/network.md).
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 
 from openhmr.errors import OpenHMRError
+from openhmr.files import describe_file
 from openhmr.model.hmr import HMR
 from openhmr.model.resnet import ResNetV1
 
@@ -30,10 +32,22 @@ def torch_load_plain(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.is_file():
         raise OpenHMRError(f"checkpoint: no such file {path}")
+    kind = describe_file(path)
+    if kind not in ("a zip archive", "a Python pickle"):  # torch.save's two formats
+        raise OpenHMRError(
+            f"{path}: expected a checkpoint (openhmr .safetensors, or a torch .pt/.pth/.ckpt), "
+            f"found {kind}"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a pickle that is not plain tensors, or not a torch file at all
-        raise OpenHMRError(f"{path}: not a plain-tensor torch checkpoint ({err})") from None
+    except pickle.UnpicklingError:  # torch's several lines of advice: say it in one
+        raise OpenHMRError(
+            f"{path}: the torch file holds Python objects besides tensors, which openhmr never "
+            "unpickles; expected plain tensors (a state dict)"
+        ) from None
+    except Exception as err:  # not a torch file after all (a truncated or foreign zip, ...)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise OpenHMRError(f"{path}: not a readable torch checkpoint ({first})") from None
 
 
 def strip_module_prefix(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -28,10 +28,11 @@ from tqdm import tqdm
 from openhmr.body import load_body_model
 from openhmr.body.model import BodyModel
 from openhmr.body.parts import vertex_part_labels
+from openhmr.checks import check_count, check_number
 from openhmr.data.crop import box_from_keypoints
 from openhmr.data.records import RecordIndex, save_index
 from openhmr.errors import OpenHMRError
-from openhmr.files import atomic_path, write_npz
+from openhmr.files import atomic_path, remove_empty_folders, writable_folder_error, write_npz
 from openhmr.render import Mesh, render
 from openhmr.synth.poses import sample_poses
 from openhmr.synth.scene import (
@@ -74,15 +75,9 @@ class _Generator:
     def __init__(self, config: SynthConfig) -> None:
         torch.set_num_threads(1)
         self.config = config
-        self.model: BodyModel = load_body_model(config.body_model)
+        self.model, self.backgrounds, self.poses = _load_inputs(config)
         self.parts = vertex_part_labels(self.model.data.weights)
         self.faces = self.model.faces.numpy()
-        self.backgrounds = list_backgrounds(config.backgrounds)
-        self.poses = None
-        if config.mocap is not None:
-            from openhmr.data.mocap import load_pose_set
-
-            self.poses = load_pose_set(config.mocap).poses.reshape(-1, 24, 3)
 
     def body(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One sample's pose (24, 3), root in camera axes, and betas (10,)."""
@@ -100,20 +95,21 @@ class _Generator:
         todo = [i for i in indices if not _annotation_path(out, i).exists()]
         rngs = {i: np.random.default_rng([self.config.seed, i]) for i in todo}
         bodies = {i: self.body(rngs[i]) for i in todo}
-        if todo:
+        for i in todo:
+            # one body per call: a batched matmul's last bits depend on the batch size, and
+            # which samples share a batch depends on the chunking, workers and resumption
             with torch.no_grad():
                 posed = self.model(
-                    pose=torch.tensor(np.stack([bodies[i][0] for i in todo]), dtype=torch.float32),
-                    betas=torch.tensor(np.stack([bodies[i][1] for i in todo]), dtype=torch.float32),
+                    pose=torch.tensor(bodies[i][0][None], dtype=torch.float32),
+                    betas=torch.tensor(bodies[i][1][None], dtype=torch.float32),
                 )
-            for k, i in enumerate(todo):
-                self._write(
-                    i,
-                    rngs[i],
-                    *bodies[i],
-                    posed.vertices[k].double().numpy(),
-                    posed.keypoints[k].double().numpy(),
-                )
+            self._write(
+                i,
+                rngs[i],
+                *bodies[i],
+                posed.vertices[0].double().numpy(),
+                posed.keypoints[0].double().numpy(),
+            )
         return [dict(np.load(_annotation_path(out, i))) for i in indices]
 
     def _write(
@@ -188,6 +184,29 @@ class _Generator:
         write_npz(_annotation_path(out, i), annotation, compress=False)
 
 
+def _load_inputs(config: SynthConfig) -> tuple[BodyModel, list[Path], np.ndarray | None]:
+    """The body model, the background files and the pose set's poses (N, 24, 3) or None."""
+    poses = None
+    if config.mocap is not None:
+        from openhmr.data.mocap import load_pose_set
+
+        poses = load_pose_set(config.mocap).poses.reshape(-1, 24, 3)
+    backgrounds = list_backgrounds(config.backgrounds)
+    return load_body_model(config.body_model), backgrounds, poses
+
+
+def check_config(config: SynthConfig) -> None:
+    """Refuse settings that cannot make a data set, before anything is written."""
+    check_count("--num", config.num)
+    check_count("seed", config.seed, minimum=0)
+    check_count("image size", config.scene.image_size, minimum=64)
+    check_number("occluder probability", config.scene.occluder_prob, minimum=0, maximum=1)
+    check_number("person size in pixels", config.scene.person_px, above=0)
+    problem = writable_folder_error(config.out)
+    if problem:
+        raise OpenHMRError(f"synthetic data folder {config.out}: {problem}")
+
+
 def _name(i: int, suffix: str) -> str:
     return f"{i:07d}{suffix}"
 
@@ -245,30 +264,44 @@ def _worker_make(indices: list[int]) -> list[dict]:
 def generate(config: SynthConfig, workers: int = 1, progress: bool = True) -> Path:
     """Generate `config.num` samples under `config.out` (images/, annotations/, optional
     parts/) and write the index `<out>/synth.npz`; returns its path."""
-    if config.num <= 0:
-        raise OpenHMRError(f"--num must be positive, got {config.num}")
+    check_config(config)
+    # read every input before the first folder or progress bar: a bad one is one clear error
+    generator = _Generator(config) if workers <= 1 else None
+    if generator is None:
+        _load_inputs(config)
     out = Path(config.out)
-    for folder in ("images", "annotations") + (("parts",) if config.parts else ()):
-        (out / folder).mkdir(parents=True, exist_ok=True)
+    folders = [out / f for f in ("images", "annotations") + (("parts",) if config.parts else ())]
+    made = [f for f in (*folders, *out.parents, out) if not f.exists()]
+    try:
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        annotations = _make_all(config, generator, workers, progress)
+    except BaseException:
+        remove_empty_folders(made)
+        raise
+    return _write_index(config, annotations)
+
+
+def _make_all(
+    config: SynthConfig, generator: _Generator | None, workers: int, progress: bool
+) -> list[dict]:
     chunks = [
         list(range(s, min(s + config.chunk, config.num)))
         for s in range(0, config.num, config.chunk)
     ]
-    bar = tqdm(total=config.num, unit="sample", desc="synth", disable=not progress)
     annotations: list[dict] = []
-    if workers <= 1:
-        generator = _Generator(config)
-        for chunk in chunks:
-            annotations += generator.make(chunk)
-            bar.update(len(chunk))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, initializer=_worker_init, initargs=(config,)) as pool:
-            for result in pool.imap(_worker_make, chunks):
-                annotations += result
-                bar.update(len(result))
-    bar.close()
-    return _write_index(config, annotations)
+    with tqdm(total=config.num, unit="sample", desc="synth", disable=not progress) as bar:
+        if generator is not None:
+            for chunk in chunks:
+                annotations += generator.make(chunk)
+                bar.update(len(chunk))
+        else:
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(workers, initializer=_worker_init, initargs=(config,)) as pool:
+                for result in pool.imap(_worker_make, chunks):
+                    annotations += result
+                    bar.update(len(result))
+    return annotations
 
 
 def _write_index(config: SynthConfig, annotations: list[dict]) -> Path:

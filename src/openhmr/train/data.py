@@ -19,8 +19,7 @@ from openhmr.errors import OpenHMRError
 from openhmr.geometry import axis_angle_to_matrix, matrix_to_axis_angle, mean_rotation
 from openhmr.synth import SynthConfig, generate, sample_poses
 from openhmr.train.config import TrainConfig
-
-SYNTHETIC_PREFIX = "synthetic:"
+from openhmr.train.validate import SYNTHETIC_PREFIX
 
 
 @dataclass(frozen=True)

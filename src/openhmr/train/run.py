@@ -22,6 +22,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -29,6 +30,7 @@ from lightning.pytorch.utilities import CombinedLoader
 
 from openhmr.errors import OpenHMRError
 from openhmr.files import atomic_path
+from openhmr.logs import drop_log_messages
 from openhmr.model import save_checkpoint
 from openhmr.train.config import TrainConfig
 from openhmr.train.data import (
@@ -40,6 +42,7 @@ from openhmr.train.data import (
     val_loader,
 )
 from openhmr.train.module import HMRTrainingModule
+from openhmr.train.validate import check_inputs, check_values
 from openhmr.train.visualize import prediction_grid
 
 
@@ -148,12 +151,17 @@ def _strategy(config: TrainConfig) -> Any:
     return "auto"
 
 
+def _hide_lightning_advertisement() -> None:
+    """Lightning logs a tip to install its cloud logger (litlogger) whenever a run uses none."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        drop_log_messages(name, "💡 Tip: For seamless cloud logging")
+
+
 def build_trainer(
     config: TrainConfig, data: TrainingData, extra_callbacks: list[Callback] | None = None
 ) -> L.Trainer:
-    every = config.trainer.checkpoint_every_steps
-    if every <= 0 or config.trainer.max_steps <= 0:
-        raise OpenHMRError("trainer.max_steps and trainer.checkpoint_every_steps must be > 0")
+    _hide_lightning_advertisement()
+    check_values(config)
     checkpoints = ModelCheckpoint(
         dirpath=Path(config.out) / "checkpoints",
         filename="epoch_{epoch:04d}",
@@ -167,6 +175,15 @@ def build_trainer(
         callbacks.append(PredictionGrid(config, data))
     if config.trainer.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=1))
+    try:
+        return _lightning_trainer(config, callbacks)
+    except (MisconfigurationException, ValueError) as err:  # what our checks did not foresee
+        lines = str(err).strip().splitlines() or [type(err).__name__]
+        raise OpenHMRError(f"trainer: {lines[0]}") from None
+
+
+def _lightning_trainer(config: TrainConfig, callbacks: list[Callback]) -> L.Trainer:
+    every = config.trainer.checkpoint_every_steps
     return L.Trainer(
         accelerator=config.trainer.accelerator,
         devices=config.trainer.devices,
@@ -198,6 +215,8 @@ def train(
 ) -> Path | None:
     """Run training; returns the final openhmr checkpoint `<out>/model.safetensors` (on the
     global rank 0; None on the other ranks of a DDP run, which write nothing)."""
+    check_values(config)  # a config built in code has not been through load_config
+    check_inputs(config)
     L.seed_everything(config.seed, workers=True, verbose=False)
     out = Path(config.out)
     last = out / "checkpoints" / "last.ckpt"

@@ -22,7 +22,7 @@ from pathlib import Path
 from openhmr.errors import OpenHMRError
 from openhmr.web.service import PageResult, PageService
 
-EXAMPLE_NOTE = "astronaut.jpg (NASA, public domain) with its person box"
+EXAMPLE_NOTE = "astronaut.jpg (NASA, public domain)"
 OFFLINE_ENVIRONMENT = {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "HF_HUB_OFFLINE": "1",
@@ -70,7 +70,7 @@ def status_html(message: str, ok: bool) -> str:
 def build_app(service: PageService, model_label: str = "the bundled default model"):
     """The page's `gradio.Blocks` (queue set; launch it)."""
     gr = import_gradio()
-    from openhmr.inference.command import EXAMPLE_BOX, EXAMPLE_IMAGE
+    from openhmr.inference.command import EXAMPLE_IMAGE
 
     def run(photo, threshold, draw_boxes, boxes, refine=False) -> PageResult:
         path, name = upload_path(photo)
@@ -123,7 +123,7 @@ def build_app(service: PageService, model_label: str = "the bundled default mode
                 api_button = gr.Button(visible=False)
                 photo, boxes = inputs[0], inputs[3]
                 examples = gr.Examples(
-                    [[str(EXAMPLE_IMAGE), _example_box(EXAMPLE_BOX)]],
+                    [[str(EXAMPLE_IMAGE), ""]],
                     inputs=[photo, boxes],
                     label="Example",
                     example_labels=[EXAMPLE_NOTE],
@@ -194,12 +194,6 @@ def _outputs(gr) -> list:
     with gr.Accordion("Parameters (the JSON record)", open=False):
         record = gr.JSON(elem_id="record")
     return [status, overlay, side, viewer, downloads, record]
-
-
-def _example_box(path: Path) -> str:
-    import json
-
-    return ", ".join(f"{v:g}" for v in json.loads(path.read_text())["bbox"])
 
 
 def _log(message: str) -> None:

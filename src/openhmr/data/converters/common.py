@@ -82,6 +82,17 @@ def write_split(out_dir: str | os.PathLike, dataset: str, split: str, index: Rec
     return path
 
 
+def write_splits(
+    out_dir: str | os.PathLike, dataset: str, indexes: dict[str, RecordIndex]
+) -> list[Path]:
+    """Write several splits, each as `write_split`, only once every one of them has a person:
+    a refused split leaves no other split's file behind."""
+    for split, index in indexes.items():
+        if len(index) == 0:
+            raise OpenHMRError(f"{dataset} {split}: no person passed the filter; nothing written")
+    return [write_split(out_dir, dataset, split, index) for split, index in indexes.items()]
+
+
 def require(path: Path, what: str) -> Path:
     """`path` if it exists, else one clear error naming it."""
     if not path.exists():

@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from openhmr.data.converters.common import index_from_keypoints, require, write_split
+from openhmr.checks import check_number
+from openhmr.data.converters.common import index_from_keypoints, require, write_splits
 from openhmr.errors import OpenHMRError
+from openhmr.files import describe_file
 
 LSP_TO_COCOPLUS = list(range(14))
 
@@ -26,9 +28,16 @@ LSP_TO_COCOPLUS = list(range(14))
 def read_joints_mat(path: Path) -> np.ndarray:
     """joints.mat in either layout → (N, 14, 3) x, y (continuous pixels), visibility."""
     try:
-        joints = scipy.io.loadmat(path)["joints"]
-    except (OSError, ValueError, KeyError) as err:
-        raise OpenHMRError(f"{path}: cannot read a 'joints' matrix ({err})") from None
+        contents = scipy.io.loadmat(path)
+    except Exception:  # scipy raises several kinds (MatReadError, ValueError, ...)
+        raise OpenHMRError(
+            f"{path}: expected a MATLAB .mat file with a 'joints' matrix, found "
+            f"{describe_file(path)} that scipy cannot read"
+        ) from None
+    if not isinstance(contents.get("joints"), np.ndarray):
+        names = sorted(k for k in contents if not k.startswith("__"))
+        raise OpenHMRError(f"{path}: expected a 'joints' matrix, found the variables {names}")
+    joints = contents["joints"]
     if joints.ndim == 3 and joints.shape[:2] == (3, 14):  # LSP: occlusion flag
         keypoints = joints.transpose(2, 1, 0).astype(np.float64)
         keypoints[..., 2] = 1.0 - keypoints[..., 2]
@@ -57,20 +66,20 @@ def convert_lsp(raw: str | os.PathLike, out: str | os.PathLike) -> list[Path]:
     keypoints = read_joints_mat(require(raw / "joints.mat", "LSP joints.mat"))
     names = [f"im{i + 1:04d}.jpg" for i in range(len(keypoints))]
     images = require(raw / "images", "LSP images folder")
-    written = []
-    for split, rows, filtered in (
-        ("train", slice(0, 1000), True),
-        ("test", slice(1000, 2000), False),
-    ):
-        index = index_from_keypoints(
+    indexes = {
+        split: index_from_keypoints(
             names[rows],
             _padded(keypoints[rows]),
             images,
             {"dataset": "lsp", "split": split, "version": "1.0"},
             filter_persons=filtered,
         )
-        written.append(write_split(out, "lsp", split, index))
-    return written
+        for split, rows, filtered in (
+            ("train", slice(0, 1000), True),
+            ("test", slice(1000, 2000), False),
+        )
+    }
+    return write_splits(out, "lsp", indexes)
 
 
 def convert_lspet(
@@ -78,6 +87,7 @@ def convert_lspet(
 ) -> list[Path]:
     """LSP-extended → `lspet_train.npz` (and `lspet_val.npz`: the last `holdout_fraction` of
     the images present, unfiltered, when > 0). Only images present on disk are used."""
+    check_number("holdout fraction", holdout_fraction, minimum=0.0, below=1.0)
     raw = Path(raw)
     keypoints = read_joints_mat(require(raw / "joints.mat", "LSP-extended joints.mat"))
     images = require(raw / "images", "LSP-extended images folder")
@@ -91,18 +101,14 @@ def convert_lspet(
     splits = [("train", slice(0, len(names) - num_val), True)]
     if num_val:
         splits.append(("val", slice(len(names) - num_val, len(names)), False))
-    return [
-        write_split(
-            out,
-            "lspet",
-            split,
-            index_from_keypoints(
-                names[rows],
-                _padded(keypoints[rows]),
-                images,
-                {**meta, "split": split},
-                filter_persons=filtered,
-            ),
+    indexes = {
+        split: index_from_keypoints(
+            names[rows],
+            _padded(keypoints[rows]),
+            images,
+            {**meta, "split": split},
+            filter_persons=filtered,
         )
         for split, rows, filtered in splits
-    ]
+    }
+    return write_splits(out, "lspet", indexes)
