@@ -6,7 +6,7 @@ share of the time.
 Images: the open body walking, turned by a random yaw, at a random place, over a noisy
 gradient (JPEG, written before timing).  Network: full ResNet-50 HMR (T = 3) with its IEF
 updates zeroed so every prediction is the mean Θ (a realistic camera and body, so the renderer
-draws a real mesh; the network's cost is unchanged).  Stages: decode (JPEG read), detect (HOG),
+draws a real mesh; the network's cost is unchanged).  Stages: decode (JPEG read), detect (MoveNet),
 crop, predict (network + body model + camera), render (overlay with keypoints + side view),
 write (2 PNGs, OBJ, JSON).
 """

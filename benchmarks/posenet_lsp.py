@@ -7,7 +7,8 @@
   ground-truth box (square, 1.2 × the visible joints' extent); PCK@0.2 (torso) of the 12 limb
   joints, beside the mean layout of the training images (im00001 up to --first − 1).
 - Detection: the fraction of images where a detected box (squared) has IoU ≥ 0.5 with the
-  ground-truth box, for MoveNet MultiPose at 256 and 384 px and for HOG, plus ms per image.
+  ground-truth box, for MoveNet MultiPose at 256 and 384 px, plus ms per image (the HOG
+  detector it replaced was measured in the same run up to commit 7ec7b71: docs/benchmarks.md).
 See `openhmr.evaluate.keypoints2d` for the definitions. Reads the data in place.
 """
 
@@ -28,7 +29,7 @@ from common import machine
 
 from openhmr.data.converters.lsp import read_joints_mat
 from openhmr.evaluate.keypoints2d import detection_hits, limb_pck, lsp_person_boxes, mean_layout
-from openhmr.inference.detect import HOGPeopleDetector, MoveNetPersonDetector
+from openhmr.inference.detect import MoveNetPersonDetector
 from openhmr.inference.predictor import load_image
 from openhmr.posenet import MoveNet
 
@@ -67,7 +68,6 @@ def detection_scores(paths, boxes) -> dict[str, dict]:
     detectors = {
         "movenet_multipose_256": MoveNetPersonDetector(size=256),
         "movenet_multipose_384": MoveNetPersonDetector(size=384),
-        "hog": HOGPeopleDetector(),
     }
     found = {name: [] for name in detectors}
     seconds = dict.fromkeys(detectors, 0.0)

@@ -17,9 +17,8 @@ from openhmr.body import load_body_model
 from openhmr.body.poses import named_pose
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import crop_to_full_perspective, perspective_project
-from openhmr.inference import HOGPeopleDetector, Predictor, write_glb, write_ply
+from openhmr.inference import MoveNetPersonDetector, Predictor, write_glb, write_ply
 from openhmr.inference.detect import box_iou
-from openhmr.inference.hog import block_descriptors, window_descriptor
 from openhmr.inference.openpose import boxes_from_openpose, read_openpose
 from openhmr.inference.visualize import render_people
 from openhmr.model import HMR
@@ -196,15 +195,9 @@ def test_predictor_refuses_a_focal_length_or_device_it_cannot_use(body, scene_th
     assert Predictor(model, focal_length=800.0).focal_length == 800.0
 
 
-def test_hog_descriptor_matches_opencv4():
-    """OpenCV 4.10's HOGDescriptor().compute on the stored image (OpenCV 5 has no HOG)."""
-    reference = np.load(DATA / "inference_hog_opencv4.npz")
-    descriptor = window_descriptor(block_descriptors(reference["image"]))
-    np.testing.assert_allclose(descriptor, reference["descriptor"], atol=5e-4)
-
-
-def test_hog_detector_finds_rendered_pedestrian(body):
-    """A walker facing the camera (OpenCV 4's detector finds this one too, at a similar box)."""
+def test_detector_finds_rendered_pedestrian(body):
+    """A walker facing the camera, rendered: the default detector's box matches its silhouette and
+    its keypoints lie on it."""
     pose = named_pose("walk").reshape(1, 24, 3).clone()
     pose[0, 0] = torch.tensor([math.pi, 0.0, 0.0])
     with torch.no_grad():
@@ -218,11 +211,15 @@ def test_hog_detector_finds_rendered_pedestrian(body):
         [Mesh(vertices, body.faces.numpy(), (0.8, 0.3, 0.25))], (height, width), 800.0
     )
     image = composite(background, rendering)
-    detections = HOGPeopleDetector()(image)
+    detections = MoveNetPersonDetector()(image)
     truth = silhouette_box(rendering.alpha > 0.5).astype(float)
     assert len(detections) == 1
     assert box_iou(truth, detections.boxes)[0] > 0.6
-    assert len(HOGPeopleDetector()(background)) == 0
+    x, y, w, h = truth
+    confident = detections.keypoints[0, detections.keypoints[0, :, 2] > 0.3, :2]
+    assert len(confident) >= 12
+    assert ((confident >= [x - 5, y - 5]) & (confident <= [x + w + 5, y + h + 5])).all()
+    assert len(MoveNetPersonDetector()(background)) == 0
 
 
 def _openpose_person(points: dict[int, tuple[float, float, float]], count: int) -> list[float]:

@@ -2,7 +2,6 @@
 
 from openhmr.inference.detect import (
     Detections,
-    HOGPeopleDetector,
     MoveNetPersonDetector,
     PersonDetector,
 )
@@ -11,7 +10,6 @@ from openhmr.inference.predictor import Person, Predictor, default_focal_length
 
 __all__ = [
     "Detections",
-    "HOGPeopleDetector",
     "MoveNetPersonDetector",
     "Person",
     "PersonDetector",
