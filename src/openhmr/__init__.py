@@ -2,6 +2,7 @@
 
 from openhmr.body import BodyModel, BodyOutput, load_body_model
 from openhmr.errors import OpenHMRError
+from openhmr.fit import FitConfig, FitResult, fit_keypoints
 from openhmr.inference import Person, Predictor
 from openhmr.model import HMR, Discriminator, HMROutput, load_checkpoint, save_checkpoint
 
@@ -11,11 +12,14 @@ __all__ = [
     "BodyModel",
     "BodyOutput",
     "Discriminator",
+    "FitConfig",
+    "FitResult",
     "HMROutput",
     "OpenHMRError",
     "Person",
     "Predictor",
     "__version__",
+    "fit_keypoints",
     "load_body_model",
     "load_checkpoint",
     "save_checkpoint",

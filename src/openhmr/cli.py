@@ -333,6 +333,30 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
         "(default head,torso,right_arm,left_arm,right_leg,left_leg)",
     )
     parser.add_argument("--limit", type=int, help="evaluate only the first N rows")
+    parser.add_argument(
+        "--refine",
+        nargs="?",
+        const="movenet",
+        metavar="KEYPOINTS",
+        help="evaluate predictions fitted to 2D keypoints (docs/fitting.md): 'movenet' (the "
+        "default when the flag has no value), 'truth' (the index's own 2D keypoints, to check "
+        "the fitting) or a .npz with 'keypoints' (rows, K, 3) in image pixels",
+    )
+    parser.add_argument(
+        "--keypoint-noise",
+        type=float,
+        default=0.0,
+        metavar="PX",
+        help="with --refine truth: Gaussian noise (pixels) added to the keypoints (seed 0)",
+    )
+    parser.add_argument(
+        "--fit",
+        dest="fit_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a fitting setting (openhmr.fit.FitConfig), e.g. --fit iterations=100",
+    )
     parser.set_defaults(run=_run_eval)
 
 
@@ -375,6 +399,13 @@ def _run_eval(args: argparse.Namespace) -> None:
     predictions = predict_index(
         checkpoint.model, index, args.batch_size, args.device, args.workers, progress=True
     )
+    settings = {"batch_size": args.batch_size, "device": args.device, "limit": args.limit}
+    if args.refine:
+        predictions, settings["refine"] = _refine_for_eval(
+            args, predictions, index, body_model, checkpoint.discriminator
+        )
+    elif args.keypoint_noise or args.fit_options:
+        raise OpenHMRError("--keypoint-noise and --fit apply with --refine")
     result = evaluate_predictions(
         protocol,
         predictions,
@@ -402,11 +433,63 @@ def _run_eval(args: argparse.Namespace) -> None:
         checkpoint=checkpoint_identity(args.checkpoint, checkpoint.record),
         data=data,
         body_model=identity,
-        settings={"batch_size": args.batch_size, "device": args.device, "limit": args.limit},
+        settings=settings,
     )
     print(format_table(result))
     write_report(out, report)
     print(f"wrote {out}")
+
+
+def fit_config_from(options: Sequence[str]):
+    """`FitConfig` with KEY=VALUE overrides (values parsed as YAML scalars)."""
+    import dataclasses
+
+    import yaml
+
+    from openhmr.fit import FitConfig
+
+    fields = {f.name for f in dataclasses.fields(FitConfig)}
+    values = {}
+    for option in options:
+        key, sep, text = option.partition("=")
+        if not sep or key not in fields:
+            raise OpenHMRError(f"--fit: expected KEY=VALUE with KEY one of {sorted(fields)}")
+        values[key] = yaml.safe_load(text)
+    try:
+        return FitConfig(**values)
+    except TypeError as err:
+        raise OpenHMRError(f"--fit: {err}") from None
+
+
+def _refine_for_eval(args, predictions, index, body_model, discriminator):
+    from openhmr.evaluate.refine import index_keypoints, refine_predictions
+
+    config = fit_config_from(args.fit_options)
+    keypoints = index_keypoints(index, args.refine, args.keypoint_noise, progress=True)
+    refined, stats = refine_predictions(
+        predictions,
+        index,
+        keypoints,
+        body_model,
+        discriminator=discriminator,
+        config=config,
+        progress=True,
+    )
+    import dataclasses
+
+    record = {
+        "keypoints": args.refine,
+        "keypoint_noise_px": args.keypoint_noise,
+        "adversarial_prior": discriminator is not None and config.adversarial_weight > 0,
+        "config": dataclasses.asdict(config),
+        **stats.summary(),
+    }
+    print(
+        f"refined {record['refined_share']:.0%} of {record['rows']} rows in "
+        f"{record['seconds']:.1f} s; median keypoint error {record['median_initial_error_px']:.1f}"
+        f" -> {record['median_error_px']:.1f} px"
+    )
+    return refined, record
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
@@ -472,7 +555,15 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
     parser.add_argument("--bbox", help="person box x,y,w,h in pixels (skips detection)")
-    parser.add_argument("--keypoints", help="OpenPose JSON: boxes from its keypoints")
+    parser.add_argument(
+        "--keypoints", help="OpenPose JSON: boxes from its keypoints (and, with --refine, the fit)"
+    )
+    parser.add_argument(
+        "--refine",
+        action="store_true",
+        help="fit each body to 2D keypoints (--keypoints, else the built-in pose network; "
+        "docs/fitting.md)",
+    )
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=8, help="crops per batch (8)")
@@ -499,6 +590,7 @@ def _run_demo(args: argparse.Namespace) -> None:
         args.batch_size,
         args.formats,
         args.focal,
+        refine=args.refine,
     )
     print(summary_line(summary, args.out))
     for line in failure_lines(summary):
