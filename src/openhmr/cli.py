@@ -440,31 +440,14 @@ def _run_eval(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
-def fit_config_from(options: Sequence[str]):
-    """`FitConfig` with KEY=VALUE overrides (values parsed as YAML scalars)."""
+def _refine_for_eval(args, predictions, index, body_model, discriminator):
+    """The predictions fitted to --refine's keypoints, and the report's record of the fit."""
     import dataclasses
 
-    import yaml
-
-    from openhmr.fit import FitConfig
-
-    fields = {f.name for f in dataclasses.fields(FitConfig)}
-    values = {}
-    for option in options:
-        key, sep, text = option.partition("=")
-        if not sep or key not in fields:
-            raise OpenHMRError(f"--fit: expected KEY=VALUE with KEY one of {sorted(fields)}")
-        values[key] = yaml.safe_load(text)
-    try:
-        return FitConfig(**values)
-    except TypeError as err:
-        raise OpenHMRError(f"--fit: {err}") from None
-
-
-def _refine_for_eval(args, predictions, index, body_model, discriminator):
     from openhmr.evaluate.refine import index_keypoints, refine_predictions
+    from openhmr.fit import config_from_options
 
-    config = fit_config_from(args.fit_options)
+    config = config_from_options(args.fit_options, "--fit")
     keypoints = index_keypoints(index, args.refine, args.keypoint_noise, progress=True)
     refined, stats = refine_predictions(
         predictions,
@@ -475,8 +458,6 @@ def _refine_for_eval(args, predictions, index, body_model, discriminator):
         config=config,
         progress=True,
     )
-    import dataclasses
-
     record = {
         "keypoints": args.refine,
         "keypoint_noise_px": args.keypoint_noise,

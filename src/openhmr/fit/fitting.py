@@ -25,8 +25,11 @@ objective no lower than the estimate's own.  A NaN keypoint counts as missing (c
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -61,17 +64,20 @@ class FitConfig:
     fit_shape: optimise β; facing_candidates: turns of the root tried in step 1 (1 = keep the
     estimate's); facing_iterations: their iterations; coco17_mapping: where COCO-17 keypoints
     sit on the body, "calibrated" (hips and shoulders off the joint centres, docs/fitting.md)
-    or "namesake" (the cocoplus keypoints of the same name).
+    or "namesake" (the cocoplus keypoints of the same name); threads: torch's intra-op
+    threads while fitting (a process-wide setting, restored afterwards; None leaves it alone).
+    The fit's tensors are tiny, so more threads only add synchronisation: on a busy 2-core
+    machine 2 threads made it 10-15x slower than 1 (docs/fitting.md).
     """
 
-    iterations: int = 30
+    iterations: int = 45
     optimizer: str = "adam"
-    learning_rate: float = 0.04
+    learning_rate: float = 0.08
     tolerance: float = 1e-3
     patience: int = 3
     robust_scale: float = 0.1
-    robust_scale_start: float = 0.4
-    anneal_iterations: int = 20
+    robust_scale_start: float = 1.0
+    anneal_iterations: int = 15
     min_confidence: float = 0.2
     min_keypoints: int = 4
     angle_prior_weight: float = 10.0
@@ -84,6 +90,7 @@ class FitConfig:
     facing_candidates: int = 4
     facing_iterations: int = 10
     coco17_mapping: str = "calibrated"
+    threads: int | None = 1
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -112,8 +119,27 @@ class FitConfig:
                 f"fit coco17_mapping: expected one of {COCO17_MAPPINGS}, "
                 f"got {self.coco17_mapping!r}"
             )
+        if self.threads is not None and self.threads < 1:
+            raise OpenHMRError(f"fit threads: expected ≥ 1 or None, got {self.threads}")
         if self.facing_candidates < 1 or self.min_keypoints < 1:
             raise OpenHMRError("fit facing_candidates and min_keypoints: expected ≥ 1")
+
+
+def config_from_options(options: Sequence[str], what: str = "fit") -> FitConfig:
+    """`FitConfig` with "KEY=VALUE" overrides (values read as YAML scalars)."""
+    import yaml
+
+    fields = {f.name for f in dataclasses.fields(FitConfig)}
+    values = {}
+    for option in options:
+        key, sep, text = option.partition("=")
+        if not sep or key not in fields:
+            raise OpenHMRError(f"{what}: expected KEY=VALUE with KEY one of {sorted(fields)}")
+        values[key] = yaml.safe_load(text)
+    try:
+        return FitConfig(**values)
+    except TypeError as err:
+        raise OpenHMRError(f"{what}: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -178,8 +204,9 @@ class _Problem:
     def body(self, v: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Variables -> rotations (B, 24, 3, 3), camera (B, 3), the layout's projected
         keypoints (B, K, 2)."""
-        root = v["root_base"] @ axis_angle_to_matrix(v["root"])  # B x 3 x 3
-        rotations = torch.cat([root[:, None], axis_angle_to_matrix(v["body"])], dim=1)
+        turns = axis_angle_to_matrix(torch.cat([v["root"][:, None], v["body"]], dim=1))
+        root = v["root_base"] @ turns[:, 0]  # B x 3 x 3
+        rotations = torch.cat([root[:, None], turns[:, 1:]], dim=1)  # B x 24 x 3 x 3
         keypoints = self.model(pose=rotations, betas=v["betas"]).keypoints  # B x 19 x 3
         camera = torch.cat([v["log_scale"].exp(), v["translation"]], dim=1)  # B x 3
         projected = camera[:, None, :1] * (keypoints[..., :2] + camera[:, None, 1:])
@@ -206,6 +233,20 @@ class _Problem:
             pull = objective.squared_norm(v["betas"] - self.estimate["betas"])
             total = total + c.betas_pull_weight * pull
         return total
+
+
+@contextlib.contextmanager
+def _threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to `count` inside the block (None: untouched)."""
+    previous = torch.get_num_threads()
+    if count is None or count == previous:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _check_estimate(
@@ -418,7 +459,7 @@ def fit_keypoints(
         frozen = copy.deepcopy(discriminator).to(device=device, dtype=dtype).eval()
         frozen.requires_grad_(False)
 
-    with torch.enable_grad():
+    with torch.enable_grad(), _threads(config.threads):
         result = _fit(
             KeypointModel(body_model),
             matrix,
