@@ -96,6 +96,22 @@ def test_keypoint_model_equals_the_body_model(body, smplx_npz):
         torch.testing.assert_close(sparse.joints, full.joints)
 
 
+def test_fitting_after_inference_mode(body):
+    """Evaluation predicts under torch.inference_mode, then fits: nothing cached by the first
+    body evaluation may be an inference tensor."""
+    from openhmr.body import lbs
+
+    lbs._tree_indices.cache_clear()
+    truth = true_bodies(body, 1)
+    with torch.inference_mode():
+        body(pose=truth["pose"], betas=truth["betas"])
+    targets, _ = project(body, truth)
+    result = fit_keypoints(
+        body, truth["camera"], truth["pose"], truth["betas"], targets, config=FAST
+    )
+    assert torch.isfinite(result.pose).all()
+
+
 def test_fit_recovers_the_keypoints_and_improves_3d(body):
     truth = true_bodies(body, 4)
     targets, truth3d = project(body, truth)

@@ -72,17 +72,20 @@ def _tree_indices(
     """Index tensors of a kinematic tree, made once per tree and device: root mask (J,),
     each joint's parent (roots: themselves) (J,), and per level its joints and their parents
     (None for the roots' level)."""
-    is_root = torch.tensor([p < 0 for p in parents], device=device)
-    parent_index = torch.tensor([p if p >= 0 else j for j, p in enumerate(parents)], device=device)
-    steps = [
-        (
-            torch.tensor(level, device=device),
-            None
-            if parents[level[0]] < 0
-            else torch.tensor([parents[j] for j in level], device=device),
+    with torch.inference_mode(False):  # cached for later calls, which may need autograd
+        is_root = torch.tensor([p < 0 for p in parents], device=device)
+        parent_index = torch.tensor(
+            [p if p >= 0 else j for j, p in enumerate(parents)], device=device
         )
-        for level in levels
-    ]
+        steps = [
+            (
+                torch.tensor(level, device=device),
+                None
+                if parents[level[0]] < 0
+                else torch.tensor([parents[j] for j in level], device=device),
+            )
+            for level in levels
+        ]
     return is_root, parent_index, steps
 
 
