@@ -4,6 +4,7 @@ and shapes, Procrustes-aligned 3D errors, and hand-written keypoint layouts."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from types import SimpleNamespace
 
@@ -123,7 +124,7 @@ def test_fit_recovers_the_keypoints_and_improves_3d(body):
     before = np.linalg.norm(fitted_2d(body, SimpleNamespace(**start)) - targets[..., :2], axis=-1)
     after = np.linalg.norm(fitted_2d(body, result) - targets[..., :2], axis=-1)
     assert before.mean() > 0.05  # the start is visibly off (> 5 px of a 224 crop)
-    assert after.mean() < 0.01 and after.max() < 0.04  # 1 px mean, 4.5 px worst
+    assert after.mean() < 0.015 and after.max() < 0.05  # 1.7 px mean, 5.6 px worst
     # the reported errors are these distances (confidence 1: plain means)
     np.testing.assert_allclose(result.error.numpy(), after.mean(1), atol=1e-4)
     np.testing.assert_allclose(result.initial_error.numpy(), before.mean(1), atol=1e-4)
@@ -134,16 +135,22 @@ def test_fit_recovers_the_keypoints_and_improves_3d(body):
     ).all()
 
 
-def test_coco17_targets_fit_through_the_mapping(body):
+@pytest.mark.parametrize("mapping", ["calibrated", "namesake"])
+def test_coco17_targets_fit_through_the_mapping(body, mapping):
     truth = true_bodies(body, 2, seed=3)
-    targets, _ = project(body, truth, "coco17")
+    matrix = coco17_matrix(None if mapping == "calibrated" else {})
+    targets, _ = project(body, truth, "cocoplus19")
+    targets = np.concatenate(
+        [np.einsum("kj,bjc->bkc", matrix, targets[..., :2]), np.ones((2, 17, 1))], axis=-1
+    )
     start = perturbed(truth, noise=0.2)
+    config = dataclasses.replace(FAST, coco17_mapping=mapping)
     result = fit_keypoints(
-        body, start["camera"], start["pose"], start["betas"], targets, config=FAST
+        body, start["camera"], start["pose"], start["betas"], targets, config=config
     )
     assert result.layout == "coco17" and result.keypoints2d.shape == (2, 17, 2)
-    mapped = np.einsum("kj,bjc->bkc", coco17_matrix(), fitted_2d(body, result))
-    assert np.linalg.norm(mapped - targets[..., :2], axis=-1).mean() < 0.01
+    mapped = np.einsum("kj,bjc->bkc", matrix, fitted_2d(body, result))
+    assert np.linalg.norm(mapped - targets[..., :2], axis=-1).mean() < 0.015
 
 
 def test_an_outlier_barely_moves_a_robust_fit(body):

@@ -55,7 +55,7 @@ class FitConfig:
     iterations: cap of the main stage; optimizer: "adam" or "lbfgs"; learning_rate: Adam's
     step (radians, β units, log-scale and metres alike); tolerance / patience: a person stops
     when its objective's relative change stays below tolerance for patience iterations;
-    robust_scale: σ of Geman–McClure in crop units (0.1 = 11 px of a 224 crop), annealed from
+    robust_scale: σ of Geman–McClure in crop units (0.2 = 22 px of a 224 crop), annealed from
     robust_scale_start over anneal_iterations; min_confidence: keypoints below weigh 0;
     min_keypoints: fewer usable keypoints -> no fit; angle_prior_weight: squared excess beyond
     the joint limits (`openhmr.body.limits`, rad²); adversarial_weight: the discriminator's
@@ -63,8 +63,10 @@ class FitConfig:
     pose_pull_weight, betas_pull_weight: ‖θ − θ̂‖² (rad²), ‖β − β̂‖² towards the estimate;
     fit_shape: optimise β; facing_candidates: turns of the root tried in step 1 (1 = keep the
     estimate's); facing_iterations: their iterations; coco17_mapping: where COCO-17 keypoints
-    sit on the body, "calibrated" (hips and shoulders off the joint centres, docs/fitting.md)
-    or "namesake" (the cocoplus keypoints of the same name); threads: torch's intra-op
+    sit on the body: "namesake" (the cocoplus keypoints of the same name, as LSP's annotations
+    are compared with them in training and evaluation) or "calibrated" (hips and shoulders
+    where MoveNet puts them relative to the open body model's joint centres; docs/fitting.md
+    says why namesake is the default); threads: torch's intra-op
     threads while fitting (a process-wide setting, restored afterwards; None leaves it alone).
     The fit's tensors are tiny, so more threads only add synchronisation: on a busy 2-core
     machine 2 threads made it 10-15x slower than 1 (docs/fitting.md).
@@ -75,7 +77,7 @@ class FitConfig:
     learning_rate: float = 0.08
     tolerance: float = 1e-3
     patience: int = 3
-    robust_scale: float = 0.1
+    robust_scale: float = 0.2
     robust_scale_start: float = 1.0
     anneal_iterations: int = 15
     min_confidence: float = 0.2
@@ -89,7 +91,7 @@ class FitConfig:
     fit_shape: bool = True
     facing_candidates: int = 4
     facing_iterations: int = 10
-    coco17_mapping: str = "calibrated"
+    coco17_mapping: str = "namesake"
     threads: int | None = 1
 
     def __post_init__(self) -> None:
