@@ -98,7 +98,10 @@ def main() -> None:
     parser.add_argument("--synthetic-keypoints", help=".npz (rows, K, 3) or movenet")
     parser.add_argument("--rows", default="0,1,2,3")
     parser.add_argument(
-        "--zoom", type=int, default=2, help="synthetic images enlarged this many times (224 px)"
+        "--zoom", type=float, default=1.5, help="synthetic images enlarged this much (224 px)"
+    )
+    parser.add_argument(
+        "--photo-scale", type=float, default=0.75, help="the photo's panels shrunk this much"
     )
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
@@ -117,7 +120,11 @@ def main() -> None:
         image = load_image(EXAMPLE_IMAGE)
         box = np.array(json.loads(EXAMPLE_BOX.read_text())["bbox"], np.float64)
         keypoints = keypoints_for(args.photo_keypoints, image, box[None])[0]
-        write_png(args.out / "fit_astronaut.png", panels(predictor, plain, image, box, keypoints))
+        picture = panels(predictor, plain, image, box, keypoints)
+        picture = cv2.resize(
+            picture, None, fx=args.photo_scale, fy=args.photo_scale, interpolation=cv2.INTER_AREA
+        )
+        write_png(args.out / "fit_astronaut.png", picture)
     if args.synthetic:
         index = load_index(args.synthetic)
         boxes = person_boxes(index)
