@@ -18,6 +18,7 @@ from openhmr.evaluate import evaluate_predictions
 from openhmr.evaluate.metrics import joint_limit_violations
 from openhmr.evaluate.refine import (
     index_keypoints,
+    keypoints_from_source,
     person_boxes,
     refine_predictions,
     truth_keypoints,
@@ -133,3 +134,59 @@ def test_eval_cli_refine_with_truth(split, tmp_path, capsys):
     assert report["metrics"]["pck2d_torso@0.2"] > unrefined["pck2d_torso@0.2"]
     assert main([*plain, "--keypoint-noise", "1"]) == 2  # noise needs --refine
     assert "apply with --refine" in capsys.readouterr().err
+
+
+def test_a_keypoint_source_runs_per_image(split):
+    index = load_index(split)
+    index = index.subset(np.array([0, 1, 1, 2]))  # two rows share an image
+    calls = []
+
+    def source(image, boxes):
+        calls.append((image.shape, len(boxes)))
+        centre = boxes[:, :2] + boxes[:, 2:] / 2
+        return np.concatenate([np.repeat(centre[:, None], 17, 1), np.ones((len(boxes), 17, 1))], -1)
+
+    found = keypoints_from_source(index, source)
+    assert [n for _, n in calls] == [1, 2, 1] and calls[0][0] == (224, 224, 3)
+    np.testing.assert_allclose(found[:, 0, :2], index.center, atol=1e-4)
+
+
+def test_calibration_tool_recovers_known_offsets():
+    """tools/calibrate_coco.py on made-up reference keypoints and COCO points placed with known
+    coefficients (plus noise and a few left/right swaps it must ignore)."""
+    import importlib.util
+    from pathlib import Path
+
+    from openhmr.body.keypoints import COCOPLUS_NAMES
+    from openhmr.fit import COCO17_NAMES
+    from openhmr.fit.keypoints import coco17_matrix
+
+    spec = importlib.util.spec_from_file_location(
+        "calibrate_coco", Path(__file__).parents[1] / "tools" / "calibrate_coco.py"
+    )
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    rng = np.random.default_rng(0)
+    count = 200
+    truth = np.zeros((count, 19, 3))
+    truth[..., 2] = 1
+    base = {"left_hip": (10, 0), "right_hip": (-10, 0), "left_shoulder": (12, -50),
+            "right_shoulder": (-12, -50)}  # fmt: skip
+    turn = rng.uniform(-0.5, 0.5, count)
+    scale = rng.uniform(0.8, 1.5, count)
+    for name, (x, y) in base.items():
+        c, s = np.cos(turn), np.sin(turn)
+        truth[:, COCOPLUS_NAMES.index(name), 0] = scale * (c * x - s * y) + 100
+        truth[:, COCOPLUS_NAMES.index(name), 1] = scale * (s * x + c * y) + 100
+    offsets = {"hip": {"along": 0.08, "out": -0.1}, "shoulder": {"along": -0.12, "out": 0.02}}
+    coco = np.einsum("kj,njc->nkc", coco17_matrix(offsets), truth[..., :2])
+    coco += rng.normal(0, 0.3, coco.shape)
+    observed = np.concatenate([coco, np.ones((count, 17, 1))], -1)
+    left, right = COCO17_NAMES.index("left_hip"), COCO17_NAMES.index("right_hip")
+    observed[:5, [left, right]] = observed[:5, [right, left]]  # swapped: not used
+    rows = np.arange(count)
+    for joint, expected in offsets.items():
+        found = tool.fit_joint(observed, truth, rows, joint, 0.3)
+        assert found["along"] == pytest.approx(expected["along"], abs=0.01)
+        assert found["out"] == pytest.approx(expected["out"], abs=0.01)
+    assert tool.fit_joint(observed, truth, rows, "hip", 0.3)["samples"] == 2 * (count - 5)

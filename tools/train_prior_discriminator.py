@@ -24,7 +24,7 @@ import torch
 
 from openhmr.body import load_body_model
 from openhmr.data.mocap import load_pose_set
-from openhmr.geometry import axis_angle_to_matrix
+from openhmr.geometry import axis_angle_to_matrix, quaternion_to_axis_angle
 from openhmr.inference.predictor import resolve_checkpoint
 from openhmr.losses import adversarial_discriminator_loss
 from openhmr.model import Discriminator, load_checkpoint, save_checkpoint
@@ -33,8 +33,6 @@ from openhmr.model import Discriminator, load_checkpoint, save_checkpoint
 def random_axis_angle(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
     """Uniform random rotations' axis-angle vectors (..., 3)."""
     quaternion = torch.nn.functional.normalize(torch.randn(*shape, 4, generator=generator), dim=-1)
-    from openhmr.geometry import quaternion_to_axis_angle
-
     return quaternion_to_axis_angle(quaternion)
 
 
