@@ -8,7 +8,7 @@ same held-out images — 2D accuracy and the plausibility of the bodies they pre
 
 Plausibility measures (independent of either model's discriminator):
 - joint-limit violations: the share of predicted non-root joint rotations with an axis-angle
-  component outside the documented per-joint limits (`openhmr.synth.JOINT_LIMITS`) widened by
+  component outside the documented per-joint limits (`openhmr.body.limits`) widened by
   a margin (default 0.3 rad ≈ 17°), and the mean excess beyond them;
 - shape: mean and max |β| (the shape space has unit variance: |β| ≫ 3 is a "monster");
 - a separately trained critic: a fresh factorized discriminator trained here to tell the mocap
@@ -30,28 +30,13 @@ import torch
 from openhmr.body import load_body_model
 from openhmr.data.mocap import load_pose_set
 from openhmr.data.records import load_index
+from openhmr.evaluate.metrics import joint_limit_violations
 from openhmr.evaluate.predict import predict_index
 from openhmr.evaluate.protocols import evaluate_predictions
 from openhmr.files import atomic_path
-from openhmr.geometry import axis_angle_to_matrix, matrix_to_axis_angle
+from openhmr.geometry import axis_angle_to_matrix
 from openhmr.losses import adversarial_discriminator_loss
 from openhmr.model import Discriminator, load_checkpoint
-from openhmr.synth import JOINT_LIMITS
-
-
-def limit_violations(pose: np.ndarray, margin: float) -> dict[str, float]:
-    """pose (N, 24, 3) → share of joints outside limits ± margin and their mean excess (rad).
-    Rotations are first brought to their canonical axis-angle (angle ≤ π): a vector of norm
-    2π is the identity, not a violation."""
-    low, high = JOINT_LIMITS[1:, :, 0] - margin, JOINT_LIMITS[1:, :, 1] + margin
-    canonical = matrix_to_axis_angle(axis_angle_to_matrix(torch.from_numpy(pose).double()))
-    body = canonical.numpy()[:, 1:]
-    excess = np.maximum(low - body, 0) + np.maximum(body - high, 0)  # N x 23 x 3
-    outside = excess.max(axis=2) > 0
-    return {
-        "joints_outside_share": float(outside.mean()),
-        "mean_excess_rad": float(excess.sum(axis=2)[outside].mean()) if outside.any() else 0.0,
-    }
 
 
 def train_critic(mocap: np.ndarray, steps: int, seed: int) -> Discriminator:
@@ -105,7 +90,7 @@ def main() -> None:
         "margin_rad": args.margin,
         "reference_mocap": {
             "critic_score": critic_score(critic, mocap_rows),
-            **limit_violations(mocap_rows, args.margin),
+            **joint_limit_violations(mocap_rows, args.margin),
         },
     }
     predictions = {}
@@ -122,7 +107,7 @@ def main() -> None:
             "betas_max_abs": float(betas.max()),
             "betas_over_3_share": float((betas.max(axis=1) > 3).mean()),
             "critic_score": critic_score(critic, pred.pose),
-            **limit_violations(pred.pose, args.margin),
+            **joint_limit_violations(pred.pose, args.margin),
         }
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(report, indent=2))

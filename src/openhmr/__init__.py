@@ -2,6 +2,7 @@
 
 from openhmr.body import BodyModel, BodyOutput, load_body_model
 from openhmr.errors import OpenHMRError
+from openhmr.fit import FitConfig, FitResult, fit_keypoints
 from openhmr.inference import Person, Predictor
 from openhmr.model import HMR, Discriminator, HMROutput, load_checkpoint, save_checkpoint
 from openhmr.posenet import MoveNet, PoseDetections
@@ -12,6 +13,8 @@ __all__ = [
     "BodyModel",
     "BodyOutput",
     "Discriminator",
+    "FitConfig",
+    "FitResult",
     "HMROutput",
     "MoveNet",
     "OpenHMRError",
@@ -19,6 +22,7 @@ __all__ = [
     "PoseDetections",
     "Predictor",
     "__version__",
+    "fit_keypoints",
     "load_body_model",
     "load_checkpoint",
     "save_checkpoint",

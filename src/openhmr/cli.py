@@ -391,6 +391,30 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
         "(default head,torso,right_arm,left_arm,right_leg,left_leg)",
     )
     parser.add_argument("--limit", type=int, help="evaluate only the first N rows")
+    parser.add_argument(
+        "--refine",
+        nargs="?",
+        const="movenet",
+        metavar="KEYPOINTS",
+        help="evaluate predictions fitted to 2D keypoints (docs/fitting.md): 'movenet' (the "
+        "default when the flag has no value), 'truth' (the index's own 2D keypoints, to check "
+        "the fitting) or a .npz with 'keypoints' (rows, K, 3) in image pixels",
+    )
+    parser.add_argument(
+        "--keypoint-noise",
+        type=float,
+        default=0.0,
+        metavar="PX",
+        help="with --refine truth: Gaussian noise (pixels) added to the keypoints (seed 0)",
+    )
+    parser.add_argument(
+        "--fit",
+        dest="fit_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a fitting setting (openhmr.fit.FitConfig), e.g. --fit iterations=100",
+    )
     parser.set_defaults(run=_run_eval)
 
 
@@ -444,6 +468,13 @@ def _run_eval(args: argparse.Namespace) -> None:
     predictions = predict_index(
         checkpoint.model, index, args.batch_size, args.device, args.workers, progress=True
     )
+    settings = {"batch_size": args.batch_size, "device": args.device, "limit": args.limit}
+    if args.refine:
+        predictions, settings["refine"] = _refine_for_eval(
+            args, predictions, index, body_model, checkpoint.discriminator
+        )
+    elif args.keypoint_noise or args.fit_options:
+        raise OpenHMRError("--keypoint-noise and --fit apply with --refine")
     result = evaluate_predictions(
         protocol,
         predictions,
@@ -470,11 +501,44 @@ def _run_eval(args: argparse.Namespace) -> None:
         checkpoint=checkpoint_identity(checkpoint_path, checkpoint.record),
         data=data,
         body_model=identity,
-        settings={"batch_size": args.batch_size, "device": args.device, "limit": args.limit},
+        settings=settings,
     )
     print(format_table(result))
     write_report(out, report)
     print(f"wrote {out}")
+
+
+def _refine_for_eval(args, predictions, index, body_model, discriminator):
+    """The predictions fitted to --refine's keypoints, and the report's record of the fit."""
+    import dataclasses
+
+    from openhmr.evaluate.refine import index_keypoints, refine_predictions
+    from openhmr.fit import config_from_options
+
+    config = config_from_options(args.fit_options, "--fit")
+    keypoints = index_keypoints(index, args.refine, args.keypoint_noise, progress=True)
+    refined, stats = refine_predictions(
+        predictions,
+        index,
+        keypoints,
+        body_model,
+        discriminator=discriminator,
+        config=config,
+        progress=True,
+    )
+    record = {
+        "keypoints": args.refine,
+        "keypoint_noise_px": args.keypoint_noise,
+        "adversarial_prior": discriminator is not None and config.adversarial_weight > 0,
+        "config": dataclasses.asdict(config),
+        **stats.summary(),
+    }
+    print(
+        f"refined {record['refined_share']:.0%} of {record['rows']} rows in "
+        f"{record['seconds']:.1f} s; median keypoint error {record['median_initial_error_px']:.1f}"
+        f" -> {record['median_error_px']:.1f} px"
+    )
+    return refined, record
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
@@ -546,7 +610,15 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
         action="append",
         help="person box x,y,w,h in pixels (skips detection); repeat it for several people",
     )
-    parser.add_argument("--keypoints", help="OpenPose JSON: boxes from its keypoints")
+    parser.add_argument(
+        "--keypoints", help="OpenPose JSON: boxes from its keypoints (and, with --refine, the fit)"
+    )
+    parser.add_argument(
+        "--refine",
+        action="store_true",
+        help="fit each body to 2D keypoints (--keypoints, else the built-in pose network; "
+        "docs/fitting.md)",
+    )
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=8, help="crops per batch (8)")
@@ -582,6 +654,7 @@ def _run_demo(args: argparse.Namespace) -> None:
         args.batch_size,
         args.formats,
         args.focal,
+        refine=args.refine,
     )
     print(summary_line(summary, args.out))
     for line in failure_lines(summary):

@@ -7,6 +7,8 @@ batched, differentiable, and dtype/device agnostic.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
@@ -63,6 +65,30 @@ def kinematic_levels(parents: list[int] | tuple[int, ...]) -> list[list[int]]:
     return levels
 
 
+@functools.lru_cache(maxsize=32)
+def _tree_indices(
+    parents: tuple[int, ...], levels: tuple[tuple[int, ...], ...], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, list[tuple[torch.Tensor, torch.Tensor | None]]]:
+    """Index tensors of a kinematic tree, made once per tree and device: root mask (J,),
+    each joint's parent (roots: themselves) (J,), and per level its joints and their parents
+    (None for the roots' level)."""
+    with torch.inference_mode(False):  # cached for later calls, which may need autograd
+        is_root = torch.tensor([p < 0 for p in parents], device=device)
+        parent_index = torch.tensor(
+            [p if p >= 0 else j for j, p in enumerate(parents)], device=device
+        )
+        steps = [
+            (
+                torch.tensor(level, device=device),
+                None
+                if parents[level[0]] < 0
+                else torch.tensor([parents[j] for j in level], device=device),
+            )
+            for level in levels
+        ]
+    return is_root, parent_index, steps
+
+
 def forward_kinematics(
     rotations: torch.Tensor,
     joints: torch.Tensor,
@@ -77,28 +103,21 @@ def forward_kinematics(
     taking a rest-pose point attached to joint j to its posed position.
     """
     levels = levels or kinematic_levels(parents)
-    is_root = torch.tensor([p < 0 for p in parents], device=joints.device)
-    parent_index = torch.tensor(
-        [p if p >= 0 else j for j, p in enumerate(parents)], device=joints.device
+    is_root, parent_index, steps = _tree_indices(
+        tuple(parents), tuple(tuple(level) for level in levels), joints.device
     )
     # bone vectors from each parent; a root keeps its absolute position
     offsets = torch.where(is_root[:, None], joints, joints - joints[:, parent_index])  # B x J x 3
-    global_rot = [None] * len(parents)
-    global_pos = [None] * len(parents)
-    for level in levels:
-        idx = torch.tensor(level, device=joints.device)
-        if parents[level[0]] < 0:
-            rot, pos = rotations[:, idx], offsets[:, idx]
-        else:
-            pidx = [parents[j] for j in level]
-            parent_rot = torch.stack([global_rot[p] for p in pidx], dim=1)  # B x L x 3 x 3
-            parent_pos = torch.stack([global_pos[p] for p in pidx], dim=1)  # B x L x 3
-            rot = parent_rot @ rotations[:, idx]
-            pos = parent_pos + (parent_rot @ offsets[:, idx, :, None])[..., 0]
-        for k, j in enumerate(level):
-            global_rot[j], global_pos[j] = rot[:, k], pos[:, k]
-    rot = torch.stack(global_rot, dim=1)  # B x J x 3 x 3
-    posed_joints = torch.stack(global_pos, dim=1)  # B x J x 3
+    batch, count = joints.shape[:2]
+    # local rigid transforms [R | offset] as 4 x 4 so that one matmul per tree level chains them
+    # (few autograd nodes: fitting runs this forward and backward hundreds of times)
+    bottom = joints.new_tensor([0.0, 0.0, 0.0, 1.0]).expand(batch, count, 1, 4)
+    local = torch.cat([torch.cat([rotations, offsets[..., None]], dim=-1), bottom], dim=-2)
+    world = local.new_zeros(batch, count, 4, 4)  # B x J x 4 x 4
+    for idx, parent_idx in steps:
+        placed = local[:, idx] if parent_idx is None else world[:, parent_idx] @ local[:, idx]
+        world = world.index_copy(1, idx, placed)
+    rot, posed_joints = world[..., :3, :3], world[..., :3, 3]  # B x J x 3 x 3, B x J x 3
     # a rest point p maps to R_g (p − j_rest) + j_posed
     translation = posed_joints - (rot @ joints[..., None])[..., 0]
     return posed_joints, torch.cat([rot, translation[..., None]], dim=-1)

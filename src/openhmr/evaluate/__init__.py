@@ -12,6 +12,7 @@ from openhmr.evaluate.metrics import (
     center_on_pelvis,
     head_size,
     joint_errors,
+    joint_limit_violations,
     mean_error,
     pck,
     pck_2d,
@@ -28,6 +29,7 @@ from openhmr.evaluate.protocols import (
     evaluate_predictions,
     get_protocol,
 )
+from openhmr.evaluate.refine import RefineStats, refine_predictions
 from openhmr.evaluate.report import (
     build_report,
     checkpoint_identity,
@@ -46,6 +48,7 @@ __all__ = [
     "Pck2d",
     "Predictions",
     "Protocol",
+    "RefineStats",
     "SegmentationCounts",
     "auc",
     "build_report",
@@ -59,6 +62,7 @@ __all__ = [
     "head_size",
     "image_to_crop",
     "joint_errors",
+    "joint_limit_violations",
     "mean_error",
     "mean_pose_model",
     "pck",
@@ -67,6 +71,7 @@ __all__ = [
     "per_joint_mean",
     "predict_index",
     "read_lsp_segmentation",
+    "refine_predictions",
     "segmentation_counts",
     "torso_size",
     "write_report",

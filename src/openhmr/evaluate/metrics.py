@@ -22,8 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from openhmr.body.limits import JOINT_LIMITS
 from openhmr.errors import OpenHMRError
-from openhmr.geometry import procrustes_align, procrustes_transform
+from openhmr.geometry import (
+    axis_angle_to_matrix,
+    matrix_to_axis_angle,
+    procrustes_align,
+    procrustes_transform,
+)
 
 PELVIS_JOINTS = (2, 3)  # LSP right hip, left hip
 PCK_THRESHOLD_MM = 150.0
@@ -89,6 +95,27 @@ def joint_errors(
     else:
         raise OpenHMRError(f"unknown alignment {alignment!r}; expected one of {ALIGNMENTS}")
     return torch.linalg.vector_norm(pred - target, dim=-1)  # B x J
+
+
+def joint_limit_violations(pose: np.ndarray, margin: float = 0.3) -> dict[str, float]:
+    """How far poses bend past the documented joint limits (`openhmr.body.limits`).
+
+    pose: (N, 24, 3) axis-angle; margin: radians added on both sides of every limit.  Each
+    non-root rotation is first brought to its canonical axis-angle (angle ≤ π: a vector of norm
+    2π is the identity, not a violation).  Returns ``joints_outside_share``: the share of the
+    N × 23 joint rotations with some component outside its widened limits, and
+    ``mean_excess_rad``: their mean summed excess (0 when none is outside).
+    """
+    pose = np.asarray(pose, dtype=np.float64).reshape(-1, 24, 3)
+    low, high = JOINT_LIMITS[1:, :, 0] - margin, JOINT_LIMITS[1:, :, 1] + margin
+    canonical = matrix_to_axis_angle(axis_angle_to_matrix(torch.from_numpy(pose)))
+    body = canonical.numpy()[:, 1:]
+    excess = np.maximum(low - body, 0) + np.maximum(body - high, 0)  # N x 23 x 3
+    outside = excess.max(axis=2) > 0
+    return {
+        "joints_outside_share": float(outside.mean()),
+        "mean_excess_rad": float(excess.sum(axis=2)[outside].mean()) if outside.any() else 0.0,
+    }
 
 
 def _valid_mask(errors: np.ndarray, valid: np.ndarray | None) -> np.ndarray:

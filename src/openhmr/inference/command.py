@@ -47,10 +47,12 @@ def run_demo_command(
     formats: str,
     focal_length: float | None,
     progress: bool = True,
+    refine: bool = False,
 ) -> DemoSummary:
     """Run the demo on an image, a folder of images or a video; returns the summary (raises
-    `OpenHMRError` when nothing could be processed)."""
-    from openhmr.inference.openpose import boxes_from_openpose
+    `OpenHMRError` when nothing could be processed).  refine: fit each person to 2D keypoints
+    (the OpenPose file's with --keypoints, else the default keypoint source)."""
+    from openhmr.inference.openpose import people_from_openpose
 
     mesh_formats = parse_formats(formats)
     if bbox and keypoints:
@@ -59,16 +61,18 @@ def run_demo_command(
     boxes = np.concatenate([parse_box(text) for text in bbox]) if bbox else None
     path = EXAMPLE_IMAGE if input_path is None else Path(input_path)
     kind = input_kind(path)
+    people_keypoints = None
     if keypoints:
         if kind != "image":
             raise OpenHMRError("--keypoints applies to a single image")
-        boxes = boxes_from_openpose(keypoints)
+        boxes, people_keypoints = people_from_openpose(keypoints)
     predictor = Predictor.from_checkpoint(
         checkpoint or "default",
         body_model=body_model,
         device=device,
         batch_size=batch_size,
         focal_length=focal_length,
+        refine=refine,
     )
     if kind == "video":
         from openhmr.inference.video import run_video
@@ -77,7 +81,14 @@ def run_demo_command(
     paths = list_images(path) if kind == "folder" else [path]
     single = kind == "image"
     summary = run_images(
-        predictor, paths, out, boxes, mesh_formats, progress=progress and not single, strict=single
+        predictor,
+        paths,
+        out,
+        boxes,
+        mesh_formats,
+        progress=progress and not single,
+        strict=single,
+        keypoints=people_keypoints if refine else None,
     )
     if not summary.images:
         raise OpenHMRError(f"{path}: none of the {len(paths)} images could be processed")

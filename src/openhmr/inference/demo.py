@@ -143,11 +143,12 @@ def run_images(
     timer: StageTimer | None = None,
     images: Sequence[np.ndarray] | None = None,
     strict: bool = False,
+    keypoints: np.ndarray | None = None,
 ) -> DemoSummary:
     """Predict and write outputs for each image; a failing image (unreadable, no person, ...)
     is recorded in the summary and the rest go on (strict: raise instead).  boxes: (N, 4)
     used for every image instead of detection; images: already decoded images (skip reading
-    `paths`)."""
+    `paths`); keypoints: (N, K, 3) matching `boxes`, for a refining predictor."""
     from tqdm import tqdm
 
     summary = DemoSummary()
@@ -168,7 +169,8 @@ def run_images(
                     raise
                 _fail(summary, bar, names[index], str(err))
         if ready:
-            people = predictor.predict_many([r[1] for r in ready], [r[2] for r in ready])
+            given = None if keypoints is None else [keypoints] * len(ready)
+            people = predictor.predict_many([r[1] for r in ready], [r[2] for r in ready], given)
             for (index, image, _), found in zip(ready, people, strict=True):
                 try:
                     summary.outputs += write_outputs(

@@ -48,13 +48,14 @@ def read_openpose(path: str | os.PathLike) -> list[np.ndarray]:
     return keypoints
 
 
-def boxes_from_openpose(
+def people_from_openpose(
     path: str | os.PathLike, confidence: float = CONFIDENCE, min_keypoints: int = 2
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Square boxes (N, 4) x, y, w, h (side = the confident keypoints' box diagonal) for every
     person with at least `min_keypoints` keypoints above `confidence`, most confident person
-    (mean confidence of those keypoints) first."""
-    boxes, scores = [], []
+    (mean confidence of those keypoints) first, and those people's keypoints (N, K, 3) as the
+    file has them (BODY_25 or COCO-18), in the same order."""
+    boxes, scores, kept = [], [], []
     for keypoints in read_openpose(path):
         visible = keypoints[keypoints[:, 2] > confidence]
         if len(visible) < min_keypoints:
@@ -66,10 +67,22 @@ def boxes_from_openpose(
         center = (low + high) / 2
         boxes.append([*(center - side / 2), side, side])
         scores.append(visible[:, 2].mean())
+        kept.append(keypoints)
     if not boxes:
         raise OpenHMRError(
             f"{path}: no person with {min_keypoints} or more keypoints above confidence "
             f"{confidence}"
         )
+    if len({len(k) for k in kept}) > 1:
+        raise OpenHMRError(
+            f"{path}: people with different keypoint counts {sorted({len(k) for k in kept})}"
+        )
     order = np.argsort(-np.asarray(scores), kind="stable")
-    return np.asarray(boxes, dtype=np.float64)[order]
+    return np.asarray(boxes, dtype=np.float64)[order], np.stack(kept)[order]
+
+
+def boxes_from_openpose(
+    path: str | os.PathLike, confidence: float = CONFIDENCE, min_keypoints: int = 2
+) -> np.ndarray:
+    """The boxes of `people_from_openpose`: (N, 4) x, y, w, h, most confident person first."""
+    return people_from_openpose(path, confidence, min_keypoints)[0]

@@ -13,6 +13,12 @@ and, by default, f = 5000 · max(W, H) / 224 px: the crop camera of SPIN / HMR 2
 weak-perspective camera the network was trained with.  Vertices and 3D keypoints are returned
 in that camera's frame (X + T) and `keypoints2d` are their pinhole projections, so an overlay
 rendered with (f, principal point) lines up with them exactly.
+
+With ``refine=True`` each person's Θ is then fitted to 2D keypoints in its crop
+(`openhmr.fit`; docs/fitting.md): keypoints given per image (`keypoints=`, e.g. from OpenPose
+JSON) or found by a keypoint source (a callable (image, boxes) -> (N, K, 3); default MoveNet
+Thunder when this openhmr has it), with the checkpoint's discriminator as the adversarial prior
+when it carries one.  `Person.fit` reports how the fit went.
 """
 
 from __future__ import annotations
@@ -30,17 +36,56 @@ from openhmr.body import BodyModel, load_body_model
 from openhmr.checks import check_device, check_number
 from openhmr.data.crop import crop_matrix, warp_image
 from openhmr.errors import OpenHMRError
+from openhmr.fit import FitConfig, FitResult, fit_keypoints, keypoints_to_crop, read_keypoints
+from openhmr.fit.sources import KeypointSource, require_keypoint_source
 from openhmr.geometry.camera import crop_to_full_perspective, perspective_project
 from openhmr.images import check_boxes, check_image
 from openhmr.inference.detect import Detections, MoveNetPersonDetector, PersonDetector
 from openhmr.inference.timing import StageTimer, maybe_stage
-from openhmr.model import HMR, load_checkpoint
+from openhmr.model import HMR, Discriminator, load_checkpoint
 from openhmr.model.hmr import CROP_SIZE
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_MODEL = ASSETS / "default_model.safetensors"
 PERSON_PX = 150.0  # the person's longer box side in the 224 crop (released HMR demo)
 BASE_FOCAL = 5000.0  # px for a 224 crop (SPIN, HMR 2.0); scaled with the image
+
+
+@dataclass(frozen=True)
+class PersonFit:
+    """How one person's refinement went (`Predictor(refine=True)`).
+
+    keypoints (K, 3): the 2D keypoints fitted, image pixels and confidence, in `layout`
+    ("coco17", "cocoplus19" or "lsp14"); error_px, initial_error_px: their confidence-weighted
+    mean distance to the body's matching keypoints after / before fitting; iterations;
+    converged: stopped on the tolerance (not the cap); refined: False when the regressor's
+    estimate was kept (too few confident keypoints, or the fit did not improve it);
+    keypoints_used: keypoints confident enough to count."""
+
+    keypoints: np.ndarray
+    layout: str
+    error_px: float
+    initial_error_px: float
+    iterations: int
+    converged: bool
+    refined: bool
+    keypoints_used: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "keypoints": np.asarray(self.keypoints).tolist(),
+            "layout": self.layout,
+            "error_px": _json_float(self.error_px),
+            "initial_error_px": _json_float(self.initial_error_px),
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "refined": self.refined,
+            "keypoints_used": self.keypoints_used,
+        }
+
+
+def _json_float(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -55,6 +100,7 @@ class Person:
     keypoints2d (19, 3): cocoplus x, y in image pixels and a confidence (1: predicted);
     detection_score and detected_keypoints (17, 3) COCO x, y pixels, score: what the person
     detector reported (None when the box was given).
+    fit: a `PersonFit` when the prediction was refined, else None.
     """
 
     bbox: np.ndarray
@@ -71,10 +117,11 @@ class Person:
     keypoints2d: np.ndarray
     detection_score: float | None = None
     detected_keypoints: np.ndarray | None = None
+    fit: PersonFit | None = None
 
     def to_dict(self) -> dict[str, object]:
         """Everything but the vertices, as JSON-ready lists (the detector's fields only when
-        present)."""
+        present, and the fit when refined)."""
         fields = (
             "bbox",
             "crop_center",
@@ -90,11 +137,14 @@ class Person:
             "detection_score",
             "detected_keypoints",
         )
-        return {
+        record = {
             name: np.asarray(getattr(self, name)).tolist()
             for name in fields
             if getattr(self, name) is not None
         }
+        if self.fit is not None:
+            record["fit"] = self.fit.to_dict()
+        return record
 
 
 def default_focal_length(width: int, height: int) -> float:
@@ -155,12 +205,17 @@ def crop_boxes(
 
 class Predictor:
     """Image -> people.  ``Predictor.from_checkpoint(path or "default")``, then
-    ``predictor(image, boxes=None) -> list[Person]``.
+    ``predictor(image, boxes=None, keypoints=None) -> list[Person]``.
 
     model: an `HMR` with a body model attached; detector: called when no boxes are given
     (default `MoveNetPersonDetector`, MoveNet MultiPose); focal_length: full-image focal in
     pixels (default `default_focal_length`); batch_size: crops per network call; timer: an optional
-    `StageTimer` that receives the detect, crop and predict times.
+    `StageTimer` that receives the detect, crop, predict (and keypoints, fit) times.
+    refine: fit each person to 2D keypoints (see the module doc); keypoint_source: a callable
+    (image, boxes (N, 4)) -> (N, K, 3) used when an image comes without keypoints (default:
+    MoveNet Thunder when available, else such an image is an error); discriminator: HMR's
+    trained discriminator for the fit's adversarial prior (`from_checkpoint` passes the
+    checkpoint's); fit_config: `openhmr.fit.FitConfig`.
     """
 
     def __init__(
@@ -171,6 +226,10 @@ class Predictor:
         device: str | torch.device = "cpu",
         batch_size: int = 8,
         timer: StageTimer | None = None,
+        refine: bool = False,
+        keypoint_source: KeypointSource | None = None,
+        discriminator: Discriminator | None = None,
+        fit_config: FitConfig | None = None,
     ) -> None:
         if model.body_model is None:
             raise OpenHMRError("Predictor: the model needs a body model (HMR(body_model=...))")
@@ -185,6 +244,10 @@ class Predictor:
         self.focal_length = focal_length
         self.batch_size = batch_size
         self.timer = timer
+        self.refine = refine
+        self.keypoint_source = keypoint_source
+        self.discriminator = discriminator
+        self.fit_config = fit_config or FitConfig()
 
     @classmethod
     def from_checkpoint(
@@ -194,10 +257,15 @@ class Predictor:
         **options: object,
     ) -> Predictor:
         """Load a checkpoint ("default": the bundled model) with a body model ("open": the
-        bundled open model, or a path to SMPL); options go to `Predictor`."""
+        bundled open model, or a path to SMPL); options go to `Predictor`.  With
+        ``refine=True`` the checkpoint's discriminator (if it has one and no discriminator
+        option is given) becomes the fit's adversarial prior."""
         checkpoint_path = resolve_checkpoint(path)
         body = body_model if isinstance(body_model, BodyModel) else load_body_model(body_model)
-        return cls(load_checkpoint(checkpoint_path, body_model=body).model, **options)
+        checkpoint = load_checkpoint(checkpoint_path, body_model=body)
+        if options.get("refine") and options.get("discriminator") is None:
+            options["discriminator"] = checkpoint.discriminator
+        return cls(checkpoint.model, **options)
 
     @property
     def faces(self) -> np.ndarray:
@@ -205,13 +273,19 @@ class Predictor:
         return self.model.body_model.faces.cpu().numpy().astype(np.int64)
 
     def __call__(
-        self, image: np.ndarray | str | os.PathLike, boxes: np.ndarray | None = None
+        self,
+        image: np.ndarray | str | os.PathLike,
+        boxes: np.ndarray | None = None,
+        keypoints: np.ndarray | None = None,
     ) -> list[Person]:
         """image: RGB uint8 (H, W, 3) or a file path; boxes: optional (N, 4) x, y, w, h pixels
-        or `Detections` (skip detection).  Returns the people found (possibly none), best
-        detection first."""
+        or `Detections` (skip detection); keypoints: optional (N, K, 3) image pixels and
+        confidence, one per box (refine=True only; K = 17 COCO, 25/18 OpenPose, 19 cocoplus or
+        14 LSP).  Returns the people found (possibly none), best detection first."""
         image = load_image(image) if isinstance(image, (str, os.PathLike)) else image
-        return self.predict_many([image], None if boxes is None else [boxes])[0]
+        return self.predict_many(
+            [image], None if boxes is None else [boxes], None if keypoints is None else [keypoints]
+        )[0]
 
     def detect(self, image: np.ndarray) -> Detections:
         """Everyone the detector finds: `Detections` (boxes (N, 4) x, y, w, h; scores;
@@ -221,13 +295,20 @@ class Predictor:
             return as_detections(self.detector(image), image.shape[1], image.shape[0])
 
     def predict_many(
-        self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray | None] | None = None
+        self,
+        images: Sequence[np.ndarray],
+        boxes: Sequence[np.ndarray | None] | None = None,
+        keypoints: Sequence[np.ndarray | None] | None = None,
     ) -> list[list[Person]]:
         """Several images at once (the crops of all of them share network batches); boxes: one
-        (N_i, 4) array, `Detections` or None (detect) per image."""
+        (N_i, 4) array, `Detections` or None (detect) per image; keypoints: one (N_i, K, 3)
+        array or None (the keypoint source) per image, used with refine=True."""
         boxes = [None] * len(images) if boxes is None else list(boxes)
-        if len(boxes) != len(images):
-            raise OpenHMRError(f"boxes: expected one entry per image ({len(images)})")
+        keypoints = [None] * len(images) if keypoints is None else list(keypoints)
+        if len(boxes) != len(images) or len(keypoints) != len(images):
+            raise OpenHMRError(f"boxes, keypoints: expected one entry per image ({len(images)})")
+        if not self.refine and any(k is not None for k in keypoints):
+            raise OpenHMRError("keypoints are only used to refine: create Predictor(refine=True)")
         crops, centers, sides, owners, checked = [], [], [], [], []
         for index, (image, image_boxes) in enumerate(zip(images, boxes, strict=True)):
             image = check_image(image)
@@ -244,6 +325,9 @@ class Predictor:
         people: list[list[Person]] = [[] for _ in images]
         if not owners:
             return people
+        targets = None
+        if self.refine:
+            targets = self._keypoints(images, [d.boxes for d in checked], keypoints)
         crop_all, center_all = np.concatenate(crops), np.concatenate(centers)
         side_all = np.concatenate(sides)
         box_all = np.concatenate([d.boxes for d in checked])
@@ -255,7 +339,12 @@ class Predictor:
         ]
         sizes = np.array([images[i].shape[1::-1] for i in owners], dtype=np.float64)  # W, H
         with maybe_stage(self.timer, "predict"):
-            predictions = self._regress(crop_all, center_all, side_all, sizes)
+            estimate = self._regress(crop_all)
+        fits: list[PersonFit | None] = [None] * len(owners)
+        if targets is not None:
+            with maybe_stage(self.timer, "fit"):
+                estimate, fits = self._fit(estimate, targets, center_all, side_all)
+        predictions = self._place(estimate, center_all, side_all, sizes)
         for row, owner in enumerate(owners):
             detected = keypoint_all[row] is not None
             people[owner].append(
@@ -264,22 +353,105 @@ class Predictor:
                     crop_size=float(side_all[row]),
                     detection_score=float(score_all[row]) if detected else None,
                     detected_keypoints=keypoint_all[row],
+                    fit=fits[row],
                     **predictions[row],
                 )
             )
         return people
 
+    def _keypoints(
+        self,
+        images: Sequence[np.ndarray],
+        boxes: Sequence[np.ndarray],
+        given: Sequence[np.ndarray | None],
+    ) -> tuple[np.ndarray, str]:
+        """Every person's 2D keypoints (N, K, 3) in image pixels and their layout."""
+        found = []
+        for image, image_boxes, keypoints in zip(images, boxes, given, strict=True):
+            if keypoints is None and len(image_boxes):
+                with maybe_stage(self.timer, "keypoints"):
+                    self.keypoint_source = require_keypoint_source(self.keypoint_source)
+                    keypoints = self.keypoint_source(image, image_boxes)
+            if keypoints is None:
+                continue
+            keypoints, layout = read_keypoints(keypoints)
+            if len(keypoints) != len(image_boxes):
+                raise OpenHMRError(
+                    f"keypoints: {len(keypoints)} people's keypoints for {len(image_boxes)} boxes"
+                )
+            found.append((keypoints, layout))
+        layouts = {layout for _, layout in found}
+        if len(layouts) > 1:
+            raise OpenHMRError(f"keypoints: one layout per call, got {sorted(layouts)}")
+        return np.concatenate([k for k, _ in found]), layouts.pop()
+
     @torch.no_grad()
-    def _regress(
-        self, crops: np.ndarray, centers: np.ndarray, sides: np.ndarray, sizes: np.ndarray
-    ) -> list[dict[str, object]]:
+    def _regress(self, crops: np.ndarray) -> dict[str, torch.Tensor]:
+        """The network's Θ for every crop: camera (N, 3), pose (N, 24, 3), rotations
+        (N, 24, 3, 3), betas (N, 10)."""
         outputs = []
         for start in range(0, len(crops), self.batch_size):
             batch = torch.from_numpy(crops[start : start + self.batch_size]).to(self.device)
             images = batch.permute(0, 3, 1, 2).float() / 255.0
-            final = self.model(self.model.normalize(images))[-1]
-            outputs.append({k: getattr(final, k).float().cpu() for k in _FIELDS})
-        out = {k: torch.cat([o[k] for o in outputs]).double() for k in _FIELDS}
+            final = self.model.decode(self.model.regress(self.model.normalize(images))[-1], False)
+            outputs.append({k: getattr(final, k).float() for k in _THETA})
+        return {k: torch.cat([o[k] for o in outputs]) for k in _THETA}
+
+    def _fit(
+        self,
+        estimate: dict[str, torch.Tensor],
+        targets: tuple[np.ndarray, str],
+        centers: np.ndarray,
+        sides: np.ndarray,
+    ) -> tuple[dict[str, torch.Tensor], list[PersonFit]]:
+        keypoints, layout = targets
+        result: FitResult = fit_keypoints(
+            self.model.body_model,
+            estimate["camera"],
+            estimate["rotations"],
+            estimate["betas"],
+            keypoints_to_crop(keypoints, centers, sides),
+            layout=layout,
+            discriminator=self.discriminator,
+            config=self.fit_config,
+        )
+        to_px = sides / 2
+        fits = [
+            PersonFit(
+                keypoints=keypoints[i],
+                layout=layout,
+                error_px=float(result.error[i]) * to_px[i],
+                initial_error_px=float(result.initial_error[i]) * to_px[i],
+                iterations=int(result.iterations[i]),
+                converged=bool(result.converged[i]),
+                refined=bool(result.refined[i]),
+                keypoints_used=int(result.keypoints_used[i]),
+            )
+            for i in range(len(keypoints))
+        ]
+        fitted = {k: getattr(result, k) for k in _THETA}
+        return {k: v.detach().float() for k, v in fitted.items()}, fits
+
+    @torch.no_grad()
+    def _place(
+        self,
+        estimate: dict[str, torch.Tensor],
+        centers: np.ndarray,
+        sides: np.ndarray,
+        sizes: np.ndarray,
+    ) -> list[dict[str, object]]:
+        """Θ -> each person's body in the full image's pinhole camera."""
+        vertices, keypoints3d = [], []
+        for start in range(0, len(centers), self.batch_size):
+            part = slice(start, start + self.batch_size)
+            body = self.model.body_model(
+                pose=estimate["rotations"][part], betas=estimate["betas"][part]
+            )
+            vertices.append(body.vertices.float().cpu())
+            keypoints3d.append(body.keypoints.float().cpu())
+        out = {k: estimate[k].cpu().double() for k in ("camera", "pose", "betas")}
+        out["vertices"] = torch.cat(vertices).double()
+        out["keypoints3d"] = torch.cat(keypoints3d).double()
         focal = torch.tensor(
             [self.focal_length or default_focal_length(*size) for size in sizes.astype(int)],
             dtype=torch.float64,
@@ -306,8 +478,8 @@ class Predictor:
                 "keypoints3d": keypoints3d[i].numpy(),
                 "keypoints2d": keypoints2d[i].numpy(),
             }
-            for i in range(len(crops))
+            for i in range(len(centers))
         ]
 
 
-_FIELDS = ("camera", "pose", "betas", "vertices", "keypoints3d")
+_THETA = ("camera", "pose", "rotations", "betas")

@@ -1,0 +1,76 @@
+"""`KeypointModel`: a body model's keypoints without its full mesh.
+
+Keypoints are linear in the posed vertices, and only the vertices their regressor uses matter
+(129 of the open model's 13,718; about 100 of SMPL's 6,890 with the cocoplus regressor), so
+posing just those vertices gives exactly `BodyModel(...).keypoints` at a fraction of the cost.
+Test-time fitting evaluates the body hundreds of times per person; this is what it calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from openhmr.body.lbs import forward_kinematics
+from openhmr.body.model import BodyModel
+
+
+@dataclass(frozen=True)
+class KeypointOutput:
+    """keypoints (B, K, 3) as `BodyOutput.keypoints`; joints (B, J, 3) posed skeleton joints;
+    rotations (B, J, 3, 3) the local rotations that produced them."""
+
+    keypoints: torch.Tensor
+    joints: torch.Tensor
+    rotations: torch.Tensor
+
+
+class KeypointModel(nn.Module):
+    """forward(pose, betas) -> `KeypointOutput`, equal to the `BodyModel`'s keypoints and joints
+    (same inputs and conventions as `BodyModel.forward`, without `transl`)."""
+
+    def __init__(self, body_model: BodyModel) -> None:
+        super().__init__()
+        self.body_model = body_model
+        columns = body_model.keypoint_columns  # U used vertices
+        num_v = body_model.num_vertices
+        # channel-major (c · V + v) entries of the used vertices, as BodyModel stores them
+        flat = torch.cat([columns + c * num_v for c in range(3)])  # 3U
+        self.register_buffer("rest_template", body_model.rest_template[flat], persistent=False)
+        self.register_buffer("shape_basis", body_model.shape_basis[:, flat], persistent=False)
+        pose_basis = None if body_model.pose_basis is None else body_model.pose_basis[:, flat]
+        self.register_buffer("pose_basis", pose_basis, persistent=False)
+        self.register_buffer(
+            "skinning_weights", body_model.skinning_weights[:, columns], persistent=False
+        )
+        self.keypoint_names = body_model.keypoint_names
+
+    def forward(
+        self, pose: torch.Tensor | None = None, betas: torch.Tensor | None = None
+    ) -> KeypointOutput:
+        model = self.body_model
+        given = [t for t in (pose, betas) if t is not None]
+        batch = given[0].shape[0] if given else 1
+        rotations = model._rotations(pose, batch)  # B x J x 3 x 3
+        betas = model._betas(betas, batch)  # B x n
+        n = betas.shape[1]
+        rest = self.rest_template.expand(batch, -1)  # B x 3U
+        joints = model.joint_template.expand(batch, -1, -1)  # B x J x 3
+        if n:
+            rest = torch.addmm(rest, betas, self.shape_basis[:n])
+            joints = joints + (betas @ model.joint_shape_basis[:n]).view(batch, -1, 3)
+        if self.pose_basis is not None:
+            eye = torch.eye(3, dtype=rotations.dtype, device=rotations.device)
+            rest = torch.addmm(rest, (rotations[:, 1:] - eye).flatten(1), self.pose_basis)
+        rest = rest.view(batch, 3, -1)  # B x 3 x U
+        posed_joints, transforms = forward_kinematics(
+            rotations, joints, model.parents, model.levels
+        )
+        blended = (transforms.flatten(2).transpose(1, 2) @ self.skinning_weights).view(
+            batch, 3, 4, -1
+        )  # B x 3 x 4 x U
+        posed = blended[:, :, 3] + (blended[:, :, :3] * rest[:, None]).sum(2)  # B x 3 x U
+        keypoints = (model.keypoint_weights @ posed.transpose(1, 2)).contiguous()  # B x K x 3
+        return KeypointOutput(keypoints, posed_joints, rotations)

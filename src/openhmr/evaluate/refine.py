@@ -1,0 +1,196 @@
+"""Refined predictions for the evaluation protocols: each row's prediction fitted to 2D keypoints
+(`openhmr.fit`), in the index's own crop, so every protocol scores them unchanged.
+
+Keypoints come per row in full-image pixels: a pose network's (a keypoint source run on the
+row's image and box, `keypoints_from_source`), a file, or the index's own 2D truth
+(`truth_keypoints`, optionally with pixel noise) to check the machinery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from openhmr.body.model import BodyModel
+from openhmr.data.dataset import read_image
+from openhmr.data.records import RecordIndex
+from openhmr.errors import OpenHMRError
+from openhmr.evaluate.predict import Predictions, image_to_crop
+from openhmr.fit import FitConfig, fit_keypoints, read_keypoints
+from openhmr.fit.sources import KeypointSource
+from openhmr.geometry.camera import weak_perspective_project
+from openhmr.model.discriminator import Discriminator
+
+
+@dataclass(frozen=True)
+class RefineStats:
+    """Per row: error, initial_error (N,) the fit's confidence-weighted mean keypoint distance
+    after / before, in image pixels; refined (N,) bool (False: the prediction was kept);
+    iterations (N,); keypoints_used (N,); seconds: the fitting's wall time."""
+
+    error: np.ndarray
+    initial_error: np.ndarray
+    refined: np.ndarray
+    iterations: np.ndarray
+    keypoints_used: np.ndarray
+    seconds: float
+
+    def summary(self) -> dict[str, float]:
+        """Medians and shares over the rows, for reports."""
+        fitted = self.refined
+        return {
+            "rows": len(self.refined),
+            "refined_share": float(fitted.mean()) if len(fitted) else 0.0,
+            "median_error_px": float(np.nanmedian(self.error)) if len(fitted) else float("nan"),
+            "median_initial_error_px": float(np.nanmedian(self.initial_error))
+            if len(fitted)
+            else float("nan"),
+            "mean_iterations": float(self.iterations[fitted].mean()) if fitted.any() else 0.0,
+            "seconds": self.seconds,
+        }
+
+
+def person_boxes(index: RecordIndex) -> np.ndarray:
+    """(N, 4) x, y, w, h person boxes of an index's rows: the crop box (side 200 · scale)
+    shrunk to the ~150 px of 224 a person fills, as `Predictor` boxes are."""
+    side = 200.0 * np.asarray(index.scale, np.float64) * 150.0 / 224.0
+    corner = np.asarray(index.center, np.float64) - side[:, None] / 2
+    return np.concatenate([corner, side[:, None], side[:, None]], axis=1)
+
+
+def truth_keypoints(
+    index: RecordIndex, noise_px: float = 0.0, seed: int = 0, joints: int = 19
+) -> np.ndarray:
+    """The index's own 2D keypoints (N, joints, 3) (cocoplus; visibility as confidence), with
+    optional Gaussian noise of `noise_px` pixels per coordinate (seeded)."""
+    keypoints = np.array(index.keypoints2d[:, :joints], dtype=np.float64)
+    if noise_px > 0:
+        rng = np.random.default_rng(seed)
+        keypoints[..., :2] += rng.normal(0.0, noise_px, keypoints[..., :2].shape)
+    return keypoints
+
+
+def keypoints_from_source(
+    index: RecordIndex, source: KeypointSource, progress: bool = False
+) -> np.ndarray:
+    """Run a keypoint source on every row's image and person box (rows sharing an image are
+    passed together).  Returns (N, K, 3) image pixels."""
+    boxes = person_boxes(index)
+    names = np.asarray(index.imgname).astype(str)
+    out: list[np.ndarray | None] = [None] * len(index)
+    groups: dict[str, list[int]] = {}
+    for row, name in enumerate(names):
+        groups.setdefault(name, []).append(row)
+    for name, rows in tqdm(groups.items(), desc="keypoints", unit="image", disable=not progress):
+        found = np.asarray(source(read_image(index.image_root / name), boxes[rows]), np.float64)
+        if found.ndim != 3 or found.shape[0] != len(rows) or found.shape[-1] != 3:
+            raise OpenHMRError(
+                f"keypoint source: expected ({len(rows)}, K, 3) for {name}, got {found.shape}"
+            )
+        for k, row in enumerate(rows):
+            out[row] = found[k]
+    return np.stack(out)
+
+
+def refine_predictions(
+    predictions: Predictions,
+    index: RecordIndex,
+    keypoints: np.ndarray,
+    body_model: BodyModel,
+    *,
+    layout: str | None = None,
+    discriminator: Discriminator | None = None,
+    config: FitConfig | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> tuple[Predictions, RefineStats]:
+    """Fit every row's prediction to its keypoints ((N, K, 3) image pixels, any layout of
+    `openhmr.fit.keypoints`) in the row's evaluation crop.  Returns the refined predictions
+    (the same fields and keypoint set, so every protocol applies) and per-row `RefineStats`."""
+    import time
+
+    if len(predictions) != len(index):
+        raise OpenHMRError(f"{len(predictions)} predictions for an index of {len(index)} rows")
+    keypoints, layout = read_keypoints(keypoints, layout)
+    if len(keypoints) != len(index):
+        raise OpenHMRError(f"{len(keypoints)} rows of keypoints for an index of {len(index)} rows")
+    crop = keypoints.copy()
+    crop[..., :2] = image_to_crop(keypoints[..., :2], index.center, index.scale)
+    half_side = 100.0 * np.asarray(index.scale, np.float64)  # crop units -> pixels
+    fields: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("camera", "pose", "betas", "keypoints3d", "keypoints2d")
+    }
+    stats: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("error", "initial_error", "refined", "iterations", "keypoints_used")
+    }
+    start = time.perf_counter()
+    rows = range(0, len(index), batch_size)
+    for first in tqdm(rows, desc="fit", unit="batch", disable=not progress):
+        part = slice(first, first + batch_size)
+        result = fit_keypoints(
+            body_model,
+            torch.from_numpy(predictions.camera[part]),
+            torch.from_numpy(predictions.pose[part]),
+            torch.from_numpy(predictions.betas[part]),
+            crop[part],
+            layout=layout,
+            discriminator=discriminator,
+            config=config,
+        )
+        with torch.no_grad():
+            keypoints3d = body_model(pose=result.rotations, betas=result.betas).keypoints
+            posed = {
+                "keypoints3d": keypoints3d,
+                "keypoints2d": weak_perspective_project(keypoints3d, result.camera),
+            }
+        for name in fields:
+            value = posed[name] if name in posed else getattr(result, name)
+            fields[name].append(value.detach().cpu().float().numpy())
+        for name in stats:
+            stats[name].append(getattr(result, name).detach().cpu().numpy())
+    seconds = time.perf_counter() - start
+    merged = {k: np.concatenate(v) for k, v in fields.items()}
+    refined = replace(predictions, **merged, keypoint_names=tuple(body_model.keypoint_names))
+    gathered = {k: np.concatenate(v) for k, v in stats.items()}
+    for name in ("error", "initial_error"):
+        gathered[name] = gathered[name] * half_side
+    return refined, RefineStats(**gathered, seconds=seconds)
+
+
+def index_keypoints(
+    index: RecordIndex,
+    source: str,
+    noise_px: float = 0.0,
+    seed: int = 0,
+    rows: int | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """Keypoints (N, K, 3) in image pixels for an index's rows, by name: "truth" (the index's
+    own cocoplus keypoints, plus `noise_px` Gaussian noise), "movenet" (the default keypoint
+    source, `openhmr.fit.sources`) or a `.npz` file with ``keypoints`` (R, K, 3) for the
+    index's rows in order (R ≥ N: the first N are used, as with ``--limit``)."""
+    from openhmr.fit.sources import require_keypoint_source
+
+    if source == "truth":
+        return truth_keypoints(index, noise_px, seed)
+    if noise_px:
+        raise OpenHMRError("keypoint noise applies to the index's own keypoints (truth) only")
+    if source == "movenet":
+        return keypoints_from_source(index, require_keypoint_source(None), progress)
+    path = Path(source)
+    if path.suffix != ".npz" or not path.is_file():
+        raise OpenHMRError(
+            f"refine keypoints: expected truth, movenet or an existing .npz file, got {source!r}"
+        )
+    with np.load(path) as data:
+        if "keypoints" not in data:
+            raise OpenHMRError(f"{path}: expected an array 'keypoints' (rows, K, 3)")
+        keypoints = np.asarray(data["keypoints"], np.float64)
+    count = len(index) if rows is None else rows
+    if len(keypoints) < count:
+        raise OpenHMRError(f"{path}: {len(keypoints)} rows of keypoints for {count} index rows")
+    return keypoints[:count]

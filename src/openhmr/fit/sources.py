@@ -1,0 +1,43 @@
+"""Where 2D keypoints come from when none are given: a keypoint source is any callable
+
+    source(image RGB uint8 (H, W, 3), boxes (N, 4) x, y, w, h pixels) -> (N, K, 3)
+
+returning each box's keypoints in image pixels with a confidence (K = 17: COCO order; any
+layout of `openhmr.fit.keypoints` works).  The default is MoveNet Thunder,
+``openhmr.MoveNet.pretrained("thunder").keypoints``, when the installed openhmr has it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from openhmr.errors import OpenHMRError
+
+KeypointSource = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def default_keypoint_source() -> KeypointSource | None:
+    """MoveNet Thunder's ``keypoints`` when ``openhmr.MoveNet`` exists (imported lazily: the
+    pose network loads only when a fit needs it), else None."""
+    import openhmr
+
+    movenet = getattr(openhmr, "MoveNet", None)
+    if movenet is None:
+        return None
+    return movenet.pretrained("thunder").keypoints
+
+
+def require_keypoint_source(source: KeypointSource | None) -> KeypointSource:
+    """`source`, else the default, else a clear error saying how to give keypoints."""
+    if source is not None:
+        return source
+    found = default_keypoint_source()
+    if found is None:
+        raise OpenHMRError(
+            "refinement needs 2D keypoints: pass keypoints (e.g. OpenPose JSON: --keypoints, or "
+            "a COCO-17 array), or a keypoint_source callable; no built-in pose network "
+            "(openhmr.MoveNet) is available in this installation"
+        )
+    return found
