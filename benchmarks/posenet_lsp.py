@@ -7,7 +7,9 @@
   ground-truth box (square, 1.2 × the visible joints' extent); PCK@0.2 (torso) of the 12 limb
   joints, beside the mean layout of the training images (im00001 up to --first − 1).
 - Detection: the fraction of images where a detected box (squared) has IoU ≥ 0.5 with the
-  ground-truth box, for MoveNet MultiPose at 256 and 384 px, plus ms per image (the HOG
+  ground-truth box, for the default detector (MultiPose at 256 px, threshold 0.2, fallback to
+  the best person ≥ 0.05) and MultiPose at 256 and 384 px without the fallback, plus ms per
+  image (the HOG
   detector it replaced was measured in the same run up to commit 7ec7b71: docs/benchmarks.md).
 See `openhmr.evaluate.keypoints2d` for the definitions. Reads the data in place.
 """
@@ -64,11 +66,15 @@ def keypoint_scores(paths, truth, boxes, train) -> dict[str, dict]:
     return results
 
 
-def detection_scores(paths, boxes) -> dict[str, dict]:
-    detectors = {
-        "movenet_multipose_256": MoveNetPersonDetector(size=256),
-        "movenet_multipose_384": MoveNetPersonDetector(size=384),
-    }
+DETECTORS = {
+    "default": lambda: MoveNetPersonDetector(),  # 256 px, threshold 0.2, fallback 0.05
+    "multipose256": lambda: MoveNetPersonDetector(size=256, fallback_score=1.0),
+    "multipose384": lambda: MoveNetPersonDetector(size=384, fallback_score=1.0),
+}
+
+
+def detection_scores(paths, boxes, names) -> dict[str, dict]:
+    detectors = {name: DETECTORS[name]() for name in names}
     found = {name: [] for name in detectors}
     seconds = dict.fromkeys(detectors, 0.0)
     for path in tqdm(paths, desc="detect", leave=False):
@@ -95,20 +101,22 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=1, help="every step-th image (1)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (2)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["keypoints", "detection"])
+    parser.add_argument("--detectors", nargs="*", default=list(DETECTORS), choices=list(DETECTORS))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     paths, truth, boxes, train = load_split(args.data, args.first, args.last, args.step)
     print(machine())
     print(f"LSP-extended im{args.first:05d}-im{args.last:05d}: {len(paths)} images")
-    keypoints = keypoint_scores(paths, truth, boxes, train)
-    detection = detection_scores(paths, boxes)
+    keypoints = {} if "keypoints" in args.skip else keypoint_scores(paths, truth, boxes, train)
+    detection = {} if "detection" in args.skip else detection_scores(paths, boxes, args.detectors)
     print("PCK@0.2 (torso), 12 limb joints, ground-truth boxes:")
     for name, row in keypoints.items():
         extra = f"  {row['ms_per_image']:.0f} ms/image" if "ms_per_image" in row else ""
         print(f"  {name:<12} {row['pck']:.3f}{extra}")
     print("Detection recall (IoU >= 0.5 with the ground-truth box, detections squared):")
     for name, row in detection.items():
-        print(f"  {name:<22} {row['recall_iou50']:.3f}  ({row['mean_people']:.2f} boxes/image, "
+        print(f"  {name:<14} {row['recall_iou50']:.3f}  ({row['mean_people']:.2f} boxes/image, "
               f"{row['ms_per_image']:.0f} ms/image)")  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

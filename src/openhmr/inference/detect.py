@@ -3,8 +3,8 @@
 
 Shipped: `MoveNetPersonDetector`, Google's MoveNet MultiPose (bundled weights,
 `openhmr.posenet`): up to 6 people per image with boxes, scores and 17 COCO keypoints each.
-It replaced a HOG pedestrian detector that found 3% of held-out LSP-extended people against
-its 93% (docs/demo.md).
+It replaced a HOG pedestrian detector that found 1% of held-out LSP-extended people against
+its 92% (docs/demo.md).
 """
 
 from __future__ import annotations
@@ -46,11 +46,14 @@ def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 @dataclass
 class MoveNetPersonDetector:
     """MoveNet MultiPose on the photo letter-boxed to `size` px (its longer side; a multiple
-    of 32), keeping the people scoring at least `threshold` (the network finds at most 6).
-    The network is loaded on first use."""
+    of 32), keeping the people scoring at least `threshold` (the network finds at most 6);
+    when nobody does, the best person scoring at least `fallback_score` (photos given to the
+    demo usually show someone: on held-out LSP-extended this raises the recall from 86% to
+    92%; empty pictures score 0). The network is loaded on first use."""
 
     size: int = 256
     threshold: float = 0.2
+    fallback_score: float = 0.05
     device: str = "cpu"
     _net: object = field(default=None, init=False, repr=False)
 
@@ -60,5 +63,10 @@ class MoveNetPersonDetector:
             from openhmr.posenet import MoveNet
 
             self._net = MoveNet.pretrained("multipose").to(self.device)
-        people = self._net.detect(image, threshold=self.threshold, size=self.size)
-        return Detections(people.boxes, people.scores, people.keypoints)
+        people = self._net.detect(
+            image, threshold=min(self.threshold, self.fallback_score), size=self.size
+        )
+        keep = people.scores >= self.threshold
+        if not keep.any():
+            keep = np.arange(len(people)) < 1  # the best one, already above fallback_score
+        return Detections(people.boxes[keep], people.scores[keep], people.keypoints[keep])
