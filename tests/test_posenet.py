@@ -124,6 +124,11 @@ def test_keypoints_api_maps_crops_back_to_the_image():
     # a box of another aspect ratio with the same square: side = max(w, h) about its centre
     shifted = net.keypoints(canvas, np.array([[37.0 + 28, 53.0, 200.0, 256.0]]))
     assert np.abs(shifted[0, :, :2] - ref[:, :2] - [37, 53]).max() < 0.03
+    # margin: the square's side is margin × the box's longer side
+    widened = net.keypoints(image, np.array([[64.0, 64.0, 128.0, 128.0]]), margin=2.0)
+    assert np.abs(widened[0, :, :2] - ref[:, :2]).max() < 0.03
+    with pytest.raises(OpenHMRError, match="margin must be > 0"):
+        net.keypoints(image, np.array([[0.0, 0.0, 256.0, 256.0]]), margin=0.0)
     scaled = net.keypoints(np.repeat(np.repeat(image, 2, 0), 2, 1), np.array([[0, 0, 512, 512]]))
     confident = ref[:, 2] > 0.3
     assert np.abs(scaled[0, confident, :2] / 2 - ref[confident, :2]).max() < 2.0
@@ -270,3 +275,21 @@ def test_regenerated_tfjs_outputs_match(tmp_path):
     ref = _tfjs_single(expected.reshape(1, 1, 17, 3), (192, 192))
     assert np.abs(got[:, :2] - ref[:, :2]).max() <= 1e-4 * 192
     assert np.abs(got[:, 2] - ref[:, 2]).max() < 1e-4
+
+
+def test_onnx_export_matches_pytorch(tmp_path):
+    """The exported maps run in ONNX Runtime as in PyTorch (dynamic batch)."""
+    ort = pytest.importorskip("onnxruntime")
+    from openhmr.posenet.export import export_movenet_onnx, output_names
+
+    net = MoveNet.pretrained("lightning")
+    path = export_movenet_onnx(net, tmp_path / "lightning.onnx")
+    with np.load(DATA / "tfjs_movenet_lightning.npz") as npz:
+        images = np.concatenate([npz["input_1"], npz["input_2"], npz["input_3"]])
+    x = images.transpose(0, 3, 1, 2).astype(np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = dict(zip(output_names(net), session.run(None, {"images": x}), strict=True))
+    expected = _run(net, images)
+    for name, value in got.items():
+        reference = getattr(expected, name).numpy()
+        assert np.abs(value - reference).max() <= 1e-4 * np.abs(reference).max(), name

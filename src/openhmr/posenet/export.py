@@ -11,6 +11,7 @@ from torch import nn
 
 from openhmr.errors import OpenHMRError
 from openhmr.files import atomic_path
+from openhmr.logs import drop_log_messages
 from openhmr.posenet.movenet import MoveNet
 
 HEAD_OUTPUTS = ("centre", "keypoint_heatmap", "keypoint_regression", "keypoint_offset",
@@ -43,6 +44,9 @@ def export_movenet_onnx(
         raise OpenHMRError(
             "ONNX export needs onnx and onnxscript: pip install 'openhmr[onnx]'"
         ) from None
+    drop_log_messages(
+        "torch.onnx._internal.exporter._registration", "torchvision is not installed. Skipping"
+    )
     size = size or net.input_size
     example = torch.zeros(2, 3, size, size)
     path = Path(path)

@@ -201,12 +201,18 @@ class MoveNet(nn.Module):
         return next(self.parameters())
 
     @torch.no_grad()
-    def keypoints(self, image: np.ndarray, boxes: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    def keypoints(
+        self, image: np.ndarray, boxes: np.ndarray, margin: float = 1.0, batch_size: int = 16
+    ) -> np.ndarray:
         """One person per box: image (H, W, 3) uint8 RGB, boxes (N, 4) x, y, w, h pixels ->
         (N, 17, 3) float64 = x, y image pixels, score. Each box is made square about its
-        centre (side = its longer side) and resampled to the input size."""
+        centre (side = margin × its longer side) and resampled to the input size."""
         image = check_image(image)
         boxes = check_boxes(boxes, image.shape[1], image.shape[0])
+        if not np.isfinite(margin) or margin <= 0:
+            raise OpenHMRError(f"MoveNet keypoints: margin must be > 0, got {margin}")
+        centres, sides = boxes[:, :2] + boxes[:, 2:] / 2, boxes[:, 2:] * margin
+        boxes = np.concatenate([centres - sides / 2, sides], axis=1)
         size = self.input_size
         crops, to_image = square_crops(image, boxes, size)
         like = self._parameters_like()
