@@ -49,6 +49,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from openhmr.body.keypoints import COCO17_NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "tools" / "tfjs" / "run_graph.mjs"
 NODE_MODULES = ROOT / "tools" / "tfjs" / "node_modules" / "@tensorflow" / "tfjs"
@@ -84,25 +86,6 @@ INTERMEDIATES: dict[str, dict[str, str]] = {
 }
 INPUT_SIZES = {"thunder": (256,), "lightning": (192,), "multipose": (256, 384)}
 SYNTH_SIZE = 256
-COCO_NAMES = (
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
 
 
 def model_json(model: str, models_dir: Path = MODELS_DIR) -> Path:
@@ -216,7 +199,7 @@ def synthetic_images(seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     body = load_body_model("open")
     parts = vertex_part_labels(body.data.weights)
     faces = body.faces.numpy()
-    coco = [COCOPLUS_NAMES.index(name) for name in COCO_NAMES]
+    coco = [COCOPLUS_NAMES.index(name) for name in COCO17_NAMES]
     size, focal = SYNTH_SIZE, 600.0
     scenes = []
     for s, people in enumerate(SCENES):
@@ -309,7 +292,7 @@ def make_fixture(
         "node_shapes": {k: list(fixture[f"node_{k}"].shape) for k in nodes},
         "inputs": sources,
         "letterbox": boxes,
-        "keypoint_names": list(COCO_NAMES),
+        "keypoint_names": list(COCO17_NAMES),
         "tfjs_version": timing["tfjs_version"] if timing else None,
         "backend": timing["backend"] if timing else None,
         "timing_ms": timing_ms,

@@ -1,6 +1,6 @@
 """Joint and keypoint conventions (PAPER.md): SMPL's 24 joints, the paper's 19 cocoplus keypoints,
-the LSP-14 evaluation subset, flip permutations, and the approximate cocoplus regressor for
-official SMPL files loaded without a keypoint regressor."""
+COCO's 17, the LSP-14 evaluation subset, flip permutations, and the approximate cocoplus
+regressor for official SMPL files loaded without a keypoint regressor."""
 
 from __future__ import annotations
 
@@ -106,6 +106,28 @@ COCOPLUS_NAMES: tuple[str, ...] = (
     "left_ear",
     "right_ear",
 )
+# COCO's 17 keypoints (MoveNet, ViTPose, OpenPose's COCO subset); left and right are the
+# person's own, as in LSP and cocoplus
+COCO17_NAMES: tuple[str, ...] = (
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
+
 COCOPLUS_FLIP_PERMUTATION: tuple[int, ...] = (
     5,
     4,

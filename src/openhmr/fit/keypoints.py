@@ -22,28 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from openhmr.body.keypoints import COCOPLUS_NAMES
+from openhmr.body.keypoints import COCO17_NAMES, COCOPLUS_NAMES
 from openhmr.errors import OpenHMRError
 
-COCO17_NAMES: tuple[str, ...] = (
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
 # rows of each OpenPose layout that hold the COCO-17 keypoints, in COCO-17 order
 OPENPOSE25_TO_COCO17 = (0, 16, 15, 18, 17, 5, 2, 6, 3, 7, 4, 12, 9, 13, 10, 14, 11)
 OPENPOSE18_TO_COCO17 = (0, 15, 14, 17, 16, 5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from openhmr.body.keypoints import COCO17_NAMES
 from openhmr.errors import OpenHMRError
 from openhmr.images import check_boxes, check_image
 from openhmr.posenet.decode import STRIDE, decode_multi, decode_single
@@ -29,10 +30,7 @@ from openhmr.posenet.layers import SeparableConv, conv
 from openhmr.posenet.mobilenet import BackboneFeatures, MobileNetV2
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-COCO_KEYPOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
-                  "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-                  "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
-                  "right_ankle")  # fmt: skip
+COCO_KEYPOINTS = COCO17_NAMES  # the output order
 # The graphs' input normalisation, (x − 0) · float16(1 / 127.5) − 1.
 INPUT_SCALE = 0.0078430176
 
