@@ -65,6 +65,7 @@ def eager_functions(nets, batch: int) -> dict[str, dict]:
 def onnx_functions(nets, batch: int, folder: Path) -> dict[str, object]:
     import onnxruntime as ort
 
+    from openhmr.onnx_export import write_onnx
     from openhmr.posenet.export import export_movenet_onnx
 
     options = ort.SessionOptions()
@@ -74,13 +75,7 @@ def onnx_functions(nets, batch: int, folder: Path) -> dict[str, object]:
         path = folder / f"{name}.onnx"
         if not path.exists():
             if name == "resnet50":
-                batch_dim = {"images": {0: torch.export.Dim("batch", min=1)}}
-                with torch.no_grad():
-                    program = torch.onnx.export(
-                        net.eval(), (torch.zeros(2, 3, size, size),), dynamo=True,
-                        dynamic_shapes=batch_dim, external_data=False,
-                    )  # fmt: skip
-                program.save(str(path), external_data=False)
+                write_onnx(net, torch.zeros(2, 3, size, size), path, "images", ["features"])
             else:
                 export_movenet_onnx(net, path, size)
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

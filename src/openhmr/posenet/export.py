@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from openhmr.errors import OpenHMRError
-from openhmr.files import atomic_path
-from openhmr.logs import drop_log_messages
+from openhmr.onnx_export import write_onnx
 from openhmr.posenet.movenet import MoveNet
 
 HEAD_OUTPUTS = ("centre", "keypoint_heatmap", "keypoint_regression", "keypoint_offset",
@@ -38,30 +35,6 @@ def export_movenet_onnx(
 ) -> Path:
     """Write `net` as ONNX: input `images` (B, 3, size, size) RGB 0–255 float, outputs the
     head logits named as `MoveNetOutput`'s fields; dynamic batch. Written atomically."""
-    try:
-        import onnxscript  # noqa: F401  (torch's exporter needs it)
-    except ImportError:
-        raise OpenHMRError(
-            "ONNX export needs onnx and onnxscript: pip install 'openhmr[onnx]'"
-        ) from None
-    drop_log_messages(
-        "torch.onnx._internal.exporter._registration", "torchvision is not installed. Skipping"
-    )
     size = size or net.input_size
     example = torch.zeros(2, 3, size, size)
-    path = Path(path)
-    with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            _Maps(net.eval()),
-            (example,),
-            input_names=["images"],
-            output_names=list(output_names(net)),
-            opset_version=opset,
-            dynamo=True,
-            verbose=False,
-            dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1)}},
-            external_data=False,
-        )
-        program.save(str(tmp), external_data=False)
-    return path
+    return write_onnx(_Maps(net), example, path, "images", output_names(net), opset=opset)
