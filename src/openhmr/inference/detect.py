@@ -9,7 +9,8 @@ its 92% (docs/demo.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -49,24 +50,28 @@ class MoveNetPersonDetector:
     of 32), keeping the people scoring at least `threshold` (the network finds at most 6);
     when nobody does, the best person scoring at least `fallback_score` (photos given to the
     demo usually show someone: on held-out LSP-extended this raises the recall from 86% to
-    92%; empty pictures score 0). The network is loaded on first use."""
+    92%; empty pictures score 0). The network is loaded on first use and shared by every
+    detector on the same device (e.g. the web page's copies with other thresholds)."""
 
     size: int = 256
     threshold: float = 0.2
     fallback_score: float = 0.05
     device: str = "cpu"
-    _net: object = field(default=None, init=False, repr=False)
 
     def __call__(self, image: np.ndarray) -> Detections:
         """image: (H, W, 3) uint8 RGB -> `Detections` with keypoints, in the image's pixels."""
-        if self._net is None:
-            from openhmr.posenet import MoveNet
-
-            self._net = MoveNet.pretrained("multipose").to(self.device)
-        people = self._net.detect(
+        people = _multipose(self.device).detect(
             image, threshold=min(self.threshold, self.fallback_score), size=self.size
         )
         keep = people.scores >= self.threshold
         if not keep.any():
             keep = np.arange(len(people)) < 1  # the best one, already above fallback_score
         return Detections(people.boxes[keep], people.scores[keep], people.keypoints[keep])
+
+
+@functools.cache
+def _multipose(device: str):
+    """The pretrained MoveNet MultiPose on `device`, loaded once per process and device."""
+    from openhmr.posenet import MoveNet
+
+    return MoveNet.pretrained("multipose").to(device)
