@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from openhmr.body.lbs import forward_kinematics
+from openhmr.body.lbs import pose_channel_major
 from openhmr.body.model import BodyModel
 
 
@@ -55,22 +55,10 @@ class KeypointModel(nn.Module):
         batch = given[0].shape[0] if given else 1
         rotations = model._rotations(pose, batch)  # B x J x 3 x 3
         betas = model._betas(betas, batch)  # B x n
-        n = betas.shape[1]
-        rest = self.rest_template.expand(batch, -1)  # B x 3U
-        joints = model.joint_template.expand(batch, -1, -1)  # B x J x 3
-        if n:
-            rest = torch.addmm(rest, betas, self.shape_basis[:n])
-            joints = joints + (betas @ model.joint_shape_basis[:n]).view(batch, -1, 3)
-        if self.pose_basis is not None:
-            eye = torch.eye(3, dtype=rotations.dtype, device=rotations.device)
-            rest = torch.addmm(rest, (rotations[:, 1:] - eye).flatten(1), self.pose_basis)
-        rest = rest.view(batch, 3, -1)  # B x 3 x U
-        posed_joints, transforms = forward_kinematics(
-            rotations, joints, model.parents, model.levels
-        )
-        blended = (transforms.flatten(2).transpose(1, 2) @ self.skinning_weights).view(
-            batch, 3, 4, -1
-        )  # B x 3 x 4 x U
-        posed = blended[:, :, 3] + (blended[:, :, :3] * rest[:, None]).sum(2)  # B x 3 x U
+        posed, posed_joints = pose_channel_major(
+            rotations, betas, self.rest_template, self.shape_basis, self.pose_basis,
+            model.joint_template, model.joint_shape_basis, self.skinning_weights, model.parents,
+            model.levels,
+        )  # B x 3 x U, B x J x 3  # fmt: skip
         keypoints = (model.keypoint_weights @ posed.transpose(1, 2)).contiguous()  # B x K x 3
         return KeypointOutput(keypoints, posed_joints, rotations)

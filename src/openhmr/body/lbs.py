@@ -134,6 +134,45 @@ def skin(vertices: torch.Tensor, weights: torch.Tensor, transforms: torch.Tensor
     return (blended[..., :3] @ vertices[..., None])[..., 0] + blended[..., 3]
 
 
+def pose_channel_major(
+    rotations: torch.Tensor,
+    betas: torch.Tensor,
+    rest_template: torch.Tensor,
+    shape_basis: torch.Tensor,
+    pose_basis: torch.Tensor | None,
+    joint_template: torch.Tensor,
+    joint_shape_basis: torch.Tensor,
+    skinning_weights: torch.Tensor,
+    parents: tuple[int, ...],
+    levels: list[list[int]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The whole LBS in the channel-major layout `BodyModel` stores (entry c · U + u for
+    coordinate c of vertex u), for all vertices or any subset U of them.
+
+    rotations (B, J, 3, 3); betas (B, n); rest_template (3U,); shape_basis (≥n, 3U);
+    pose_basis (9(J−1), 3U) or None; joint_template (1, J, 3); joint_shape_basis (≥n, 3J);
+    skinning_weights (J, U). Returns posed vertices (B, 3, U) and posed joints (B, J, 3).
+    """
+    batch, n = betas.shape
+    rest = rest_template.expand(batch, -1)  # B x 3U: T + S β + P f(θ)
+    joints = joint_template.expand(batch, -1, -1)  # B x J x 3: J_T + J_S β
+    if n:
+        rest = torch.addmm(rest, betas, shape_basis[:n])
+        joints = joints + (betas @ joint_shape_basis[:n]).view(batch, -1, 3)
+    if pose_basis is not None:
+        eye = torch.eye(3, dtype=rotations.dtype, device=rotations.device)
+        feature = (rotations[:, 1:] - eye).flatten(1)  # B x 9(J-1)
+        rest = torch.addmm(rest, feature, pose_basis)
+    rest = rest.view(batch, 3, -1)  # B x 3 x U
+    posed_joints, transforms = forward_kinematics(rotations, joints, parents, levels)
+    # per-vertex blended transform [R | t] (B x 3 x 4 x U), then R v + t row by row
+    blended = (transforms.flatten(2).transpose(1, 2) @ skinning_weights).view(batch, 3, 4, -1)
+    posed = torch.addcmul(blended[:, :, 3], blended[:, :, 0], rest[:, 0:1])
+    posed = torch.addcmul(posed, blended[:, :, 1], rest[:, 1:2])
+    posed = torch.addcmul(posed, blended[:, :, 2], rest[:, 2:3])
+    return posed, posed_joints
+
+
 def lbs(
     betas: torch.Tensor,
     rotations: torch.Tensor,

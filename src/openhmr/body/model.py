@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from openhmr.body.io import BodyModelData, read_body_model
-from openhmr.body.lbs import forward_kinematics, kinematic_levels
+from openhmr.body.lbs import kinematic_levels, pose_channel_major
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.rotations import axis_angle_to_matrix
 
@@ -137,28 +137,11 @@ class BodyModel(nn.Module):
             )
         rotations = self._rotations(pose, batch)  # B x J x 3 x 3
         betas = self._betas(betas, batch)  # B x n
-        n = betas.shape[1]
-
-        # rest vertices T + S β + P f(θ), channel-major; rest joints J_T + J_S β
-        rest = self.rest_template.expand(batch, -1)  # B x 3V
-        joints = self.joint_template.expand(batch, -1, -1)  # B x J x 3
-        if n:
-            rest = torch.addmm(rest, betas, self.shape_basis[:n])
-            joints = joints + (betas @ self.joint_shape_basis[:n]).view(batch, -1, 3)
-        if self.pose_basis is not None:
-            eye = torch.eye(3, dtype=rotations.dtype, device=rotations.device)
-            feature = (rotations[:, 1:] - eye).flatten(1)  # B x 9(J-1)
-            rest = torch.addmm(rest, feature, self.pose_basis)
-        rest = rest.view(batch, 3, -1)  # B x 3 x V
-
-        posed_joints, transforms = forward_kinematics(rotations, joints, self.parents, self.levels)
-        # per-vertex blended transform [R | t] (B x 3 x 4 x V), then R v + t row by row
-        blended = (transforms.flatten(2).transpose(1, 2) @ self.skinning_weights).view(
-            batch, 3, 4, -1
-        )
-        posed = torch.addcmul(blended[:, :, 3], blended[:, :, 0], rest[:, 0:1])
-        posed = torch.addcmul(posed, blended[:, :, 1], rest[:, 1:2])
-        posed = torch.addcmul(posed, blended[:, :, 2], rest[:, 2:3])
+        posed, posed_joints = pose_channel_major(
+            rotations, betas, self.rest_template, self.shape_basis, self.pose_basis,
+            self.joint_template, self.joint_shape_basis, self.skinning_weights, self.parents,
+            self.levels,
+        )  # fmt: skip
         vertices = posed.transpose(1, 2).contiguous()  # B x V x 3
         if transl is not None:
             offset = transl.to(vertices.dtype)[:, None, :]
