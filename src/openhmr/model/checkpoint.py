@@ -113,7 +113,8 @@ def _networks(
 ) -> tuple[HMR, Discriminator | None]:
     """The network (and the discriminator, when the file has one) from tensors named
     ``model.<key>`` / ``discriminator.<key>``; any other name is an error."""
-    model = HMR.from_config(architecture, body_model=body_model)
+    # the file's weights replace the encoder's pretrained ones: do not read those first
+    model = HMR.from_config(architecture, body_model=body_model, pretrained_encoder=False)
     parts: dict[str, dict[str, torch.Tensor]] = {"model": {}, "discriminator": {}}
     for key, value in tensors.items():
         part, name = key.split(".", 1)

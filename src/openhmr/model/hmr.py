@@ -13,27 +13,34 @@ import torch
 from torch import nn
 
 from openhmr.body import BodyModel
+from openhmr.body.keypoint_model import KeypointModel
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import weak_perspective_project
+from openhmr.model.movenet_encoder import MOVENET_BACKBONES, MoveNetEncoder
 from openhmr.model.regressor import build_regressor
-from openhmr.model.resnet import build_backbone
+from openhmr.model.resnet import BACKBONES, build_backbone
 
-NORMALIZATIONS = ("symmetric", "imagenet")
+NORMALIZATIONS = ("symmetric", "imagenet", "pixels")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CROP_SIZE = 224
+POSE_BODY = ("all", "final", "keypoints")
 
 
 @dataclass(frozen=True)
 class HMRConfig:
     """Everything that fixes the network's shapes and input convention.
 
-    backbone: "resnet50" (torchvision v1) or "resnet50_v2" (slim's pre-activation v2);
+    backbone: "resnet50" (torchvision v1), "resnet50_v2" (slim's pre-activation v2), or
+    "movenet_thunder" / "movenet_lightning" (a pretrained 2D pose network, `MoveNetEncoder`);
     head: "hmr" (85-D Θ, axis-angle) or "spin" (157-D, 6D rotations);
     width: ResNet base width (64 = ResNet-50); hidden: regressor FC width; iterations: T;
     normalization: "symmetric" (pixels in [−1, 1], the released HMR model) or "imagenet"
-    (ImageNet mean/std, SPIN and torchvision weights); image_size: the crop side the network
-    was trained on (224 in the paper; data pipelines and the predictor crop to it).
+    (ImageNet mean/std, SPIN and torchvision weights) or "pixels" (RGB 0–255, the MoveNet
+    encoders); image_size: the crop side the network was trained on (224 in the paper; data
+    pipelines and the predictor crop to it); features: what φ holds — "pooled" (the
+    encoder's final map averaged, the paper's) or, for MoveNet encoders, "keypoints" or
+    "pooled+keypoints" (`openhmr.model.movenet_encoder`).
     """
 
     backbone: str = "resnet50"
@@ -43,6 +50,7 @@ class HMRConfig:
     iterations: int = 3
     normalization: str = "symmetric"
     image_size: int = CROP_SIZE
+    features: str = "pooled"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,8 +94,12 @@ class HMR(nn.Module):
         iterations: int = 3,
         normalization: str = "symmetric",
         image_size: int = CROP_SIZE,
+        features: str = "pooled",
         body_model: BodyModel | None = None,
+        pretrained_encoder: bool = True,
     ) -> None:
+        """pretrained_encoder: MoveNet encoders start from the bundled pose-network weights
+        (False: random, for loading a checkpoint's weights over them)."""
         super().__init__()
         if normalization not in NORMALIZATIONS:
             raise OpenHMRError(
@@ -98,26 +110,31 @@ class HMR(nn.Module):
         if image_size < 32:
             raise OpenHMRError(f"image_size: expected ≥ 32, got {image_size}")
         self.config = HMRConfig(
-            backbone, head, width, hidden, iterations, normalization, image_size
+            backbone, head, width, hidden, iterations, normalization, image_size, features
         )
-        self.encoder = build_backbone(backbone, width)
+        self.encoder = build_encoder(backbone, width, features, image_size, pretrained_encoder)
         self.regressor = build_regressor(head, self.encoder.feature_dim, hidden, iterations)
         self.body_model = body_model
 
     @classmethod
     def from_config(
-        cls, config: HMRConfig | dict[str, Any], body_model: BodyModel | None = None
+        cls,
+        config: HMRConfig | dict[str, Any],
+        body_model: BodyModel | None = None,
+        pretrained_encoder: bool = True,
     ) -> HMR:
         values = config.to_dict() if isinstance(config, HMRConfig) else dict(config)
         unknown = set(values) - set(HMRConfig.__dataclass_fields__)
         if unknown:
             raise OpenHMRError(f"HMR config: unknown keys {sorted(unknown)}")
-        return cls(**values, body_model=body_model)
+        return cls(**values, body_model=body_model, pretrained_encoder=pretrained_encoder)
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """RGB images with values in [0, 1] (B, 3, H, W) -> this network's input convention."""
         if self.config.normalization == "symmetric":
             return images * 2 - 1
+        if self.config.normalization == "pixels":
+            return images * 255.0
         mean = images.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         std = images.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
         return (images - mean) / std
@@ -128,20 +145,32 @@ class HMR(nn.Module):
             raise OpenHMRError(f"images: expected (B, 3, H, W), got {tuple(images.shape)}")
         return self.regressor(self.encoder(images))
 
+    def regress_features(self, features: torch.Tensor) -> list[torch.Tensor]:
+        """φ (B, D) computed beforehand (a frozen encoder's cache) -> as `regress`."""
+        return self.regressor(features)
+
     def forward(self, images: torch.Tensor, pose_body: str = "all") -> list[HMROutput]:
         """pose_body: "all" poses the body model for every iteration; "final" only for the
         last (what the losses need besides the rotations and β of every iteration: training
-        skips T − 1 body evaluations this way)."""
-        if pose_body not in ("all", "final"):
-            raise OpenHMRError(f'pose_body: expected "all" or "final", got {pose_body!r}')
-        params = self.regress(images)
+        skips T − 1 body evaluations this way); "keypoints" gives the last iteration's
+        keypoints (exactly the mesh's, `KeypointModel`) without its vertices — all training
+        needs, at a fraction of the cost."""
+        return self.decode_all(self.regress(images), pose_body)
+
+    def decode_all(self, params: list[torch.Tensor], pose_body: str = "all") -> list[HMROutput]:
+        """Every iteration's raw parameters -> `HMROutput`s (see `forward` for pose_body)."""
+        if pose_body not in POSE_BODY:
+            raise OpenHMRError(f"pose_body: expected one of {POSE_BODY}, got {pose_body!r}")
         last = len(params) - 1
+        final = "keypoints" if pose_body == "keypoints" else True
         return [
-            self.decode(p, with_body=pose_body == "all" or i == last) for i, p in enumerate(params)
+            self.decode(p, with_body=final if i == last else pose_body == "all")
+            for i, p in enumerate(params)
         ]
 
-    def decode(self, params: torch.Tensor, with_body: bool = True) -> HMROutput:
-        """(B, P) -> `HMROutput`, posing the body model when there is one (and with_body)."""
+    def decode(self, params: torch.Tensor, with_body: bool | str = True) -> HMROutput:
+        """(B, P) -> `HMROutput`, posing the body model when there is one (and with_body;
+        "keypoints": the keypoints only, vertices None)."""
         theta = self.regressor.decode(params)
         fields = {
             "params": params,
@@ -150,12 +179,44 @@ class HMR(nn.Module):
             "rotations": theta.rotations,
             "betas": theta.betas,
         }
-        if self.body_model is not None and with_body:
+        if self.body_model is not None and with_body == "keypoints":
+            keypoints = self._keypoint_model()(pose=theta.rotations, betas=theta.betas).keypoints
+            fields["keypoints3d"] = keypoints
+            fields["keypoints2d"] = weak_perspective_project(keypoints, theta.camera)
+        elif self.body_model is not None and with_body:
             body = self.body_model(pose=theta.rotations, betas=theta.betas)
             fields["vertices"] = body.vertices
             fields["keypoints3d"] = body.keypoints
             fields["keypoints2d"] = weak_perspective_project(body.keypoints, theta.camera)
         return HMROutput(**fields)
+
+    def _keypoint_model(self) -> KeypointModel:
+        """The body model's `KeypointModel`, built once per body model (kept out of the
+        module tree and the state dict) and on the body model's device."""
+        cache = self.__dict__.setdefault("_keypoint_models", {})
+        key = id(self.body_model)
+        device = self.body_model.rest_template.device
+        if key not in cache or cache[key][0] is not self.body_model:
+            cache[key] = (self.body_model, KeypointModel(self.body_model))
+        model = cache[key][1]
+        if model.rest_template.device != device:
+            model.to(device)
+        return model
+
+
+def build_encoder(
+    backbone: str, width: int, features: str, image_size: int, pretrained: bool = True
+) -> nn.Module:
+    """The encoder a config names; it has `feature_dim` (the length of φ)."""
+    if backbone in MOVENET_BACKBONES:
+        if image_size % 32:
+            raise OpenHMRError(
+                f"image_size: the MoveNet encoders need a multiple of 32, got {image_size}"
+            )
+        return MoveNetEncoder(MOVENET_BACKBONES[backbone], features, pretrained)
+    if backbone in BACKBONES and features != "pooled":
+        raise OpenHMRError(f'features: the ResNet encoders give "pooled", got {features!r}')
+    return build_backbone(backbone, width)
 
 
 class ParameterNetwork(nn.Module):
