@@ -28,7 +28,10 @@ class ModelSection:
     (SMPL's rest pose, a T-pose); init_from: a checkpoint (`.safetensors` or a run's `.ckpt`)
     of the same architecture whose network (Θ₀ included, so mean_pose is then moot) and, when
     it has one, discriminator start this run with fresh optimisers and step count — a second
-    stage, e.g. at a lower learning rate (to continue a run as it was, use --resume)."""
+    stage, e.g. at a lower learning rate (to continue a run as it was, use --resume).
+    backbone "movenet_thunder" / "movenet_lightning" starts the encoder from the bundled
+    pretrained pose network (use normalization "pixels" and image_size 256 / 192); features:
+    what φ holds (`openhmr.model.HMRConfig`)."""
 
     backbone: str = "resnet50"
     width: int = 64
@@ -36,6 +39,7 @@ class ModelSection:
     iterations: int = 3
     normalization: str = "symmetric"
     image_size: int = 224
+    features: str = "pooled"
     body_model: str = "open"
     encoder_weights: str | None = None
     mean_pose: str = "mocap"
@@ -53,12 +57,14 @@ class DatasetEntry:
 @dataclass(frozen=True)
 class SyntheticSplit:
     """A synthetic split generated before training when `<out>/synth.npz` is missing; "{out}"
-    in `out` stands for the run's output folder."""
+    in `out` stands for the run's output folder; size: the image side (`openhmr synth
+    --size`; the person scales with it)."""
 
     out: str
     num: int
     seed: int = 0
     mocap: str | None = None
+    size: int = 224
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,11 @@ class DataSection:
     """batch_size is per device (global batch = batch_size × devices × num_nodes); train: the
     datasets mixed in every batch; val: a record index or null; mocap: a pose set `.npz` for the
     discriminator or "builtin" (the synthetic pose sampler); synthetic: splits to generate
-    (named "train"/"val"; refer to them as `synthetic:train` in train/val)."""
+    (named "train"/"val"; refer to them as `synthetic:train` in train/val); cache_laps: with a
+    frozen encoder (optim.train_encoder false), encode this many augmented passes over each
+    training dataset once, before training, into cache_dir ("{out}" stands for the run's
+    folder; runs may share one), and train on them (`openhmr.train.features`); 0: encode
+    every batch's images."""
 
     batch_size: int = 64
     workers: int = 2
@@ -77,17 +87,21 @@ class DataSection:
     mocap_size: int = 20000
     synthetic: dict[str, SyntheticSplit] = field(default_factory=dict)
     augment: dict[str, Any] = field(default_factory=dict)
+    cache_laps: int = 0
+    cache_dir: str = "{out}/features"
 
 
 @dataclass(frozen=True)
 class OptimSection:
     """Adam learning rates (the paper's 1e-5 / 1e-4), loss weights (`openhmr.losses.
-    LossWeights` fields), and whether the adversarial prior is trained and used."""
+    LossWeights` fields), whether the adversarial prior is trained and used, and whether the
+    encoder trains (false: only the regressor learns; the encoder stays as initialised)."""
 
     encoder_lr: float = 1e-5
     discriminator_lr: float = 1e-4
     weight_decay: float = 0.0
     adversarial: bool = True
+    train_encoder: bool = True
     weights: dict[str, float] = field(default_factory=dict)
 
 

@@ -18,6 +18,7 @@ from openhmr.data.records import RecordIndex, load_index
 from openhmr.errors import OpenHMRError
 from openhmr.geometry import axis_angle_to_matrix, matrix_to_axis_angle, mean_rotation
 from openhmr.synth import SynthConfig, generate, sample_poses
+from openhmr.synth.scene import SceneConfig
 from openhmr.train.config import TrainConfig
 from openhmr.train.validate import SYNTHETIC_PREFIX
 
@@ -27,7 +28,7 @@ class TrainingData:
     """train: one dataset per entry of `config.data.train`, ratios aligned; mocap: the
     discriminator's rows; val: the validation index or None."""
 
-    train: list[RecordDataset]
+    train: list[torch.utils.data.Dataset]
     ratios: list[float]
     mocap: MocapDataset
     val: RecordIndex | None
@@ -54,6 +55,7 @@ def resolve_index(name: str, config: TrainConfig, progress: bool = True) -> Path
                 seed=spec.seed,
                 mocap=spec.mocap,
                 body_model=config.model.body_model,
+                scene=SceneConfig(image_size=spec.size, person_px=150.0 * spec.size / 224),
             ),
             progress=progress,
         )
@@ -110,6 +112,33 @@ def build_training_data(config: TrainConfig, progress: bool = True) -> TrainingD
         val = val.subset(slice(0, config.data.val_limit))
         identity["val"] = {"index": str(val_path), "rows": len(val), "dataset": val.name}
     return TrainingData(datasets, ratios, MocapDataset(pose_set, seed=config.seed), val, identity)
+
+
+def use_feature_caches(
+    data: TrainingData, config: TrainConfig, model, progress: bool = True
+) -> TrainingData:
+    """With `data.cache_laps`, each training dataset replaced by its encoder-output cache
+    (built first when missing or made for other inputs; `openhmr.train.features`)."""
+    laps = config.data.cache_laps
+    if not laps:
+        return data
+    from openhmr.train.features import FeatureDataset, build_feature_cache
+
+    folder = Path(config.data.cache_dir.replace("{out}", config.out))
+    caches = []
+    for i, dataset in enumerate(data.train):
+        name = f"train{i}_{Path(data.identity['train'][i]['index']).stem}"
+        path = build_feature_cache(
+            model,
+            dataset,
+            laps,
+            folder / f"{name}.npz",
+            workers=config.data.workers,
+            progress=progress,
+        )
+        caches.append(FeatureDataset(path, config.model.features))
+        data.identity["train"][i]["feature_cache"] = {"file": str(path), "laps": laps}
+    return TrainingData(caches, data.ratios, data.mocap, data.val, data.identity)
 
 
 def train_loader(

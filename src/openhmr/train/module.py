@@ -63,6 +63,7 @@ class HMRTrainingModule(L.LightningModule):
             iterations=m.iterations,
             normalization=m.normalization,
             image_size=m.image_size,
+            features=m.features,
             body_model=load_body_model(m.body_model),
         )
         if mean_pose is not None:
@@ -77,6 +78,8 @@ class HMRTrainingModule(L.LightningModule):
         self.discriminator = Discriminator()
         if m.init_from:
             self._init_from(m.init_from)
+        if not config.optim.train_encoder:
+            self.model.encoder.requires_grad_(False)
         self.weights = LossWeights(**config.optim.weights)
         self.save_hyperparameters({"config": config.to_dict()})
         self._clock = time.perf_counter()
@@ -102,7 +105,9 @@ class HMRTrainingModule(L.LightningModule):
         optim = self.config.optim
         return [
             torch.optim.Adam(
-                self.model.parameters(), lr=optim.encoder_lr, weight_decay=optim.weight_decay
+                [p for p in self.model.parameters() if p.requires_grad],
+                lr=optim.encoder_lr,
+                weight_decay=optim.weight_decay,
             ),
             torch.optim.Adam(
                 self.discriminator.parameters(),
@@ -115,6 +120,17 @@ class HMRTrainingModule(L.LightningModule):
         """uint8 images (B, 3, S, S) → the model's per-iteration outputs (`HMR.forward`)."""
         return self.model(self.model.normalize(images.float() / 255.0), pose_body=pose_body)
 
+    def on_train_epoch_start(self) -> None:
+        if not self.config.optim.train_encoder:  # a frozen encoder keeps its batch statistics
+            self.model.encoder.eval()
+
+    def predict_batch(self, batch: dict, pose_body: str = "all") -> list:
+        """A training batch's images (or, from a feature cache, φ) -> per-iteration outputs."""
+        if "features" in batch:
+            params = self.model.regress_features(batch["features"])
+            return self.model.decode_all(params, pose_body=pose_body)
+        return self(batch["image"], pose_body=pose_body)
+
     def data_step(self, batch_idx: int) -> int:
         """The optimiser step this batch belongs to (Lightning's `global_step` counts each of
         the two optimisers' steps, so it is not used)."""
@@ -124,8 +140,8 @@ class HMRTrainingModule(L.LightningModule):
         step = self.data_step(batch_idx)
         torch.manual_seed(step_seed(self.config.seed, step, self.global_rank))
         images, mocap = batch["images"], batch["mocap"]
-        # the losses pose the body only for the final iteration (HMR.forward)
-        outputs = self(images["image"], pose_body="final")
+        # the losses need the final iteration's keypoints, not its mesh (HMR.forward)
+        outputs = self.predict_batch(images, pose_body="keypoints")
         adversarial = self.config.optim.adversarial
         losses = encoder_losses(
             outputs,
@@ -170,11 +186,10 @@ class HMRTrainingModule(L.LightningModule):
         logs["lr/encoder"] = encoder_opt.param_groups[0]["lr"]
         logs["lr/discriminator"] = discriminator_opt.param_groups[0]["lr"]
         now = time.perf_counter()
-        logs["train/images_per_second"] = images["image"].shape[0] / max(now - self._clock, 1e-9)
+        size = len(images["index"])
+        logs["train/images_per_second"] = size / max(now - self._clock, 1e-9)
         self._clock = now
-        self.log_dict(
-            logs, prog_bar=False, on_step=True, on_epoch=False, batch_size=images["image"].shape[0]
-        )
+        self.log_dict(logs, prog_bar=False, on_step=True, on_epoch=False, batch_size=size)
         self.log("loss", losses.total.detach(), prog_bar=True, on_step=True, logger=False)
         return losses.total.detach()
 

@@ -39,6 +39,7 @@ from openhmr.train.data import (
     initial_mean_pose,
     mocap_loader,
     train_loader,
+    use_feature_caches,
     val_loader,
 )
 from openhmr.train.module import HMRTrainingModule
@@ -97,7 +98,11 @@ class PredictionGrid(Callback):
             return
         from openhmr.data.dataset import RecordDataset
 
-        index = self.data.val if self.data.val is not None else self.data.train[0].index
+        index = self.data.val
+        if index is None:
+            index = getattr(self.data.train[0], "index", None)
+        if index is None:  # training from feature caches and no validation index: no images
+            return
         dataset = RecordDataset(index, None, res=self.config.model.image_size)
         samples = [dataset[i] for i in range(min(8, len(dataset)))]
         images = torch.stack([s["image"] for s in samples]).to(module.device)
@@ -229,6 +234,7 @@ def train(
         )
     data = build_training_data(config, progress=progress)
     module = HMRTrainingModule(config, mean_pose=initial_mean_pose(config, data))
+    data = use_feature_caches(data, config, module.model, progress=progress)
     trainer = build_trainer(config, data, extra_callbacks)
     if trainer.is_global_zero:
         out.mkdir(parents=True, exist_ok=True)

@@ -38,11 +38,22 @@ def _number(name: str, value: float, **bounds: float) -> None:
 def check_values(config: TrainConfig) -> TrainConfig:
     """Every number in range, every name one of its choices; returns the config."""
     from openhmr.model.hmr import NORMALIZATIONS
+    from openhmr.model.movenet_encoder import FEATURES, MOVENET_BACKBONES
     from openhmr.model.resnet import BACKBONES
 
     m, o, t = config.model, config.optim, config.trainer
     _count("seed", config.seed, minimum=0)
-    _choice("model.backbone", m.backbone, BACKBONES)
+    _choice("model.backbone", m.backbone, BACKBONES + tuple(MOVENET_BACKBONES))
+    _choice("model.features", m.features, FEATURES)
+    if m.backbone in MOVENET_BACKBONES and m.image_size % 32:
+        raise OpenHMRError(
+            f"config model.image_size: the MoveNet encoders need a multiple of 32, got "
+            f"{m.image_size}"
+        )
+    if m.backbone in BACKBONES and m.features != "pooled":
+        raise OpenHMRError(
+            f'config model.features: ResNet encoders give "pooled", got {m.features!r}'
+        )
     _count("model.width", m.width)
     _count("model.hidden", m.hidden)
     _count("model.iterations", m.iterations)
@@ -52,6 +63,11 @@ def check_values(config: TrainConfig) -> TrainConfig:
     if m.encoder_weights and m.backbone != "resnet50":
         raise OpenHMRError("config model.encoder_weights: ImageNet files fit backbone resnet50")
     _check_data(config.data)
+    if config.data.cache_laps and o.train_encoder:
+        raise OpenHMRError(
+            "config data.cache_laps: cached encoder outputs need a frozen encoder "
+            "(set optim.train_encoder: false, or data.cache_laps: 0)"
+        )
     _number("optim.encoder_lr", o.encoder_lr, above=0)
     _number("optim.discriminator_lr", o.discriminator_lr, above=0)
     _number("optim.weight_decay", o.weight_decay, minimum=0)
@@ -75,6 +91,7 @@ def _check_data(data: DataSection) -> None:
     _count("data.workers", data.workers, minimum=0)
     _count("data.val_limit", data.val_limit)
     _count("data.mocap_size", data.mocap_size)
+    _count("data.cache_laps", data.cache_laps, minimum=0)
     if not data.train:
         raise OpenHMRError("config data.train is empty: name at least one record index")
     for i, entry in enumerate(data.train):
@@ -89,6 +106,7 @@ def _check_data(data: DataSection) -> None:
     for split, spec in data.synthetic.items():
         _count(f"data.synthetic.{split}.num", spec.num)
         _count(f"data.synthetic.{split}.seed", spec.seed, minimum=0)
+        _count(f"data.synthetic.{split}.size", spec.size, minimum=64)
     _check_augment(data.augment)
 
 

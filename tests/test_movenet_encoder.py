@@ -1,0 +1,186 @@
+"""HMR on a pretrained pose network: the MoveNet encoders' φ against TF.js's own outputs (the
+fixtures of tests/test_posenet.py), the keypoints-only body evaluation against the full mesh,
+the encoder-output cache against the encoder run on the same augmented crops, and training a
+frozen encoder from that cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from openhmr.body import load_body_model
+from openhmr.data.augment import AugmentConfig
+from openhmr.data.dataset import RecordDataset
+from openhmr.data.records import load_index
+from openhmr.errors import OpenHMRError
+from openhmr.model import HMR, load_checkpoint, save_checkpoint
+from openhmr.model.movenet_encoder import feature_dim
+from openhmr.synth import SynthConfig, generate
+from openhmr.train import load_config, train
+from openhmr.train.features import FeatureDataset, build_feature_cache
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="module")
+def lightning_hmr():
+    return HMR(
+        backbone="movenet_lightning",
+        normalization="pixels",
+        image_size=192,
+        features="pooled+keypoints",
+        body_model=load_body_model("open"),
+    ).eval()
+
+
+@pytest.fixture(scope="module")
+def synth_split(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synth")
+    generate(SynthConfig(out=str(folder), num=6, seed=3), progress=False)
+    return folder / "synth.npz"
+
+
+def test_phi_is_tfjs_backbone_pooled_and_its_keypoints(lightning_hmr):
+    """φ = mean of TF.js's backbone end (1280) + TF.js's decoded keypoints, normalised."""
+    with np.load(DATA / "tfjs_movenet_lightning.npz") as data:
+        image, backbone = data["input_0"], data["node_backbone"]
+        keypoints = data["output_0"][0, 0]  # (17, 3) y, x in [0, 1], score
+    pixels = torch.from_numpy(image).permute(0, 3, 1, 2).float() / 255.0
+    with torch.no_grad():
+        phi = lightning_hmr.encoder(lightning_hmr.normalize(pixels))[0].numpy()
+    assert phi.shape == (1280 + 51,) == (feature_dim("pooled+keypoints"),)
+    np.testing.assert_allclose(phi[:1280], backbone[0].mean(axis=(0, 1)), rtol=1e-4, atol=1e-4)
+    points = phi[1280:].reshape(17, 3)
+    np.testing.assert_allclose(points[:, 0], keypoints[:, 1] * 2 - 1, atol=2e-4)
+    np.testing.assert_allclose(points[:, 1], keypoints[:, 0] * 2 - 1, atol=2e-4)
+    np.testing.assert_allclose(points[:, 2], keypoints[:, 2], atol=1e-4)
+
+
+def test_encoder_starts_from_the_bundled_pose_network():
+    from openhmr.posenet import MoveNet
+
+    pretrained = MoveNet.pretrained("thunder").state_dict()
+    model = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
+                features="keypoints")  # fmt: skip
+    for key, value in pretrained.items():
+        assert torch.equal(model.encoder.net.state_dict()[key], value), key
+    assert model.encoder.feature_dim == 51
+    assert model.regressor.fc1.in_features == 51 + 85
+
+
+def test_bad_encoder_settings_are_one_clear_error():
+    with pytest.raises(OpenHMRError, match="multiple of 32"):
+        HMR(backbone="movenet_lightning", normalization="pixels", image_size=200)
+    with pytest.raises(OpenHMRError, match="ResNet encoders give"):
+        HMR(backbone="resnet50", width=8, features="keypoints")
+    with pytest.raises(OpenHMRError, match="encoder features"):
+        HMR(backbone="movenet_lightning", normalization="pixels", image_size=192, features="x")
+
+
+def test_keypoints_only_body_equals_the_full_mesh(lightning_hmr):
+    torch.manual_seed(0)
+    params = [p + 0.3 * torch.randn_like(p) for p in lightning_hmr.regress_features(
+        torch.rand(3, lightning_hmr.encoder.feature_dim))]  # fmt: skip
+    full = lightning_hmr.decode_all(params, "final")[-1]
+    light = lightning_hmr.decode_all(params, "keypoints")[-1]
+    assert light.vertices is None
+    torch.testing.assert_close(light.keypoints3d, full.keypoints3d, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(light.keypoints2d, full.keypoints2d, atol=1e-6, rtol=1e-5)
+    with pytest.raises(OpenHMRError, match="pose_body"):
+        lightning_hmr.decode_all(params, "mesh")
+
+
+def test_float16_checkpoint_round_trip(lightning_hmr, tmp_path):
+    path = save_checkpoint(tmp_path / "m.safetensors", lightning_hmr, half=True)
+    loaded = load_checkpoint(path).model
+    assert loaded.config == lightning_hmr.config
+    images = torch.rand(2, 3, 192, 192)
+    with torch.no_grad():
+        ours = lightning_hmr.regress(lightning_hmr.normalize(images))[-1]
+        theirs = loaded.regress(loaded.normalize(images))[-1]
+    # float16 weights: close, not equal
+    torch.testing.assert_close(theirs, ours, atol=0.05, rtol=0.05)
+
+
+def test_feature_cache_holds_the_encoder_on_the_same_augmented_crops(
+    lightning_hmr, synth_split, tmp_path
+):
+    dataset = RecordDataset(load_index(synth_split), AugmentConfig(), res=192, seed=4)
+    path = build_feature_cache(lightning_hmr, dataset, 2, tmp_path / "c.npz", progress=False)
+    cache = FeatureDataset(path, "pooled+keypoints")
+    assert len(cache) == 6 and cache.laps == 2
+    for row, lap in ((0, 0), (5, 1), (2, 3)):  # lap 3 repeats cached lap 1
+        item, sample = cache.get(row, lap), dataset.get(row, lap % 2)
+        with torch.no_grad():
+            phi = lightning_hmr.encoder(lightning_hmr.normalize(sample["image"][None] / 255.0))
+        torch.testing.assert_close(item["features"][:1280], phi[0, :1280], atol=0.02, rtol=5e-3)
+        torch.testing.assert_close(item["features"][1280:], phi[0, 1280:], atol=1e-5, rtol=0)
+        for key in ("keypoints2d", "joints3d", "pose", "betas", "has_smpl", "has_3d"):
+            torch.testing.assert_close(item[key], sample[key].to(item[key].dtype))
+    # reused as it is; rebuilt when made for other inputs
+    stamp = path.stat().st_mtime_ns
+    build_feature_cache(lightning_hmr, dataset, 2, path, progress=False)
+    assert path.stat().st_mtime_ns == stamp
+    build_feature_cache(lightning_hmr, dataset, 1, path, progress=False)
+    with np.load(path) as data:
+        assert json.loads(str(data["identity"]))["laps"] == 1
+    with pytest.raises(OpenHMRError, match="not a feature cache"):
+        FeatureDataset(synth_split)
+
+
+TINY_MOVENET = [
+    "model.backbone=movenet_lightning",
+    "model.normalization=pixels",
+    "model.image_size=64",
+    "model.features=pooled+keypoints",
+    "model.hidden=32",
+    "data.batch_size=4",
+    "data.workers=0",
+    "data.synthetic.train.num=8",
+    "data.synthetic.val.num=4",
+    "data.val_limit=4",
+    "data.mocap_size=64",
+    "data.cache_laps=2",
+    "optim.train_encoder=false",
+    "trainer.max_steps=4",
+    "trainer.checkpoint_every_steps=2",
+    "trainer.progress_bar=false",
+    "trainer.log_every_steps=1",
+]
+
+
+def test_frozen_encoder_trains_the_head_from_the_cache(tmp_path):
+    config = load_config("configs/quick.yaml", [*TINY_MOVENET, f"out={tmp_path}"])
+    seen = {}
+
+    class Watch(Callback):
+        def on_train_start(self, trainer, module):
+            seen["encoder"] = {k: v.clone() for k, v in module.model.encoder.state_dict().items()}
+            seen["regressor"] = module.model.regressor.fc1.weight.detach().clone()
+
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            seen["keys"] = set(batch["images"])
+
+    final = train(config, progress=False, extra_callbacks=[Watch()])
+    assert "features" in seen["keys"] and "image" not in seen["keys"]
+    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["train0_synth.npz"]
+    model = load_checkpoint(final).model
+    for key, value in seen["encoder"].items():
+        assert torch.equal(model.encoder.state_dict()[key], value), key
+    assert not torch.equal(model.regressor.fc1.weight, seen["regressor"])
+    record = json.loads((tmp_path / "config.json").read_text())
+    assert record["data"]["train"][0]["feature_cache"]["laps"] == 2
+
+
+def test_cache_needs_a_frozen_encoder(tmp_path):
+    with pytest.raises(OpenHMRError, match="cached encoder outputs need a frozen encoder"):
+        load_config("configs/quick.yaml", [*TINY_MOVENET, "optim.train_encoder=true"])
+    with pytest.raises(OpenHMRError, match="multiple of 32"):
+        load_config("configs/quick.yaml", [*TINY_MOVENET, "model.image_size=100"])
+    with pytest.raises(OpenHMRError, match=r"model\.features"):
+        load_config("configs/quick.yaml", [*TINY_MOVENET, "model.backbone=resnet50"])
