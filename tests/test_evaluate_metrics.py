@@ -157,3 +157,19 @@ def test_lsp14_joint_sets():
         metrics.joint_errors(random_skeletons(), random_skeletons()[:, :5], "pelvis")
     with pytest.raises(OpenHMRError):
         metrics.joint_errors(random_skeletons(), random_skeletons(), "rigid")
+
+
+def test_root_orientation_errors_are_the_angle_between_the_two_roots():
+    from scipy.spatial.transform import Rotation
+
+    from openhmr.evaluate.metrics import root_orientation_errors
+
+    rng = np.random.default_rng(0)
+    true = Rotation.random(5, random_state=1)
+    angles = np.array([0.0, 10.0, 45.0, 120.0, 179.0])
+    axes = rng.normal(size=(5, 3))
+    turns = Rotation.from_rotvec(axes / np.linalg.norm(axes, axis=1, keepdims=True)
+                                 * np.radians(angles)[:, None])  # fmt: skip
+    pred = np.zeros((5, 24, 3))
+    pred[:, 0] = (turns * true).as_rotvec()
+    np.testing.assert_allclose(root_orientation_errors(pred, true.as_rotvec()), angles, atol=1e-4)

@@ -21,8 +21,7 @@ from openhmr.body import load_body_model
 from openhmr.data.records import load_index
 from openhmr.errors import OpenHMRError
 from openhmr.evaluate import mean_pose_model, predict_index
-from openhmr.evaluate.metrics import joint_errors
-from openhmr.geometry import axis_angle_to_matrix, rotation_angle
+from openhmr.evaluate.metrics import joint_errors, root_orientation_errors
 from openhmr.model import load_checkpoint
 
 WITHIN_DEG = 45.0
@@ -54,9 +53,7 @@ def orientation_scores(pred_pose: np.ndarray, pred_joints: np.ndarray, index) ->
     index: a record index with `pose` (N, 72) and `joints3d` (N, 14, 4)."""
     if index.pose is None or index.joints3d is None:
         raise OpenHMRError("orientation_check needs an index with SMPL poses and 3D joints")
-    true_root = axis_angle_to_matrix(torch.as_tensor(index.pose[:, :3], dtype=torch.float64))
-    pred_root = axis_angle_to_matrix(torch.as_tensor(pred_pose[:, 0], dtype=torch.float64))
-    error = torch.rad2deg(rotation_angle(pred_root, true_root)).numpy()
+    error = root_orientation_errors(pred_pose, index.pose[:, :3])
     pred = torch.as_tensor(pred_joints[:, :14], dtype=torch.float64)
     true = torch.as_tensor(index.joints3d[:, :, :3], dtype=torch.float64)
     pa = joint_errors(pred, true, "procrustes").mean(-1).numpy() * 1000

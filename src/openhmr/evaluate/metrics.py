@@ -29,6 +29,7 @@ from openhmr.geometry import (
     matrix_to_axis_angle,
     procrustes_align,
     procrustes_transform,
+    rotation_angle,
 )
 
 PELVIS_JOINTS = (2, 3)  # LSP right hip, left hip
@@ -116,6 +117,15 @@ def joint_limit_violations(pose: np.ndarray, margin: float = 0.3) -> dict[str, f
         "joints_outside_share": float(outside.mean()),
         "mean_excess_rad": float(excess.sum(axis=2)[outside].mean()) if outside.any() else 0.0,
     }
+
+
+def root_orientation_errors(pred_pose: np.ndarray, true_root: np.ndarray) -> np.ndarray:
+    """pred_pose (N, 24, 3) or (N, ≥3) axis-angle with the root first, true_root (N, 3)
+    axis-angle -> (N,) geodesic angle between the two global orientations, degrees."""
+    pred = np.asarray(pred_pose, dtype=np.float64).reshape(len(pred_pose), -1)[:, :3]
+    pred_rot = axis_angle_to_matrix(torch.as_tensor(pred))
+    true_rot = axis_angle_to_matrix(torch.as_tensor(np.asarray(true_root, dtype=np.float64)))
+    return torch.rad2deg(rotation_angle(pred_rot, true_rot)).numpy()
 
 
 def _valid_mask(errors: np.ndarray, valid: np.ndarray | None) -> np.ndarray:

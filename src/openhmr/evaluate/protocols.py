@@ -151,6 +151,9 @@ _DEFINITIONS = {
     "auc": "mean of PCK (%) over thresholds 0, 5, ..., 150 mm (31 values), mid-hip aligned",
     "pa_pck150": "% of valid joints with error <= 150 mm after Procrustes alignment",
     "pa_auc": "AUC as above after Procrustes alignment",
+    "root_error_deg": "median geodesic angle (degrees) between the predicted and the true "
+    "global (root) orientation, over the rows with SMPL truth (which way the body faces)",
+    "root_within_45": "% of the rows with SMPL truth whose root orientation is within 45°",
     "pck2d_torso@0.2": "% of visible ground-truth LSP keypoints within 0.2 x torso size "
     "(right shoulder to left hip distance, both visible) of the prediction, in image pixels",
     "pckh@0.5": "% of visible ground-truth LSP keypoints within 0.5 x head size (neck to head "
@@ -188,6 +191,11 @@ def _evaluate_3d(
             result["metrics"][f"{prefix}auc"] = 100 * metrics.auc(
                 errors, metrics.AUC_THRESHOLDS_MM, mask
             )
+    if index.pose is not None and index.has_smpl is not None and bool(index.has_smpl.any()):
+        rows = np.flatnonzero(index.has_smpl)
+        angles = metrics.root_orientation_errors(predictions.pose[rows], index.pose[rows, :3])
+        result["metrics"]["root_error_deg"] = float(np.median(angles))
+        result["metrics"]["root_within_45"] = 100 * float((angles < 45.0).mean())
 
 
 def _evaluate_2d(predictions: Predictions, index: RecordIndex, result: dict) -> None:
