@@ -53,7 +53,7 @@ def test_eval_writes_table_and_json(setup, capsys):
     metrics = report["metrics"]
     expected = {"mpjpe", "pa_mpjpe", "pck150", "auc", "pa_pck150", "pa_auc"}
     expected |= {"pck2d_torso@0.2", "pckh@0.5", "fg_accuracy", "fg_f1"}
-    expected |= {"parts_accuracy", "parts_f1"}
+    expected |= {"parts_accuracy", "parts_f1", "root_error_deg", "root_within_45"}
     assert set(metrics) == expected
     assert metrics["pa_mpjpe"] <= metrics["mpjpe"] + 1e-6
     assert len(report["joint_names"]) == 14 and len(report["per_joint"]["mpjpe"]) == 14

@@ -40,7 +40,8 @@ RENDER_BATCH = 64
 class Protocol:
     """name; description; data: what to pass as --data; metrics3d: () or a subset of
     ("pelvis", "procrustes") alignments with the 3D metrics reported for each;
-    pck2d: report 2D PCK; segmentation: None, "lsp" (UPi-S1h files) or "synthetic"."""
+    pck2d: report 2D PCK; segmentation: None, "lsp" (UPi-S1h files) or "synthetic";
+    root_orientation: report the root orientation's error where the index has SMPL truth."""
 
     name: str
     description: str
@@ -48,6 +49,7 @@ class Protocol:
     metrics3d: dict[str, tuple[str, ...]] = field(default_factory=dict)
     pck2d: bool = False
     segmentation: str | None = None
+    root_orientation: bool = False
 
     @property
     def needs_3d(self) -> bool:
@@ -92,12 +94,13 @@ PROTOCOLS: dict[str, Protocol] = {
         ),
         Protocol(
             "synthetic",
-            "a synthetic split with exact truth: 3D (both alignments), 2D PCK, and "
-            "segmentation when parts/ exists",
+            "a synthetic split with exact truth: 3D (both alignments), the root orientation, "
+            "2D PCK, and segmentation when parts/ exists",
             "synth.npz from `openhmr synth` (--parts for segmentation)",
             {"pelvis": ("pck", "auc", "mpjpe"), "procrustes": ("pck", "auc", "mpjpe")},
             pck2d=True,
             segmentation="synthetic",
+            root_orientation=True,
         ),
         Protocol(
             "keypoints2d",
@@ -191,7 +194,8 @@ def _evaluate_3d(
             result["metrics"][f"{prefix}auc"] = 100 * metrics.auc(
                 errors, metrics.AUC_THRESHOLDS_MM, mask
             )
-    if index.pose is not None and index.has_smpl is not None and bool(index.has_smpl.any()):
+    has_smpl = index.pose is not None and index.has_smpl is not None and bool(index.has_smpl.any())
+    if protocol.root_orientation and has_smpl:
         rows = np.flatnonzero(index.has_smpl)
         angles = metrics.root_orientation_errors(predictions.pose[rows], index.pose[rows, :3])
         result["metrics"]["root_error_deg"] = float(np.median(angles))

@@ -95,13 +95,15 @@ class DataSection:
 class OptimSection:
     """Adam learning rates (the paper's 1e-5 / 1e-4), loss weights (`openhmr.losses.
     LossWeights` fields), whether the adversarial prior is trained and used, and whether the
-    encoder trains (false: only the regressor learns; the encoder stays as initialised)."""
+    encoder trains (false: only the regressor learns; the encoder stays as initialised);
+    regressor_dropout: the IEF regressor's dropout rate while training (the paper's 0.5)."""
 
     encoder_lr: float = 1e-5
     discriminator_lr: float = 1e-4
     weight_decay: float = 0.0
     adversarial: bool = True
     train_encoder: bool = True
+    regressor_dropout: float = 0.5
     weights: dict[str, float] = field(default_factory=dict)
 
 

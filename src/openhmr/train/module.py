@@ -80,6 +80,9 @@ class HMRTrainingModule(L.LightningModule):
             self._init_from(m.init_from)
         if not config.optim.train_encoder:
             self.model.encoder.requires_grad_(False)
+        for layer in self.model.regressor.modules():
+            if isinstance(layer, torch.nn.Dropout):
+                layer.p = config.optim.regressor_dropout
         self.weights = LossWeights(**config.optim.weights)
         self.save_hyperparameters({"config": config.to_dict()})
         self._clock = time.perf_counter()

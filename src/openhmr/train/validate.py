@@ -71,6 +71,7 @@ def check_values(config: TrainConfig) -> TrainConfig:
     _number("optim.encoder_lr", o.encoder_lr, above=0)
     _number("optim.discriminator_lr", o.discriminator_lr, above=0)
     _number("optim.weight_decay", o.weight_decay, minimum=0)
+    _number("optim.regressor_dropout", o.regressor_dropout, minimum=0, below=1)
     _check_loss_weights(o.weights)
     _count("trainer.max_steps", t.max_steps)
     _count("trainer.checkpoint_every_steps", t.checkpoint_every_steps)
