@@ -105,8 +105,9 @@ def main() -> None:
             "lsp_val": evaluate_predictions("keypoints2d", on_lsp, lsp).metrics,
             "synthetic": evaluate_predictions("synthetic", on_fresh, fresh).metrics,
         }
-    if args.pictures:
-        save_pictures(Path(args.pictures), models, lsp, lsp_rows, body)
+    if args.pictures:  # the model, its mean pose and the twin without the prior
+        shown = dict(list(models.items())[:3])
+        save_pictures(Path(args.pictures), shown, lsp, lsp_rows[:3], body)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(report, indent=2))
