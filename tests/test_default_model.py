@@ -1,18 +1,22 @@
 """The model that ships with the package (docs/default_model.md): present, within its size
-budget, loadable by name, and better than a constant mean-pose prediction on data it has not
-seen — fresh synthetic bodies (3D) and, when `../shared/data` is there, the held-out LSP-extended
-images (2D)."""
+budget, loadable by name, and meeting its acceptance on data it has not seen, beside a
+constant mean-pose prediction measured the same way — a fresh synthetic split of CMU poses
+(3D, root orientation) and the held-out LSP-extended images (2D), when `../shared/data` is
+there."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from openhmr import load_body_model
 from openhmr.cli import main
 from openhmr.data.converters.lsp import convert_lspet
+from openhmr.data.mocap import build_pose_set, save_pose_set
 from openhmr.data.records import load_index
 from openhmr.evaluate import evaluate_predictions, mean_pose_model, predict_index
 from openhmr.inference import Predictor
@@ -22,6 +26,7 @@ from openhmr.synth import SynthConfig, generate
 from tests.conftest import SHARED_DATA
 
 LSPET = SHARED_DATA / "lspet"
+MOCAP = SHARED_DATA / "mocap"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +38,7 @@ def test_ships_half_precision_within_budget_with_its_record(shipped):
     assert DEFAULT_MODEL.stat().st_size <= 60 * 1024 * 1024
     record = shipped.record
     assert record["dtype"] == "float16"
-    assert record["architecture"]["backbone"] == "resnet50"
+    assert record["architecture"]["backbone"] == "movenet_lightning"
     assert record["architecture"]["iterations"] == 3
     assert record["config"]["optim"]["adversarial"] is True
     assert record["metrics"]["steps"] > 0
@@ -44,27 +49,63 @@ def test_ships_half_precision_within_budget_with_its_record(shipped):
     assert "lspet_train" in names and "lspet_val" not in names.replace('"val"', "")
 
 
-def test_beats_the_mean_pose_on_fresh_synthetic_bodies(shipped, tmp_path):
-    # the built-in pose sampler and a seed no training split used: unseen poses and shapes
-    generate(SynthConfig(out=str(tmp_path), num=48, seed=20261121), progress=False)
-    index = load_index(tmp_path / "synth.npz")
-    errors = {}
-    for name, model in (("model", shipped.model), ("mean", mean_pose_model(shipped.model))):
-        predictions = predict_index(model, index, batch_size=16, progress=False)
-        errors[name] = evaluate_predictions("synthetic", predictions, index).metrics
-    # the CPU-budget model beats it on pelvis-aligned MPJPE only (357 against 400 mm; its
-    # PA-MPJPE is not better on these out-of-mocap poses: docs/default_model.md)
-    assert errors["model"]["mpjpe"] < 0.95 * errors["mean"]["mpjpe"], errors
+def _scores(model, index) -> dict[str, float]:
+    """MPJPE / PA-MPJPE (mm, 14 LSP joints), the root orientation's median error (°)."""
+    predictions = predict_index(model, index, batch_size=32, progress=False)
+    return evaluate_predictions("synthetic", predictions, index).metrics
+
+
+@pytest.fixture(scope="module")
+def fresh_synthetic(tmp_path_factory):
+    """docs/default_model.md's fresh split: 300 images of the CMU poses (all of
+    ../shared/data/mocap, converted here as `openhmr mocap` does) at seed 99, which no training
+    split used: unseen shapes, cameras, backgrounds and pose draws."""
+    if not MOCAP.is_dir():
+        pytest.skip("../shared/data/mocap is absent")
+    folder = tmp_path_factory.mktemp("fresh")
+    save_pose_set(folder / "poses.npz", build_pose_set([MOCAP]))
+    generate(
+        SynthConfig(out=str(folder / "synth"), num=300, seed=99, mocap=str(folder / "poses.npz")),
+        progress=False,
+    )
+    return load_index(folder / "synth" / "synth.npz")
+
+
+@pytest.fixture(scope="module")
+def synthetic_scores(shipped, fresh_synthetic):
+    return {
+        "model": _scores(shipped.model, fresh_synthetic),
+        "mean": _scores(mean_pose_model(shipped.model), fresh_synthetic),
+    }
+
+
+def test_root_orientation_and_3d_on_a_fresh_synthetic_split(synthetic_scores):
+    ours, mean = synthetic_scores["model"], synthetic_scores["mean"]
+    # acceptance: root-orientation median error ≤ 30° (a fixed orientation: ~90°)
+    assert ours["root_error_deg"] <= 30.0, synthetic_scores
+    assert ours["mpjpe"] < 0.7 * mean["mpjpe"], synthetic_scores
+    assert ours["pa_mpjpe"] < 0.9 * mean["pa_mpjpe"], synthetic_scores
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17's PA-MPJPE ≤ 80 mm is not met on this CPU budget: 95.6 mm against the "
+    "mean pose's 124.9 (docs/default_model.md); the frozen encoder's 2D keypoints on renders "
+    "are the bottleneck. A model that meets it turns this into a failure to remove the mark",
+)
+def test_pa_mpjpe_acceptance_on_a_fresh_synthetic_split(synthetic_scores):
+    assert synthetic_scores["model"]["pa_mpjpe"] <= 80.0, synthetic_scores
 
 
 @pytest.fixture(scope="module")
 def lsp_scores(shipped, tmp_path_factory):
-    """2D scores on held-out LSP-extended (the last 10%) of the model and its mean pose."""
+    """2D scores on held-out LSP-extended (im07201–im08000) of the model and its mean pose."""
     if not LSPET.is_dir():
         pytest.skip("../shared/data/lspet is absent")
     folder = tmp_path_factory.mktemp("lspet")
     convert_lspet(LSPET, folder, holdout_fraction=0.1)
     index = load_index(folder / "lspet_val.npz")
+    assert str(index.imgname[0]) == "im07201.jpg" and len(index) <= 800
     scores = {}
     for name, model in (("model", shipped.model), ("mean", mean_pose_model(shipped.model))):
         predictions = predict_index(model, index, batch_size=32, progress=False)
@@ -72,30 +113,46 @@ def lsp_scores(shipped, tmp_path_factory):
     return scores
 
 
-@pytest.mark.slow  # converting and predicting 800 LSP-extended crops: a minute
+def test_held_out_lsp_extended_2d_beats_the_mean_pose(lsp_scores):
+    ours, mean = lsp_scores["model"], lsp_scores["mean"]
+    assert ours["pck2d_torso@0.2"] > 3 * mean["pck2d_torso@0.2"], lsp_scores
+    assert ours["pckh@0.5"] > 3 * mean["pckh@0.5"], lsp_scores
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 8's acceptance, not met by the CPU-budget model (PCK@0.2 10.77% against the "
-    "mean pose's 10.81%, docs/default_model.md); a model that meets it turns this into a failure "
+    reason="issue 17's PCK@0.2 ≥ 45% on held-out LSP-extended is not met by the shipped model "
+    "(with the prior): 41.4% against the mean pose's 9.7%; its twin without the prior "
+    "reaches 44.7% (docs/default_model.md). A model that meets it turns this into a failure "
     "to remove the mark",
 )
-def test_beats_the_mean_pose_on_held_out_lsp_extended(lsp_scores):
-    assert lsp_scores["model"]["pck2d_torso@0.2"] > lsp_scores["mean"]["pck2d_torso@0.2"]
-
-
-@pytest.mark.slow
-def test_beats_the_mean_pose_on_lsp_extended_head_normalised(lsp_scores):
-    # PCKh@0.5: 12.6% against 11.6% (docs/default_model.md)
-    assert lsp_scores["model"]["pckh@0.5"] > lsp_scores["mean"]["pckh@0.5"], lsp_scores
+def test_held_out_lsp_extended_2d_acceptance(lsp_scores):
+    # acceptance: PCK@0.2 (torso) of the projected keypoints ≥ 0.45 (the mean pose: ~0.10)
+    assert lsp_scores["model"]["pck2d_torso@0.2"] >= 45.0, lsp_scores
 
 
 def test_predictor_and_demo_use_it_by_default(tmp_path):
     predictor = Predictor.from_checkpoint("default")
-    people = predictor(
-        "src/openhmr/inference/assets/astronaut.jpg", boxes=np.array([[40, 10, 340, 500]])
-    )
+    assert predictor.model.config.backbone == "movenet_lightning"
+    people = predictor("src/openhmr/inference/assets/astronaut.jpg")
     assert len(people) == 1
     assert np.isfinite(people[0].vertices).all()
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     assert (out / "astronaut_overlay.png").is_file()
+
+
+def test_onnx_export_of_it_agrees_with_pytorch(shipped, tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    out = tmp_path / "default.onnx"
+    assert main(["export", "--onnx", str(out), "--checkpoint", "default"]) == 0
+    data = Path(__file__).resolve().parent / "data" / "tfjs_movenet_lightning.npz"
+    with np.load(data) as npz:  # real photographs' 192² crops
+        images = np.concatenate([npz[f"input_{i}"] for i in range(4)]).astype(np.float32)
+    images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"images": images.numpy()})
+    with torch.no_grad():
+        want = torch.stack(shipped.model.regress(images), dim=1).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

@@ -184,3 +184,14 @@ def test_cache_needs_a_frozen_encoder(tmp_path):
         load_config("configs/quick.yaml", [*TINY_MOVENET, "model.image_size=100"])
     with pytest.raises(OpenHMRError, match=r"model\.features"):
         load_config("configs/quick.yaml", [*TINY_MOVENET, "model.backbone=resnet50"])
+
+
+def test_regressor_dropout_is_a_training_option(tmp_path):
+    from openhmr.train.module import HMRTrainingModule
+
+    config = load_config("configs/quick.yaml", [*TINY_MOVENET, "optim.regressor_dropout=0.0"])
+    module = HMRTrainingModule(config)
+    rates = [m.p for m in module.model.regressor.modules() if isinstance(m, torch.nn.Dropout)]
+    assert rates and all(p == 0.0 for p in rates)
+    with pytest.raises(OpenHMRError, match="regressor_dropout"):
+        load_config("configs/quick.yaml", [*TINY_MOVENET, "optim.regressor_dropout=1.0"])
