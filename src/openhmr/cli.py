@@ -329,9 +329,7 @@ def _run_synth(args: argparse.Namespace) -> None:
     check_count("--workers", args.workers)
     check_count("--size", args.size, minimum=64)
     check_number("--occluders", args.occluders, minimum=0, maximum=1)
-    scene = SceneConfig(
-        image_size=args.size, person_px=150.0 * args.size / 224, occluder_prob=args.occluders
-    )
+    scene = SceneConfig.sized(args.size, occluder_prob=args.occluders)
     config = SynthConfig(
         out=str(args.out),
         num=args.num,

@@ -155,12 +155,12 @@ class HMR(nn.Module):
         skips T − 1 body evaluations this way); "keypoints" gives the last iteration's
         keypoints (exactly the mesh's, `KeypointModel`) without its vertices — all training
         needs, at a fraction of the cost."""
+        _check_pose_body(pose_body)  # before the encoder runs
         return self.decode_all(self.regress(images), pose_body)
 
     def decode_all(self, params: list[torch.Tensor], pose_body: str = "all") -> list[HMROutput]:
         """Every iteration's raw parameters -> `HMROutput`s (see `forward` for pose_body)."""
-        if pose_body not in POSE_BODY:
-            raise OpenHMRError(f"pose_body: expected one of {POSE_BODY}, got {pose_body!r}")
+        _check_pose_body(pose_body)
         last = len(params) - 1
         final = "keypoints" if pose_body == "keypoints" else True
         return [
@@ -191,31 +191,40 @@ class HMR(nn.Module):
         return HMROutput(**fields)
 
     def _keypoint_model(self) -> KeypointModel:
-        """The body model's `KeypointModel`, built once per body model (kept out of the
-        module tree and the state dict) and on the body model's device."""
-        cache = self.__dict__.setdefault("_keypoint_models", {})
-        key = id(self.body_model)
-        device = self.body_model.rest_template.device
-        if key not in cache or cache[key][0] is not self.body_model:
-            cache[key] = (self.body_model, KeypointModel(self.body_model))
-        model = cache[key][1]
-        if model.rest_template.device != device:
-            model.to(device)
-        return model
+        """The body model's `KeypointModel`: built once per body model, kept out of the
+        module tree and the state dict, and moved with the body model."""
+        source, model = self.__dict__.get("_keypoints_of", (None, None))
+        if source is not self.body_model:
+            model = KeypointModel(self.body_model)
+            self.__dict__["_keypoints_of"] = (self.body_model, model)
+        return model.to(self.body_model.rest_template.device)
+
+
+def _check_pose_body(pose_body: str) -> None:
+    if pose_body not in POSE_BODY:
+        raise OpenHMRError(f"pose_body: expected one of {POSE_BODY}, got {pose_body!r}")
+
+
+def encoder_settings_problem(
+    backbone: str, features: str, image_size: int
+) -> tuple[str, str] | None:
+    """(setting, problem) when no encoder takes this combination, else None."""
+    if backbone in MOVENET_BACKBONES and image_size % 32:
+        return "image_size", f"the MoveNet encoders need a multiple of 32, got {image_size}"
+    if backbone in BACKBONES and features != "pooled":
+        return "features", f'the ResNet encoders give "pooled", got {features!r}'
+    return None
 
 
 def build_encoder(
     backbone: str, width: int, features: str, image_size: int, pretrained: bool = True
 ) -> nn.Module:
     """The encoder a config names; it has `feature_dim` (the length of φ)."""
+    problem = encoder_settings_problem(backbone, features, image_size)
+    if problem is not None:
+        raise OpenHMRError(": ".join(problem))
     if backbone in MOVENET_BACKBONES:
-        if image_size % 32:
-            raise OpenHMRError(
-                f"image_size: the MoveNet encoders need a multiple of 32, got {image_size}"
-            )
         return MoveNetEncoder(MOVENET_BACKBONES[backbone], features, pretrained)
-    if backbone in BACKBONES and features != "pooled":
-        raise OpenHMRError(f'features: the ResNet encoders give "pooled", got {features!r}')
     return build_backbone(backbone, width)
 
 

@@ -42,6 +42,11 @@ class SceneConfig:
     centre_jitter_px: float = 8.0
     occluder_prob: float = 0.25
 
+    @classmethod
+    def sized(cls, image_size: int, **options: float) -> SceneConfig:
+        """The defaults at another image side: the person scales with it (150 px at 224)."""
+        return cls(image_size=image_size, person_px=150.0 * image_size / 224, **options)
+
 
 def root_orientation(rng: np.random.Generator, config: SceneConfig) -> np.ndarray:
     """Axis-angle (3,) of the root in camera axes (x right, y down, z forward): the body turned

@@ -55,7 +55,7 @@ def resolve_index(name: str, config: TrainConfig, progress: bool = True) -> Path
                 seed=spec.seed,
                 mocap=spec.mocap,
                 body_model=config.model.body_model,
-                scene=SceneConfig(image_size=spec.size, person_px=150.0 * spec.size / 224),
+                scene=SceneConfig.sized(spec.size),
             ),
             progress=progress,
         )

@@ -97,9 +97,9 @@ def build_feature_cache(
         persistent_workers=False,
     )
     chunks: dict[str, list[np.ndarray]] = {}
+    device = next(model.parameters()).device
     bar = tqdm(total=len(keys), desc=f"encoding {path.stem}", unit="crop", disable=not progress)
     for batch in loader:
-        device = next(model.parameters()).device
         for name, value in _encode(model, batch["image"].to(device)).items():
             chunks.setdefault(name, []).append(value)
         for name in LABELS:

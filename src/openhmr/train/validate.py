@@ -37,7 +37,7 @@ def _number(name: str, value: float, **bounds: float) -> None:
 
 def check_values(config: TrainConfig) -> TrainConfig:
     """Every number in range, every name one of its choices; returns the config."""
-    from openhmr.model.hmr import NORMALIZATIONS
+    from openhmr.model.hmr import NORMALIZATIONS, encoder_settings_problem
     from openhmr.model.movenet_encoder import FEATURES, MOVENET_BACKBONES
     from openhmr.model.resnet import BACKBONES
 
@@ -45,15 +45,9 @@ def check_values(config: TrainConfig) -> TrainConfig:
     _count("seed", config.seed, minimum=0)
     _choice("model.backbone", m.backbone, BACKBONES + tuple(MOVENET_BACKBONES))
     _choice("model.features", m.features, FEATURES)
-    if m.backbone in MOVENET_BACKBONES and m.image_size % 32:
-        raise OpenHMRError(
-            f"config model.image_size: the MoveNet encoders need a multiple of 32, got "
-            f"{m.image_size}"
-        )
-    if m.backbone in BACKBONES and m.features != "pooled":
-        raise OpenHMRError(
-            f'config model.features: ResNet encoders give "pooled", got {m.features!r}'
-        )
+    problem = encoder_settings_problem(m.backbone, m.features, m.image_size)
+    if problem is not None:
+        raise OpenHMRError(f"config model.{problem[0]}: {problem[1]}")
     _count("model.width", m.width)
     _count("model.hidden", m.hidden)
     _count("model.iterations", m.iterations)
