@@ -82,6 +82,69 @@ def test_bad_encoder_settings_are_one_clear_error():
         HMR(backbone="movenet_lightning", normalization="pixels", image_size=192, features="x")
 
 
+def _tfjs_person():
+    """The TF.js fixture's 192² photo (1, 3, H, W) 0–1 and TF.js's keypoints (17, 3) as x, y in
+    [−1, 1] and score."""
+    with np.load(DATA / "tfjs_movenet_lightning.npz") as data:
+        image, keypoints = data["input_0"], data["output_0"][0, 0]
+    pixels = torch.from_numpy(image).permute(0, 3, 1, 2).float() / 255.0
+    xy = np.stack([keypoints[:, 1], keypoints[:, 0]], axis=1) * 2 - 1
+    return pixels, np.concatenate([xy, keypoints[:, 2:]], axis=1)
+
+
+def _encoder(orientations: int):
+    return HMR(backbone="movenet_lightning", normalization="pixels", image_size=192,
+               features="pooled+keypoints", orientations=orientations).eval()  # fmt: skip
+
+
+def test_orientation_search_is_the_most_confident_of_the_turned_reads():
+    """orientations 4 = a naive loop: read each quarter turn with the one-way encoder, turn the
+    points back with a rotation matrix, keep the read of highest mean score."""
+    pixels, _ = _tfjs_person()
+    torch.manual_seed(0)
+    images = torch.cat([pixels, torch.rot90(pixels, 1, dims=(2, 3)), torch.rand(1, 3, 192, 192)])
+    one, four = _encoder(1), _encoder(4)
+    with torch.no_grad():
+        pooled, keypoints = four.encoder.parts(four.normalize(images))
+        reads = [one.encoder.parts(one.normalize(torch.rot90(images, k, dims=(2, 3))))
+                 for k in range(4)]  # fmt: skip
+    for b in range(len(images)):
+        scores = [float(reads[k][1][b, :, 2].mean()) for k in range(4)]
+        k = int(np.argmax(scores))
+        # torch.rot90 by k on (H, W) turns points by k · 90° clockwise in x-right, y-down
+        # axes: undo with the rotation by k · 90° the other way
+        angle = -k * np.pi / 2
+        turn = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+        expected = reads[k][1][b].numpy()
+        np.testing.assert_allclose(keypoints[b, :, :2].numpy(), expected[:, :2] @ turn.T,
+                                   atol=1e-5)  # fmt: skip
+        np.testing.assert_allclose(keypoints[b, :, 2].numpy(), expected[:, 2], atol=1e-6)
+        np.testing.assert_allclose(pooled[b].numpy(), reads[k][0][b].numpy(), atol=1e-5)
+    assert four.encoder(four.normalize(images)).shape == (3, 1280 + 51)
+
+
+def test_orientation_search_finds_an_upside_down_person():
+    """The fixture photo turned upside down: read one way, MoveNet loses the person; read 2 or
+    4 ways, the keypoints are TF.js's on the upright photo, turned (same joint names)."""
+    pixels, tfjs = _tfjs_person()
+    upside_down = torch.rot90(pixels, 2, dims=(2, 3))
+    expected = np.concatenate([-tfjs[:, :2], tfjs[:, 2:]], axis=1)
+    with torch.no_grad():
+        plain = _encoder(1).encoder.parts(upside_down * 255)[1][0].numpy()
+        for orientations in (2, 4):
+            found = _encoder(orientations).encoder.parts(upside_down * 255)[1][0].numpy()
+            np.testing.assert_allclose(found[:, :2], expected[:, :2], atol=0.02)
+            assert found[:, 2].mean() > plain[:, 2].mean() + 0.1
+    assert np.abs(plain[:, :2] - expected[:, :2]).max() > 0.1
+
+
+def test_orientations_setting_is_checked():
+    with pytest.raises(OpenHMRError, match="orientations"):
+        _encoder(3)
+    with pytest.raises(OpenHMRError, match="one way up"):
+        HMR(backbone="resnet50", width=8, orientations=2)
+
+
 def test_keypoints_only_body_equals_the_full_mesh(lightning_hmr):
     torch.manual_seed(0)
     params = [p + 0.3 * torch.randn_like(p) for p in lightning_hmr.regress_features(

@@ -16,7 +16,7 @@ from openhmr.body import BodyModel
 from openhmr.body.keypoint_model import KeypointModel
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import weak_perspective_project
-from openhmr.model.movenet_encoder import MOVENET_BACKBONES, MoveNetEncoder
+from openhmr.model.movenet_encoder import MOVENET_BACKBONES, ORIENTATIONS, MoveNetEncoder
 from openhmr.model.regressor import build_regressor
 from openhmr.model.resnet import BACKBONES, build_backbone
 
@@ -40,7 +40,8 @@ class HMRConfig:
     encoders); image_size: the crop side the network was trained on (224 in the paper; data
     pipelines and the predictor crop to it); features: what φ holds — "pooled" (the
     encoder's final map averaged, the paper's) or, for MoveNet encoders, "keypoints" or
-    "pooled+keypoints" (`openhmr.model.movenet_encoder`).
+    "pooled+keypoints" (`openhmr.model.movenet_encoder`); orientations: how many ways up a
+    MoveNet encoder reads the crop (1, 2 or 4; the most confident reading is kept).
     """
 
     backbone: str = "resnet50"
@@ -51,6 +52,7 @@ class HMRConfig:
     normalization: str = "symmetric"
     image_size: int = CROP_SIZE
     features: str = "pooled"
+    orientations: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +97,7 @@ class HMR(nn.Module):
         normalization: str = "symmetric",
         image_size: int = CROP_SIZE,
         features: str = "pooled",
+        orientations: int = 1,
         body_model: BodyModel | None = None,
         pretrained_encoder: bool = True,
     ) -> None:
@@ -110,9 +113,12 @@ class HMR(nn.Module):
         if image_size < 32:
             raise OpenHMRError(f"image_size: expected ≥ 32, got {image_size}")
         self.config = HMRConfig(
-            backbone, head, width, hidden, iterations, normalization, image_size, features
+            backbone, head, width, hidden, iterations, normalization, image_size, features,
+            orientations,
+        )  # fmt: skip
+        self.encoder = build_encoder(
+            backbone, width, features, image_size, pretrained_encoder, orientations
         )
-        self.encoder = build_encoder(backbone, width, features, image_size, pretrained_encoder)
         self.regressor = build_regressor(head, self.encoder.feature_dim, hidden, iterations)
         self.body_model = body_model
 
@@ -206,9 +212,13 @@ def _check_pose_body(pose_body: str) -> None:
 
 
 def encoder_settings_problem(
-    backbone: str, features: str, image_size: int
+    backbone: str, features: str, image_size: int, orientations: int = 1
 ) -> tuple[str, str] | None:
     """(setting, problem) when no encoder takes this combination, else None."""
+    if orientations not in ORIENTATIONS:
+        return "orientations", f"expected one of {ORIENTATIONS}, got {orientations!r}"
+    if backbone in BACKBONES and orientations != 1:
+        return "orientations", f"the ResNet encoders read the crop one way up, got {orientations}"
     if backbone in MOVENET_BACKBONES and image_size % 32:
         return "image_size", f"the MoveNet encoders need a multiple of 32, got {image_size}"
     if backbone in BACKBONES and features != "pooled":
@@ -217,14 +227,19 @@ def encoder_settings_problem(
 
 
 def build_encoder(
-    backbone: str, width: int, features: str, image_size: int, pretrained: bool = True
+    backbone: str,
+    width: int,
+    features: str,
+    image_size: int,
+    pretrained: bool = True,
+    orientations: int = 1,
 ) -> nn.Module:
     """The encoder a config names; it has `feature_dim` (the length of φ)."""
-    problem = encoder_settings_problem(backbone, features, image_size)
+    problem = encoder_settings_problem(backbone, features, image_size, orientations)
     if problem is not None:
         raise OpenHMRError(": ".join(problem))
     if backbone in MOVENET_BACKBONES:
-        return MoveNetEncoder(MOVENET_BACKBONES[backbone], features, pretrained)
+        return MoveNetEncoder(MOVENET_BACKBONES[backbone], features, pretrained, orientations)
     return build_backbone(backbone, width)
 
 

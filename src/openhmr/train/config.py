@@ -31,7 +31,7 @@ class ModelSection:
     stage, e.g. at a lower learning rate (to continue a run as it was, use --resume).
     backbone "movenet_thunder" / "movenet_lightning" starts the encoder from the bundled
     pretrained pose network (use normalization "pixels" and image_size 256 / 192); features:
-    what φ holds (`openhmr.model.HMRConfig`)."""
+    what φ holds, orientations: how many ways up it reads a crop (`openhmr.model.HMRConfig`)."""
 
     backbone: str = "resnet50"
     width: int = 64
@@ -40,6 +40,7 @@ class ModelSection:
     normalization: str = "symmetric"
     image_size: int = 224
     features: str = "pooled"
+    orientations: int = 1
     body_model: str = "open"
     encoder_weights: str | None = None
     mean_pose: str = "mocap"

@@ -40,8 +40,9 @@ def encoder_fingerprint(model: HMR) -> str:
 
 
 def cache_identity(model: HMR, dataset: RecordDataset, laps: int) -> dict:
-    """What a cache's contents depend on."""
-    return {
+    """What a cache's contents depend on (orientations only when not 1, so caches made before
+    it existed stay valid)."""
+    identity = {
         "rows": len(dataset),
         "index": dataset.index.name,
         "image_root": str(dataset.index.image_root),
@@ -53,6 +54,9 @@ def cache_identity(model: HMR, dataset: RecordDataset, laps: int) -> dict:
         "normalization": model.config.normalization,
         "encoder": encoder_fingerprint(model),
     }
+    if model.config.orientations != 1:
+        identity["orientations"] = model.config.orientations
+    return identity
 
 
 def _encode(model: HMR, images: torch.Tensor) -> dict[str, np.ndarray]:

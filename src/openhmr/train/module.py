@@ -64,6 +64,7 @@ class HMRTrainingModule(L.LightningModule):
             normalization=m.normalization,
             image_size=m.image_size,
             features=m.features,
+            orientations=m.orientations,
             body_model=load_body_model(m.body_model),
         )
         if mean_pose is not None:

@@ -45,7 +45,7 @@ def check_values(config: TrainConfig) -> TrainConfig:
     _count("seed", config.seed, minimum=0)
     _choice("model.backbone", m.backbone, BACKBONES + tuple(MOVENET_BACKBONES))
     _choice("model.features", m.features, FEATURES)
-    problem = encoder_settings_problem(m.backbone, m.features, m.image_size)
+    problem = encoder_settings_problem(m.backbone, m.features, m.image_size, m.orientations)
     if problem is not None:
         raise OpenHMRError(f"config model.{problem[0]}: {problem[1]}")
     _count("model.width", m.width)
