@@ -138,6 +138,18 @@ def test_orientation_search_finds_an_upside_down_person():
     assert np.abs(plain[:, :2] - expected[:, :2]).max() > 0.1
 
 
+def test_orientations_travel_with_the_checkpoint(tmp_path):
+    model = _encoder(1).set_orientations(4)
+    assert model.config.orientations == 4 and model.encoder.turns == (0, 1, 2, 3)
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "m.safetensors", model)).model
+    assert loaded.config.orientations == 4
+    images = torch.rot90(_tfjs_person()[0], 2, dims=(2, 3)) * 255
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.encoder(images), model.encoder(images))
+    with pytest.raises(OpenHMRError, match="orientations"):
+        model.set_orientations(5)
+
+
 def test_orientations_setting_is_checked():
     with pytest.raises(OpenHMRError, match="orientations"):
         _encoder(3)

@@ -66,6 +66,11 @@ def main() -> None:
     parser.add_argument("--synth-out", required=True)
     parser.add_argument("--synth-num", type=int, default=300)
     parser.add_argument("--synth-seed", type=int, default=99)
+    parser.add_argument(
+        "--orientations",
+        type=int,
+        help="read crops this many ways up (1, 2, 4), overriding every checkpoint's setting",
+    )
     parser.add_argument("--out", required=True)
     parser.add_argument(
         "--pictures",
@@ -83,6 +88,11 @@ def main() -> None:
     for entry in args.also:
         name, _, path = entry.partition("=")
         models[name] = load_checkpoint(path, body_model=body).model
+    if args.orientations:
+        for model in models.values():
+            model.set_orientations(args.orientations)
+    # the mean pose ignores φ: one read of each crop is enough
+    models["mean_pose_baseline"].set_orientations(1)
     synth = Path(args.synth_out) / "synth.npz"
     if not synth.exists():
         generate(
@@ -95,6 +105,7 @@ def main() -> None:
     report = {
         "lsp_val": {"index": args.lsp_val, "rows": len(lsp)},
         "synthetic": {"index": str(synth), "rows": len(fresh), "seed": args.synth_seed},
+        "orientations": {name: m.config.orientations for name, m in models.items()},
     }
     lsp_rows = []
     for name, model in models.items():

@@ -34,12 +34,19 @@ def main() -> None:
         help="the run folder (its config.json names the training data) when --model is a "
         "resume point (<run>/checkpoints/*.ckpt), whose record lacks it",
     )
+    parser.add_argument(
+        "--orientations",
+        type=int,
+        help="ship the model reading crops this many ways up (1, 2, 4; MoveNet encoders)",
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
     body = load_body_model("open")
     checkpoint = load_checkpoint(args.model, body_model=body)
     record = checkpoint.record
+    if args.orientations:
+        checkpoint.model.set_orientations(args.orientations)
     metrics = dict(record.get("metrics", {}))
     if args.report:
         metrics["evaluation"] = json.loads(Path(args.report).read_text())

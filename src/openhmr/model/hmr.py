@@ -6,7 +6,7 @@ encoder (ResNet-50 v1 or v2) -> φ (B, 2048) -> IEF regressor × T -> Θ_1 … �
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -16,7 +16,12 @@ from openhmr.body import BodyModel
 from openhmr.body.keypoint_model import KeypointModel
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import weak_perspective_project
-from openhmr.model.movenet_encoder import MOVENET_BACKBONES, ORIENTATIONS, MoveNetEncoder
+from openhmr.model.movenet_encoder import (
+    MOVENET_BACKBONES,
+    ORIENTATIONS,
+    MoveNetEncoder,
+    turns_of,
+)
 from openhmr.model.regressor import build_regressor
 from openhmr.model.resnet import BACKBONES, build_backbone
 
@@ -134,6 +139,18 @@ class HMR(nn.Module):
         if unknown:
             raise OpenHMRError(f"HMR config: unknown keys {sorted(unknown)}")
         return cls(**values, body_model=body_model, pretrained_encoder=pretrained_encoder)
+
+    def set_orientations(self, orientations: int) -> HMR:
+        """Read crops `orientations` ways up from now on (a MoveNet encoder's test-time choice,
+        no weights change; `HMRConfig.orientations`). Returns the model."""
+        c = self.config
+        problem = encoder_settings_problem(c.backbone, c.features, c.image_size, orientations)
+        if problem is not None:
+            raise OpenHMRError(": ".join(problem))
+        if isinstance(self.encoder, MoveNetEncoder):
+            self.encoder.turns = turns_of(orientations)
+        self.config = replace(c, orientations=orientations)
+        return self
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """RGB images with values in [0, 1] (B, 3, H, W) -> this network's input convention."""
