@@ -34,23 +34,27 @@ def test_onnx_matches_pytorch_for_every_iteration(tmp_path: Path, backbone: str)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-def test_onnx_of_the_movenet_encoder_model_matches_pytorch(tmp_path: Path):
-    """The default model's architecture: MoveNet's decoding (argmax, gathers) is in the graph."""
+@pytest.mark.parametrize("orientations", [1, 4])
+def test_onnx_of_the_movenet_encoder_model_matches_pytorch(tmp_path: Path, orientations: int):
+    """The default model's architecture: MoveNet's decoding (argmax, gathers) and the
+    orientation search (turns, the most confident read) are in the graph."""
     from openhmr.model.export import export_onnx
 
     torch.manual_seed(0)
     model = HMR(backbone="movenet_lightning", normalization="pixels", image_size=192,
-                features="pooled+keypoints", hidden=64).eval()  # fmt: skip
+                features="pooled+keypoints", hidden=64,
+                orientations=orientations).eval()  # fmt: skip
     path = export_onnx(model, tmp_path / "hmr.onnx", image_size=192)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     data = Path(__file__).resolve().parent / "data" / "tfjs_movenet_lightning.npz"
     with np.load(data) as npz:  # real photographs' crops, so the keypoint argmaxes are clear
         images = np.concatenate([npz[f"input_{i}"] for i in range(3)]).astype(np.float32)
-    images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    images = torch.from_numpy(images).permute(0, 3, 1, 2)
+    images = torch.cat([images, torch.rot90(images[:1], 2, dims=(2, 3))]).contiguous()
     (got,) = session.run(None, {"images": images.numpy()})
     with torch.no_grad():
         want = torch.stack(model.regress(images), dim=1).numpy()
-    assert got.shape == (3, 3, 85)
+    assert got.shape == (4, 3, 85)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
