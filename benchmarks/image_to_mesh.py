@@ -1,20 +1,24 @@
 """Image -> mesh throughput of the default model, beside the paper's ResNet-50 network, on CPU.
 
-    python benchmarks/image_to_mesh.py [--images 32] [--batches 1 16] [--repeats 3]
+    python benchmarks/image_to_mesh.py [--images 32] [--batches 1 16] [--repeats 3] \
+        [--orientations 1]
 
 What is timed: `Predictor.predict_many` on decoded RGB images — detect (MoveNet MultiPose),
 crop, network (encoder + IEF × 3), body model (the full mesh) and the full-image camera; no
 rendering or file writing. "batch 1": one image per call; "batch 16": 16 images per call,
 their crops sharing network batches of 16. Pipelines (same detector, same images, timed in
-alternation): the shipped default model (MoveNet Lightning encoder at 192²) and the paper's
-network (full ResNet-50 at 224², random weights: the cost is what matters). Images: the open
-body rendered walking over noise at 640 × 480 (`benchmarks/demo.py`), one person each.
+alternation): the shipped default model (its record's encoder, crop size and orientation
+search), optionally the same model reading crops other numbers of ways up (--orientations),
+and the paper's network (full ResNet-50 at 224², random weights: the cost is what matters).
+Images: the open body rendered walking over noise at 640 × 480 (`benchmarks/demo.py`), one
+person each.
 Prints images/s per pipeline and batch, the stage shares, and the ratio default / ResNet-50.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import tempfile
@@ -49,6 +53,13 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--orientations",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also time the default model reading crops this many ways up (1, 2, 4)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -56,10 +67,12 @@ def main() -> None:
     body = load_body_model("open")
     default = Predictor.from_checkpoint("default", body_model=body)
     resnet = HMR(backbone="resnet50", normalization="imagenet", body_model=body).eval()
-    pipelines = {
-        f"default ({default.model.config.backbone}, {default.model.config.image_size}²)": default,
-        "paper ResNet-50 (224²)": Predictor(resnet),
-    }
+    c = default.model.config
+    pipelines = {f"default ({c.backbone}, {c.image_size}², {c.orientations} ways up)": default}
+    for orientations in args.orientations:
+        variant = copy.deepcopy(default.model).set_orientations(orientations)
+        pipelines[f"default, {orientations} ways up"] = Predictor(variant)
+    pipelines["paper ResNet-50 (224²)"] = Predictor(resnet)
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(Path(tmp), args.images, 640, 480)
         images = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in paths]
@@ -84,8 +97,9 @@ def main() -> None:
             shares = ", ".join(f"{k} {v / total:.0%}" for k, v in timer.seconds.items())
             print(f"batch {batch:2d}  {name:34s} {rates[name, batch]:6.2f} images/s  ({shares})")
         names = list(pipelines)
-        ratio = rates[names[0], batch] / rates[names[1], batch]
-        print(f"batch {batch:2d}  default / ResNet-50: {ratio:.2f}×")
+        for name in names[:-1]:
+            ratio = rates[name, batch] / rates[names[-1], batch]
+            print(f"batch {batch:2d}  {name} / ResNet-50: {ratio:.2f}×")
 
 
 if __name__ == "__main__":
