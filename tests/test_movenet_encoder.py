@@ -270,3 +270,23 @@ def test_regressor_dropout_is_a_training_option(tmp_path):
     assert rates and all(p == 0.0 for p in rates)
     with pytest.raises(OpenHMRError, match="regressor_dropout"):
         load_config("configs/quick.yaml", [*TINY_MOVENET, "optim.regressor_dropout=1.0"])
+
+
+def test_mean_pose_baseline_is_the_network_with_its_updates_zeroed(lightning_hmr):
+    """The baseline skips the encoder; it must equal the full network (encoder run) with the
+    regressor's last layer zeroed, and leave the model it copies untouched."""
+    import copy
+
+    from openhmr.evaluate import mean_pose_model
+
+    baseline = mean_pose_model(lightning_hmr)
+    assert lightning_hmr.encoder.__class__.__name__ == "MoveNetEncoder"
+    reference = copy.deepcopy(lightning_hmr)
+    with torch.no_grad():
+        reference.regressor.fc3.weight.zero_()
+        reference.regressor.fc3.bias.zero_()
+        images = torch.rand(2, 3, 192, 192) * 255
+        ours, theirs = baseline.regress(images), reference.regress(images)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b)
+        torch.testing.assert_close(a, lightning_hmr.regressor.mean_theta.expand_as(a))

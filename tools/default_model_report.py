@@ -91,8 +91,6 @@ def main() -> None:
     if args.orientations:
         for model in models.values():
             model.set_orientations(args.orientations)
-    # the mean pose ignores φ: one read of each crop is enough
-    models["mean_pose_baseline"].set_orientations(1)
     synth = Path(args.synth_out) / "synth.npz"
     if not synth.exists():
         generate(

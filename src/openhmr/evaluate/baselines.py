@@ -5,14 +5,31 @@ from __future__ import annotations
 import copy
 
 import torch
+from torch import nn
 
 from openhmr.model import HMR
 
 
+class _NoFeatures(nn.Module):
+    """images (B, ...) -> zeros (B, feature_dim): φ for a regressor whose updates ignore it."""
+
+    def __init__(self, feature_dim: int) -> None:
+        super().__init__()
+        self.feature_dim = feature_dim
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return images.new_zeros(images.shape[0], self.feature_dim)
+
+
 def mean_pose_model(model: HMR) -> HMR:
     """A copy of `model` that outputs its mean Θ₀ for every image (the IEF updates are zero):
-    the mean pose and shape, placed by the crop box with the mean crop camera."""
-    baseline = copy.deepcopy(model)
+    the mean pose and shape, placed by the crop box with the mean crop camera. With the
+    updates zero the output does not depend on φ, so the copy skips the encoder (zeros)."""
+    encoder, model.encoder = model.encoder, _NoFeatures(model.encoder.feature_dim)
+    try:
+        baseline = copy.deepcopy(model)
+    finally:
+        model.encoder = encoder
     with torch.no_grad():
         baseline.regressor.fc3.weight.zero_()
         baseline.regressor.fc3.bias.zero_()
