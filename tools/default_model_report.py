@@ -107,8 +107,8 @@ def main() -> None:
     }
     lsp_rows = []
     for name, model in models.items():
-        on_lsp = predict_index(model, lsp, batch_size=32, progress=False)
-        on_fresh = predict_index(model, fresh, batch_size=32, progress=False)
+        on_lsp = predict_index(model, lsp, batch_size=8, progress=False)
+        on_fresh = predict_index(model, fresh, batch_size=8, progress=False)
         lsp_rows.append(on_lsp)
         report[name] = {
             "lsp_val": evaluate_predictions("keypoints2d", on_lsp, lsp).metrics,

@@ -1,0 +1,64 @@
+"""MoveNet's own 2D keypoints on a record index's crops, read 1, 2 and 4 ways up
+(`HMRConfig.orientations`): PCK@0.1 and @0.2 (torso) of the 12 LSP limb joints, as
+docs/default_model.md quotes them.
+
+    python tools/orientation_2d.py runs/data/lspet_val.npz --variant lightning
+    python tools/orientation_2d.py runs/default_eval/synth/synth.npz --variant thunder
+
+Crops: the index's boxes at the network's input size, no augmentation (what evaluation feeds
+the default model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from openhmr.data.dataset import RecordDataset
+from openhmr.data.records import load_index
+from openhmr.evaluate.keypoints2d import limb_pck
+from openhmr.model.movenet_encoder import ORIENTATIONS, MoveNetEncoder
+
+
+@torch.no_grad()
+def keypoints_of(encoder: MoveNetEncoder, dataset: RecordDataset, batch: int) -> np.ndarray:
+    """(N, 17, 3) x, y in [−1, 1] of the crop and score."""
+    out = []
+    for start in tqdm(range(0, len(dataset), batch), desc="crops", unit="batch", leave=False):
+        items = [dataset[i] for i in range(start, min(start + batch, len(dataset)))]
+        images = torch.stack([item["image"] for item in items]).float()
+        out.append(encoder.parts(images)[1].numpy())
+    return np.concatenate(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("index", help="a record index (.npz) with 2D keypoints in LSP order")
+    parser.add_argument("--variant", default="thunder", choices=["thunder", "lightning"])
+    parser.add_argument("--orientations", type=int, nargs="+", default=list(ORIENTATIONS))
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args()
+    index = load_index(args.index)
+    truth = None
+    for orientations in args.orientations:
+        encoder = MoveNetEncoder(args.variant, "keypoints", orientations=orientations).eval()
+        dataset = RecordDataset(index, None, res=encoder.input_size)
+        if truth is None:
+            truth = np.stack([dataset[i]["keypoints2d"].numpy() for i in range(len(dataset))])
+        start = time.perf_counter()
+        points = keypoints_of(encoder, dataset, args.batch)
+        took = time.perf_counter() - start
+        scores = [limb_pck(points, truth, alpha) for alpha in (0.1, 0.2)]
+        print(
+            f"{args.variant} {orientations} way(s) up: PCK@0.1 {scores[0].value:.3f}  "
+            f"PCK@0.2 {scores[1].value:.3f}  ({scores[1].persons} persons with a torso, "
+            f"{len(dataset) / took:.1f} crops/s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
