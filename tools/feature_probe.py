@@ -22,6 +22,7 @@ from openhmr.data.records import load_index
 from openhmr.evaluate.metrics import joint_errors
 from openhmr.model import HMR
 from openhmr.model.movenet_encoder import MOVENET_BACKBONES
+from openhmr.posenet.movenet import VARIANTS
 
 INPUTS = ("keypoints", "pooled", "pooled+keypoints", "truth2d")
 
@@ -90,7 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     with np.load(args.cache) as data:
         train = {k: data[k] for k in ("pooled", "keypoints", "keypoints2d", "joints3d")}
-    size = 256 if args.backbone == "movenet_thunder" else 192
+    size = VARIANTS[MOVENET_BACKBONES[args.backbone]].input_size
     val = encode_split(args.val, args.backbone, size)
     for name in args.inputs:
         start = time.perf_counter()

@@ -25,14 +25,23 @@ from openhmr.model.movenet_encoder import ORIENTATIONS, MoveNetEncoder
 
 
 @torch.no_grad()
-def keypoints_of(encoder: MoveNetEncoder, dataset: RecordDataset, batch: int) -> np.ndarray:
-    """(N, 17, 3) x, y in [−1, 1] of the crop and score."""
-    out = []
+def keypoints_of(
+    encoders: list[MoveNetEncoder], dataset: RecordDataset, batch: int
+) -> tuple[list[np.ndarray], np.ndarray, list[float]]:
+    """Each encoder's keypoints (N, 17, 3: x, y in [−1, 1] of the crop and score) on the
+    same crops, read once; the crops' true keypoints (N, K, 3); each encoder's seconds."""
+    out: list[list[np.ndarray]] = [[] for _ in encoders]
+    seconds = [0.0] * len(encoders)
+    truth = []
     for start in tqdm(range(0, len(dataset), batch), desc="crops", unit="batch", leave=False):
         items = [dataset[i] for i in range(start, min(start + batch, len(dataset)))]
         images = torch.stack([item["image"] for item in items]).float()
-        out.append(encoder.parts(images)[1].numpy())
-    return np.concatenate(out)
+        truth.append(torch.stack([item["keypoints2d"] for item in items]).numpy())
+        for i, encoder in enumerate(encoders):
+            begin = time.perf_counter()
+            out[i].append(encoder.parts(images)[1].numpy())
+            seconds[i] += time.perf_counter() - begin
+    return [np.concatenate(o) for o in out], np.concatenate(truth), seconds
 
 
 def main() -> None:
@@ -42,17 +51,13 @@ def main() -> None:
     parser.add_argument("--orientations", type=int, nargs="+", default=list(ORIENTATIONS))
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
-    index = load_index(args.index)
-    truth = None
-    for orientations in args.orientations:
-        encoder = MoveNetEncoder(args.variant, "keypoints", orientations=orientations).eval()
-        dataset = RecordDataset(index, None, res=encoder.input_size)
-        if truth is None:
-            truth = np.stack([dataset[i]["keypoints2d"].numpy() for i in range(len(dataset))])
-        start = time.perf_counter()
-        points = keypoints_of(encoder, dataset, args.batch)
-        took = time.perf_counter() - start
-        scores = [limb_pck(points, truth, alpha) for alpha in (0.1, 0.2)]
+    encoders = [
+        MoveNetEncoder(args.variant, "keypoints", orientations=n).eval() for n in args.orientations
+    ]
+    dataset = RecordDataset(load_index(args.index), None, res=encoders[0].input_size)
+    points, truth, seconds = keypoints_of(encoders, dataset, args.batch)
+    for orientations, found, took in zip(args.orientations, points, seconds, strict=True):
+        scores = [limb_pck(found, truth, alpha) for alpha in (0.1, 0.2)]
         print(
             f"{args.variant} {orientations} way(s) up: PCK@0.1 {scores[0].value:.3f}  "
             f"PCK@0.2 {scores[1].value:.3f}  ({scores[1].persons} persons with a torso, "
