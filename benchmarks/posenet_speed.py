@@ -4,9 +4,10 @@
         [--skip onnx] [--tfjs]
 
 Rows: MoveNet Thunder (256²), Lightning (192²), MultiPose (256²) — the network to its head
-maps, no decoding — and the HMR encoder ResNet-50 (224², to its pooled features), each at
-batch 1 and 16: forward (no_grad), forward + backward (sum of the outputs), and ONNX Runtime
-forward. Ratios are against ResNet-50's time in the same mode and batch. TF.js's own CPU time
+maps, no decoding; they run channels-last (`MoveNet.channels_last`), and "thunder_nchw" is
+Thunder on PyTorch's default contiguous layout — and the HMR encoder ResNet-50 (224², to its
+pooled features), each at batch 1 and 16: forward (no_grad), forward + backward (sum of the
+outputs), and ONNX Runtime forward. Ratios are against ResNet-50's time in the same mode and batch. TF.js's own CPU time
 (the published graph, batch 1, one thread, decoding included) comes from the fixtures'
 metadata, or is measured now with --tfjs (needs `npm ci` in tools/tfjs).
 """
@@ -34,6 +35,8 @@ SIZES = {"thunder": 256, "lightning": 192, "multipose": 256, "resnet50": 224}
 
 def networks() -> dict[str, tuple[torch.nn.Module, int]]:
     nets = {v: (MoveNet.pretrained(v), SIZES[v]) for v in ("thunder", "lightning", "multipose")}
+    nets["thunder_nchw"] = (MoveNet.pretrained("thunder"), SIZES["thunder"])
+    nets["thunder_nchw"][0].channels_last = False  # the default layout, for comparison
     nets["resnet50"] = (build_backbone("resnet50").eval(), SIZES["resnet50"])
     return nets
 

@@ -109,6 +109,25 @@ def test_batched_equals_one_by_one():
     assert np.abs(together - alone).max() < 1e-3
 
 
+def test_memory_layout_changes_no_values():
+    """Channels-last (the default, for speed) and PyTorch's contiguous layout give the same
+    maps, so TF.js parity above holds for both."""
+    net = MoveNet.pretrained("lightning")
+    with np.load(DATA / "tfjs_movenet_lightning.npz") as npz:
+        images = np.concatenate([npz[f"input_{i}"] for i in range(2)])
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().contiguous()
+    with torch.no_grad():
+        fast = net(x)
+        net.channels_last = False
+        plain = net(x)
+    assert fast.pyramid.is_contiguous(memory_format=torch.channels_last)
+    assert plain.pyramid.is_contiguous() and not fast.pyramid.is_contiguous()
+    for name in ("pyramid", "keypoint_heatmap", "keypoint_regression", "keypoint_offset"):
+        np.testing.assert_allclose(
+            getattr(fast, name).numpy(), getattr(plain, name).numpy(), rtol=1e-3, atol=1e-3
+        )
+
+
 def test_keypoints_api_maps_crops_back_to_the_image():
     """An identity crop reproduces TF.js's keypoints in pixels; the same picture pasted into
     a larger photo at an integer offset gives the same keypoints shifted by the offset."""

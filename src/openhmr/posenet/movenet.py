@@ -125,7 +125,9 @@ class PoseDetections:
 
 class MoveNet(nn.Module):
     """MoveNet `variant` ("thunder", "lightning" or "multipose"), untrained until weights are
-    loaded; `MoveNet.pretrained(variant)` gives the published network."""
+    loaded; `MoveNet.pretrained(variant)` gives the published network. channels_last: run the
+    network on channels-last tensors (the same values; MobileNetV2's depthwise convolutions
+    run ~1.5-2x faster so on CPU: `benchmarks/posenet_speed.py`, row "thunder_nchw")."""
 
     def __init__(self, variant: str = "thunder") -> None:
         super().__init__()
@@ -139,6 +141,7 @@ class MoveNet(nn.Module):
         self.fpn = FPN(self.backbone.tap_channels())
         names = list(HEAD_CHANNELS)[: 6 if self.spec.multi_person else 4]
         self.heads = nn.ModuleDict({name: Head(HEAD_CHANNELS[name]) for name in names})
+        self.channels_last = True
 
     @property
     def input_size(self) -> int:
@@ -164,7 +167,10 @@ class MoveNet(nn.Module):
                 "MoveNet: image height and width must be multiples of 32, "
                 f"got {tuple(images.shape[2:])}"
             )
-        features = self.backbone(images * INPUT_SCALE - 1.0)
+        x = images * INPUT_SCALE - 1.0
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        features = self.backbone(x)
         pyramid = self.fpn(features)
         heads = {name: head(pyramid) for name, head in self.heads.items()}
         return MoveNetOutput(features, pyramid, **heads)
