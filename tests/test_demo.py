@@ -142,6 +142,8 @@ def test_openpose_keypoints_give_the_box(tmp_path, checkpoint):
         (lambda d: photo(d / "x.png"), [], "no person found"),
         (lambda d: photo(d / "x.png"), ["--bbox", "1,2,3"], "--bbox"),
         (lambda d: photo(d / "x.png"), ["--formats", "stl"], "--formats"),
+        (lambda d: photo(d / "x.png"), ["--orientations", "4"], "one way up"),  # a ResNet
+        (lambda d: photo(d / "x.png"), ["--orientations", "3"], "--orientations"),
     ],
 )
 def test_bad_inputs_are_one_line_errors(tmp_path, checkpoint, capsys, make, extra, message):

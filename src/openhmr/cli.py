@@ -626,6 +626,13 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--focal", type=float, help="focal length in px, > 0 (default 5000 · max(W, H) / 224)"
     )
+    parser.add_argument(
+        "--orientations",
+        type=int,
+        help="1, 2 or 4: read each crop this many ways up and keep the most confident read (MoveNet "
+        "encoders: finds upside-down people, at that many times the encoder's cost; default: "
+        "the checkpoint's, 1 for the bundled model; docs/default_model.md)",
+    )
     parser.set_defaults(run=_run_demo)
 
 
@@ -635,6 +642,8 @@ def _check_demo_args(args: argparse.Namespace) -> None:
     check_count("--batch-size", args.batch_size)
     if args.focal is not None:
         check_number("--focal", args.focal, above=0)
+    if args.orientations not in (None, 1, 2, 4):
+        raise OpenHMRError(f"--orientations: expected 1, 2 or 4, got {args.orientations}")
 
 
 def _run_demo(args: argparse.Namespace) -> None:
@@ -653,6 +662,7 @@ def _run_demo(args: argparse.Namespace) -> None:
         args.formats,
         args.focal,
         refine=args.refine,
+        orientations=args.orientations,
     )
     print(summary_line(summary, args.out))
     for line in failure_lines(summary):

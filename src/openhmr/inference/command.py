@@ -48,10 +48,13 @@ def run_demo_command(
     focal_length: float | None,
     progress: bool = True,
     refine: bool = False,
+    orientations: int | None = None,
 ) -> DemoSummary:
     """Run the demo on an image, a folder of images or a video; returns the summary (raises
     `OpenHMRError` when nothing could be processed).  refine: fit each person to 2D keypoints
-    (the OpenPose file's with --keypoints, else the default keypoint source)."""
+    (the OpenPose file's with --keypoints, else the default keypoint source); orientations:
+    how many ways up a MoveNet encoder reads each crop (`HMR.set_orientations`; None: the
+    checkpoint's)."""
     from openhmr.inference.openpose import people_from_openpose
 
     mesh_formats = parse_formats(formats)
@@ -74,6 +77,8 @@ def run_demo_command(
         focal_length=focal_length,
         refine=refine,
     )
+    if orientations is not None:
+        predictor.model.set_orientations(orientations)
     if kind == "video":
         from openhmr.inference.video import run_video
 
