@@ -24,6 +24,26 @@ from openhmr.model import load_checkpoint, save_checkpoint
 LIMIT_BYTES = 60 * 1024 * 1024
 
 
+def stages_of(record: dict) -> list[dict]:
+    """The training stages behind a model, earliest first: for each run, its steps and
+    learning rates, following `model.init_from` (a second stage starts from an earlier run's
+    checkpoint) while that checkpoint is on this machine."""
+    config = record.get("config", {})
+    optim = config.get("optim", {})
+    stage = {
+        "steps": record.get("metrics", {}).get("steps"),
+        "encoder_lr": optim.get("encoder_lr"),
+        "discriminator_lr": optim.get("discriminator_lr") if optim.get("adversarial") else None,
+    }
+    start = config.get("model", {}).get("init_from")
+    if not start:
+        return [stage]
+    stage["init_from"] = start
+    if not Path(start).is_file():
+        return [stage]
+    return [*stages_of(load_checkpoint(start).record), stage]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a trained openhmr .safetensors")
@@ -48,6 +68,8 @@ def main() -> None:
     if args.orientations:
         checkpoint.model.set_orientations(args.orientations)
     metrics = dict(record.get("metrics", {}))
+    if "stages" not in metrics:
+        metrics["stages"] = stages_of(record)
     if args.report:
         metrics["evaluation"] = json.loads(Path(args.report).read_text())
     config = dict(record.get("config", {}))
