@@ -7,9 +7,10 @@ Rows: MoveNet Thunder (256²), Lightning (192²), MultiPose (256²) — the netw
 maps, no decoding; they run channels-last (`MoveNet.channels_last`), and "thunder_nchw" is
 Thunder on PyTorch's default contiguous layout — and the HMR encoder ResNet-50 (224², to its
 pooled features), each at batch 1 and 16: forward (no_grad), forward + backward (sum of the
-outputs), and ONNX Runtime forward. Ratios are against ResNet-50's time in the same mode and batch. TF.js's own CPU time
-(the published graph, batch 1, one thread, decoding included) comes from the fixtures'
-metadata, or is measured now with --tfjs (needs `npm ci` in tools/tfjs).
+outputs), and ONNX Runtime forward. Ratios are against ResNet-50's time in the same mode and
+batch. TF.js's own CPU time (the published graph, batch 1, one thread, decoding included)
+comes from the fixtures' metadata, or is measured now with --tfjs (needs `npm ci` in
+tools/tfjs).
 """
 
 from __future__ import annotations

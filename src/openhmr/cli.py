@@ -629,9 +629,9 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--orientations",
         type=int,
-        help="1, 2 or 4: read each crop this many ways up and keep the most confident read (MoveNet "
-        "encoders: finds upside-down people, at that many times the encoder's cost; default: "
-        "the checkpoint's, 1 for the bundled model; docs/default_model.md)",
+        help="1, 2 or 4: read each crop this many ways up and keep the most confident read "
+        "(MoveNet encoders: for upside-down people, at that many times the encoder's cost; "
+        "default: the checkpoint's, 1 for the bundled model; docs/default_model.md)",
     )
     parser.set_defaults(run=_run_demo)
 
