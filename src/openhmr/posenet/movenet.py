@@ -126,8 +126,8 @@ class PoseDetections:
 class MoveNet(nn.Module):
     """MoveNet `variant` ("thunder", "lightning" or "multipose"), untrained until weights are
     loaded; `MoveNet.pretrained(variant)` gives the published network. channels_last: run the
-    network on channels-last tensors (the same values; MobileNetV2's depthwise convolutions
-    run ~1.5-2x faster so on CPU: `benchmarks/posenet_speed.py`, row "thunder_nchw")."""
+    network on channels-last tensors (the same values; on CPU Thunder runs 1.1x faster so at
+    batch 1 and 1.6x at batch 16: `benchmarks/posenet_speed.py`, row "thunder_nchw")."""
 
     def __init__(self, variant: str = "thunder") -> None:
         super().__init__()
