@@ -642,8 +642,13 @@ def _check_demo_args(args: argparse.Namespace) -> None:
     check_count("--batch-size", args.batch_size)
     if args.focal is not None:
         check_number("--focal", args.focal, above=0)
-    if args.orientations not in (None, 1, 2, 4):
-        raise OpenHMRError(f"--orientations: expected 1, 2 or 4, got {args.orientations}")
+    if args.orientations is not None:
+        from openhmr.model.movenet_encoder import ORIENTATIONS
+
+        if args.orientations not in ORIENTATIONS:
+            expected = ", ".join(map(str, ORIENTATIONS))
+            got = args.orientations
+            raise OpenHMRError(f"--orientations: expected one of {expected}, got {got}")
 
 
 def _run_demo(args: argparse.Namespace) -> None:
