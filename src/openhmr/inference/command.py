@@ -1,4 +1,4 @@
-"""`openhmr demo`: what the command does once its arguments are parsed (cli.py stays thin)."""
+"""`openhmr demo`: what the command does once its arguments are parsed (cli/demo.py stays thin)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,37 @@
+"""What the command modules share: the one-line argparse parser, argument types, file suffixes
+and the checkpoint spec every command accepts."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+MESH_SUFFIXES = (".obj", ".ply", ".glb")
+
+Commands = argparse._SubParsersAction
+"""What `add_parser(commands)` receives: the `openhmr` parser's sub-command collection."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's own errors (a missing argument, a bad choice) in one line like every other
+    error, pointing at the help instead of printing the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def floats(text: str) -> list[float]:
+    """Argument type: comma-separated numbers, e.g. "1.5,-0.5" -> [1.5, -0.5]."""
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+
+
+def checkpoint_file(spec: str) -> str:
+    """A checkpoint path; "default" names the bundled model in every command, as in the demo."""
+    from openhmr.inference.predictor import resolve_checkpoint
+
+    return str(resolve_checkpoint(spec))

@@ -1,0 +1,97 @@
+"""`openhmr demo`: image, folder of images or video -> meshes, overlays and parameters."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from openhmr.checks import check_count, check_device, check_number, check_output_folder
+from openhmr.cli.common import Commands
+from openhmr.errors import OpenHMRError
+
+
+def add_parser(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="image, folder of images or video -> meshes, overlays and parameters",
+        description="Find the people in an image, a folder of images or a video, predict "
+        "their bodies and write overlays, side views, meshes and parameters (docs/demo.md).",
+    )
+    parser.add_argument(
+        "input", nargs="?", help="image, folder or video (default: a bundled example photo)"
+    )
+    parser.add_argument(
+        "--checkpoint",
+        help="openhmr .safetensors, SPIN model_checkpoint.pt or HMR TF ckpt "
+        "(default: the bundled model, docs/default_model.md)",
+    )
+    parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
+    parser.add_argument(
+        "--bbox",
+        action="append",
+        help="person box x,y,w,h in pixels (skips detection); repeat it for several people",
+    )
+    parser.add_argument(
+        "--keypoints", help="OpenPose JSON: boxes from its keypoints (and, with --refine, the fit)"
+    )
+    parser.add_argument(
+        "--refine",
+        action="store_true",
+        help="fit each body to 2D keypoints (--keypoints, else the built-in pose network; "
+        "docs/fitting.md)",
+    )
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=8, help="crops per batch (8)")
+    parser.add_argument(
+        "--formats", default="obj", help="mesh files, comma-separated: obj, ply, glb (obj)"
+    )
+    parser.add_argument(
+        "--focal", type=float, help="focal length in px, > 0 (default 5000 · max(W, H) / 224)"
+    )
+    parser.add_argument(
+        "--orientations",
+        type=int,
+        help="1, 2 or 4: read each crop this many ways up and keep the most confident read "
+        "(MoveNet encoders: for upside-down people, at that many times the encoder's cost; "
+        "default: the checkpoint's, 1 for the bundled model; docs/default_model.md)",
+    )
+    parser.set_defaults(run=run)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    check_output_folder("--out", args.out)
+    check_device("--device", args.device)
+    check_count("--batch-size", args.batch_size)
+    if args.focal is not None:
+        check_number("--focal", args.focal, above=0)
+    if args.orientations is not None:
+        from openhmr.model.movenet_encoder import ORIENTATIONS
+
+        if args.orientations not in ORIENTATIONS:
+            expected = ", ".join(map(str, ORIENTATIONS))
+            got = args.orientations
+            raise OpenHMRError(f"--orientations: expected one of {expected}, got {got}")
+
+
+def run(args: argparse.Namespace) -> None:
+    from openhmr.inference.command import failure_lines, run_demo_command, summary_line
+
+    _check_args(args)
+    summary = run_demo_command(
+        args.input,
+        args.checkpoint,
+        args.body_model,
+        args.bbox,
+        args.keypoints,
+        args.out,
+        args.device,
+        args.batch_size,
+        args.formats,
+        args.focal,
+        refine=args.refine,
+        orientations=args.orientations,
+    )
+    print(summary_line(summary, args.out))
+    for line in failure_lines(summary):
+        print(line)

@@ -1,0 +1,31 @@
+"""`openhmr serve`: the local web page."""
+
+from __future__ import annotations
+
+import argparse
+
+from openhmr.cli.common import Commands
+
+
+def add_parser(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="the local web page: upload a photo, see and download the 3D bodies",
+        description="Serve the local web page (needs the web extra: pip install -e '.[web]'): "
+        "upload a photo, see the overlay, side view and 3D view, download GLB, OBJ and JSON; "
+        "API endpoint 'predict' for gradio_client (docs/demo.md).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    parser.add_argument(
+        "--checkpoint", help="as for demo (default: the bundled model, docs/default_model.md)"
+    )
+    parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from openhmr.web.app import serve
+
+    serve(args.host, args.port, args.checkpoint, args.body_model, args.device)
