@@ -6,7 +6,8 @@ from openhmr.inference.detect import (
     PersonDetector,
 )
 from openhmr.inference.export import write_glb, write_obj, write_ply
-from openhmr.inference.predictor import Person, Predictor, default_focal_length
+from openhmr.inference.people import Person, default_focal_length
+from openhmr.inference.predictor import Predictor
 
 __all__ = [
     "Detections",

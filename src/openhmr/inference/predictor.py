@@ -19,137 +19,34 @@ With ``refine=True`` each person's Θ is then fitted to 2D keypoints in its crop
 JSON) or found by a keypoint source (a callable (image, boxes) -> (N, K, 3); default MoveNet
 Thunder when this openhmr has it), with the checkpoint's discriminator as the adversarial prior
 when it carries one.  `Person.fit` reports how the fit went.
+
+The box and crop side live in `openhmr.inference.crops`, the camera step and the `Person`
+record in `openhmr.inference.people`; this module runs the stages in order.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from openhmr.body import BodyModel, load_body_model
 from openhmr.checks import check_device, check_number
-from openhmr.data.crop import crop_matrix, warp_image
 from openhmr.errors import OpenHMRError
 from openhmr.fit import FitConfig, FitResult, fit_keypoints, keypoints_to_crop, read_keypoints
 from openhmr.fit.sources import KeypointSource, require_keypoint_source
-from openhmr.geometry.camera import crop_to_full_perspective, perspective_project
-from openhmr.images import check_boxes, check_image
+from openhmr.images import check_image
+from openhmr.inference.crops import as_detections, crop_boxes, load_image
 from openhmr.inference.detect import Detections, MoveNetPersonDetector, PersonDetector
+from openhmr.inference.people import Person, PersonFit, person_fits, place_people
 from openhmr.inference.timing import StageTimer, maybe_stage
 from openhmr.model import HMR, Discriminator, load_checkpoint
-from openhmr.model.hmr import CROP_SIZE
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_MODEL = ASSETS / "default_model.safetensors"
-PERSON_PX = 150.0  # the person's longer box side in the 224 crop (released HMR demo)
-BASE_FOCAL = 5000.0  # px for a 224 crop (SPIN, HMR 2.0); scaled with the image
-
-
-@dataclass(frozen=True)
-class PersonFit:
-    """How one person's refinement went (`Predictor(refine=True)`).
-
-    keypoints (K, 3): the 2D keypoints fitted, image pixels and confidence, in `layout`
-    ("coco17", "cocoplus19" or "lsp14"); error_px, initial_error_px: their confidence-weighted
-    mean distance to the body's matching keypoints after / before fitting; iterations;
-    converged: stopped on the tolerance (not the cap); refined: False when the regressor's
-    estimate was kept (too few confident keypoints, or the fit did not improve it);
-    keypoints_used: keypoints confident enough to count."""
-
-    keypoints: np.ndarray
-    layout: str
-    error_px: float
-    initial_error_px: float
-    iterations: int
-    converged: bool
-    refined: bool
-    keypoints_used: int
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "keypoints": np.asarray(self.keypoints).tolist(),
-            "layout": self.layout,
-            "error_px": _json_float(self.error_px),
-            "initial_error_px": _json_float(self.initial_error_px),
-            "iterations": self.iterations,
-            "converged": self.converged,
-            "refined": self.refined,
-            "keypoints_used": self.keypoints_used,
-        }
-
-
-def _json_float(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
-@dataclass(frozen=True)
-class Person:
-    """One person's prediction, in the original image.
-
-    bbox (4,) x, y, w, h pixels (the box the crop came from); crop_center (2,), crop_size: the
-    square crop (pixels); camera (3,) = s, tx, ty, the weak-perspective crop camera (crop
-    coordinates in [−1, 1]); translation (3,): the body's translation T in the full-image
-    pinhole camera (focal_length, principal_point); pose (24, 3) axis-angle (root in camera
-    axes); betas (10,); vertices (V, 3) and keypoints3d (19, 3): camera frame, metres;
-    keypoints2d (19, 3): cocoplus x, y in image pixels and a confidence (1: predicted);
-    detection_score and detected_keypoints (17, 3) COCO x, y pixels, score: what the person
-    detector reported (None when the box was given).
-    fit: a `PersonFit` when the prediction was refined, else None.
-    """
-
-    bbox: np.ndarray
-    crop_center: np.ndarray
-    crop_size: float
-    camera: np.ndarray
-    translation: np.ndarray
-    focal_length: float
-    principal_point: np.ndarray
-    pose: np.ndarray
-    betas: np.ndarray
-    vertices: np.ndarray
-    keypoints3d: np.ndarray
-    keypoints2d: np.ndarray
-    detection_score: float | None = None
-    detected_keypoints: np.ndarray | None = None
-    fit: PersonFit | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        """Everything but the vertices, as JSON-ready lists (the detector's fields only when
-        present, and the fit when refined)."""
-        fields = (
-            "bbox",
-            "crop_center",
-            "crop_size",
-            "camera",
-            "translation",
-            "focal_length",
-            "principal_point",
-            "pose",
-            "betas",
-            "keypoints2d",
-            "keypoints3d",
-            "detection_score",
-            "detected_keypoints",
-        )
-        record = {
-            name: np.asarray(getattr(self, name)).tolist()
-            for name in fields
-            if getattr(self, name) is not None
-        }
-        if self.fit is not None:
-            record["fit"] = self.fit.to_dict()
-        return record
-
-
-def default_focal_length(width: int, height: int) -> float:
-    """The default full-image focal length in pixels: 5000 · max(W, H) / 224."""
-    return BASE_FOCAL * max(width, height) / CROP_SIZE
 
 
 def resolve_checkpoint(spec: str | os.PathLike) -> Path:
@@ -164,43 +61,6 @@ def resolve_checkpoint(spec: str | os.PathLike) -> Path:
         "reinstall openhmr or pass a checkpoint: --checkpoint PATH (openhmr .safetensors, "
         "SPIN model_checkpoint.pt or HMR's TF model.ckpt-*)"
     )
-
-
-def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as RGB uint8 (H, W, 3)."""
-    path = Path(path)
-    if not path.is_file():
-        raise OpenHMRError(f"{path}: no such image file")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise OpenHMRError(f"{path}: not an image OpenCV can read (expected JPEG, PNG, ...)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def as_detections(found: Detections | np.ndarray | Sequence, width: int, height: int) -> Detections:
-    """Boxes given as `Detections` or an (N, 4) x, y, w, h array, checked against the image
-    (`check_boxes`); arrays get scores of 1 and no keypoints."""
-    if isinstance(found, Detections):
-        boxes = check_boxes(found.boxes, width, height)
-        return Detections(boxes, np.asarray(found.scores, np.float64), found.keypoints)
-    boxes = check_boxes(found, width, height)
-    return Detections(boxes, np.ones(len(boxes)))
-
-
-def crop_boxes(
-    image: np.ndarray, boxes: np.ndarray, res: int = CROP_SIZE
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Person boxes (N, 4) -> crops (N, res, res, 3) uint8, centres (N, 2), sides (N,) in
-    image pixels (the person's longer side fills PERSON_PX of a 224 crop, whatever res)."""
-    centers = boxes[:, :2] + boxes[:, 2:] / 2
-    sides = boxes[:, 2:].max(axis=1) * CROP_SIZE / PERSON_PX
-    crops = [
-        warp_image(image, crop_matrix(center, side / 200.0, res), res)
-        for center, side in zip(centers, sides, strict=True)
-    ]
-    crops = np.stack(crops) if crops else np.zeros((0, res, res, 3), np.uint8)
-    return crops, centers, sides
 
 
 class Predictor:
@@ -344,7 +204,15 @@ class Predictor:
         if targets is not None:
             with maybe_stage(self.timer, "fit"):
                 estimate, fits = self._fit(estimate, targets, center_all, side_all)
-        predictions = self._place(estimate, center_all, side_all, sizes)
+        predictions = place_people(
+            self.model.body_model,
+            estimate,
+            center_all,
+            side_all,
+            sizes,
+            self.focal_length,
+            self.batch_size,
+        )
         for row, owner in enumerate(owners):
             detected = keypoint_all[row] is not None
             people[owner].append(
@@ -415,71 +283,9 @@ class Predictor:
             discriminator=self.discriminator,
             config=self.fit_config,
         )
-        to_px = sides / 2
-        fits = [
-            PersonFit(
-                keypoints=keypoints[i],
-                layout=layout,
-                error_px=float(result.error[i]) * to_px[i],
-                initial_error_px=float(result.initial_error[i]) * to_px[i],
-                iterations=int(result.iterations[i]),
-                converged=bool(result.converged[i]),
-                refined=bool(result.refined[i]),
-                keypoints_used=int(result.keypoints_used[i]),
-            )
-            for i in range(len(keypoints))
-        ]
+        fits = person_fits(result, keypoints, layout, sides)
         fitted = {k: getattr(result, k) for k in _THETA}
         return {k: v.detach().float() for k, v in fitted.items()}, fits
-
-    @torch.no_grad()
-    def _place(
-        self,
-        estimate: dict[str, torch.Tensor],
-        centers: np.ndarray,
-        sides: np.ndarray,
-        sizes: np.ndarray,
-    ) -> list[dict[str, object]]:
-        """Θ -> each person's body in the full image's pinhole camera."""
-        vertices, keypoints3d = [], []
-        for start in range(0, len(centers), self.batch_size):
-            part = slice(start, start + self.batch_size)
-            body = self.model.body_model(
-                pose=estimate["rotations"][part], betas=estimate["betas"][part]
-            )
-            vertices.append(body.vertices.float().cpu())
-            keypoints3d.append(body.keypoints.float().cpu())
-        out = {k: estimate[k].cpu().double() for k in ("camera", "pose", "betas")}
-        out["vertices"] = torch.cat(vertices).double()
-        out["keypoints3d"] = torch.cat(keypoints3d).double()
-        focal = torch.tensor(
-            [self.focal_length or default_focal_length(*size) for size in sizes.astype(int)],
-            dtype=torch.float64,
-        )
-        sizes_t = torch.from_numpy(sizes)
-        translation = crop_to_full_perspective(
-            out["camera"], torch.from_numpy(centers), torch.from_numpy(sides), sizes_t, focal
-        )  # N x 3
-        vertices = out["vertices"] + translation[:, None]
-        keypoints3d = out["keypoints3d"] + translation[:, None]
-        keypoints2d = perspective_project(keypoints3d, focal, sizes_t / 2)
-        confidence = torch.ones_like(keypoints2d[..., :1])
-        keypoints2d = torch.cat([keypoints2d, confidence], dim=-1)
-        return [
-            {
-                "crop_center": centers[i],
-                "camera": out["camera"][i].numpy(),
-                "translation": translation[i].numpy(),
-                "focal_length": float(focal[i]),
-                "principal_point": sizes[i] / 2,
-                "pose": out["pose"][i].numpy(),
-                "betas": out["betas"][i].numpy(),
-                "vertices": vertices[i].float().numpy(),
-                "keypoints3d": keypoints3d[i].numpy(),
-                "keypoints2d": keypoints2d[i].numpy(),
-            }
-            for i in range(len(centers))
-        ]
 
 
 _THETA = ("camera", "pose", "rotations", "betas")
