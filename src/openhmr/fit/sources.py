@@ -21,11 +21,11 @@ CROP_MARGIN = 224.0 / 150.0  # HMR's crop side over the person box's longer side
 
 
 def default_keypoint_source() -> KeypointSource | None:
-    """MoveNet Thunder's ``keypoints`` when ``openhmr.MoveNet`` exists (imported lazily: the
-    pose network loads only when a fit needs it), else None."""
-    import openhmr
+    """MoveNet Thunder's ``keypoints`` when ``openhmr.posenet.MoveNet`` exists (imported
+    lazily: the pose network loads only when a fit needs it), else None."""
+    from openhmr import posenet
 
-    movenet = getattr(openhmr, "MoveNet", None)
+    movenet = getattr(posenet, "MoveNet", None)
     if movenet is None:
         return None
     net = movenet.pretrained("thunder")
@@ -47,6 +47,6 @@ def require_keypoint_source(source: KeypointSource | None) -> KeypointSource:
         raise OpenHMRError(
             "refinement needs 2D keypoints: pass keypoints (e.g. OpenPose JSON: --keypoints, or "
             "a COCO-17 array), or a keypoint_source callable; no built-in pose network "
-            "(openhmr.MoveNet) is available in this installation"
+            "(openhmr.posenet.MoveNet) is available in this installation"
         )
     return found

@@ -28,12 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
 from openhmr.errors import OpenHMRError
 from openhmr.files import atomic_path
+from openhmr.posenet.movenet import MoveNet
 from openhmr.posenet.tfjs import GraphModel, read_graph_model
+from openhmr.posenet.weights import load_weights as load_weights  # its home before weights.py
 
 PREFIX = "StatefulPartitionedCall/"
 FEATURES = "center_net_mobile_net_v2fpn_feature_extractor/"
@@ -131,8 +132,6 @@ def state_dict_from_graph(graph: GraphModel, net: torch.nn.Module) -> dict[str, 
 def convert_graph(model_json: str | Path, variant: str, out: str | Path) -> dict[str, int]:
     """Convert one TF.js MoveNet graph to a float16 safetensors file (atomically); returns
     {"parameters": count, "bytes": file size}."""
-    from openhmr.posenet.movenet import MoveNet
-
     graph = read_graph_model(model_json)
     net = MoveNet(variant)
     state = state_dict_from_graph(graph, net)
@@ -144,29 +143,3 @@ def convert_graph(model_json: str | Path, variant: str, out: str | Path) -> dict
         "parameters": int(sum(v.size for v in state.values())),
         "bytes": Path(out).stat().st_size,
     }
-
-
-def load_weights(net: torch.nn.Module, path: str | Path) -> None:
-    """Load a converted weight file into `net` (float16 files become the module's dtype)."""
-    path = Path(path)
-    if not path.is_file():
-        raise OpenHMRError(f"{path}: MoveNet weight file not found (a broken install?)")
-    try:
-        arrays = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise OpenHMRError(f"{path}: not a readable safetensors weight file ({err})") from None
-    expected = net.state_dict()
-    unknown, missing = sorted(set(arrays) - set(expected)), sorted(set(expected) - set(arrays))
-    if unknown or missing:
-        raise OpenHMRError(
-            f"{path}: weights do not fit MoveNet {getattr(net, 'variant', '')}: "
-            f"unknown {unknown[:3]}, missing {missing[:3]}"
-        )
-    state = {}
-    for name, value in arrays.items():
-        if tuple(value.shape) != tuple(expected[name].shape):
-            raise OpenHMRError(
-                f"{path}: {name} has shape {value.shape}, expected {tuple(expected[name].shape)}"
-            )
-        state[name] = torch.from_numpy(value.astype(np.float32))
-    net.load_state_dict(state)

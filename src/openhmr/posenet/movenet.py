@@ -28,6 +28,7 @@ from openhmr.posenet.decode import STRIDE, decode_multi, decode_single
 from openhmr.posenet.image import letterbox, square_crops
 from openhmr.posenet.layers import SeparableConv, conv
 from openhmr.posenet.mobilenet import BackboneFeatures, MobileNetV2
+from openhmr.posenet.weights import load_weights
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 COCO_KEYPOINTS = COCO17_NAMES  # the output order
@@ -152,8 +153,6 @@ class MoveNet(nn.Module):
     def pretrained(cls, variant: str = "thunder", path: str | Path | None = None) -> MoveNet:
         """The published network, from the converted weights bundled with the package (or
         `path`, a file written by `openhmr.posenet.convert`), float32, in eval mode."""
-        from openhmr.posenet.convert import load_weights
-
         net = cls(variant)
         load_weights(net, path or ASSETS / f"movenet_{variant}.safetensors")
         return net.eval()

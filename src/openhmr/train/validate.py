@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from openhmr.checks import check_count, check_number
 from openhmr.errors import OpenHMRError
 from openhmr.files import writable_folder_error
-
-if TYPE_CHECKING:
-    from openhmr.train.config import DataSection, TrainConfig
+from openhmr.train.sections import DataSection, TrainConfig
 
 MEAN_POSES = ("mocap", "zero")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")

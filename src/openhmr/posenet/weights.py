@@ -1,0 +1,39 @@
+"""Loading a converted pose-network weight file (safetensors, written by
+`openhmr.posenet.convert`) into its module, checked name by name and shape by shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.numpy import load_file
+
+from openhmr.errors import OpenHMRError
+
+
+def load_weights(net: torch.nn.Module, path: str | Path) -> None:
+    """Load a converted weight file into `net` (float16 files become the module's dtype)."""
+    path = Path(path)
+    if not path.is_file():
+        raise OpenHMRError(f"{path}: MoveNet weight file not found (a broken install?)")
+    try:
+        arrays = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise OpenHMRError(f"{path}: not a readable safetensors weight file ({err})") from None
+    expected = net.state_dict()
+    unknown, missing = sorted(set(arrays) - set(expected)), sorted(set(expected) - set(arrays))
+    if unknown or missing:
+        raise OpenHMRError(
+            f"{path}: weights do not fit MoveNet {getattr(net, 'variant', '')}: "
+            f"unknown {unknown[:3]}, missing {missing[:3]}"
+        )
+    state = {}
+    for name, value in arrays.items():
+        if tuple(value.shape) != tuple(expected[name].shape):
+            raise OpenHMRError(
+                f"{path}: {name} has shape {value.shape}, expected {tuple(expected[name].shape)}"
+            )
+        state[name] = torch.from_numpy(value.astype(np.float32))
+    net.load_state_dict(state)
