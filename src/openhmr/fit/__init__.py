@@ -1,13 +1,8 @@
 """Test-time fitting of HMR's estimate to 2D keypoints (robust reprojection + priors, including
 HMR's trained discriminator).  See docs/fitting.md."""
 
-from openhmr.fit.fitting import (
-    FitConfig,
-    FitResult,
-    config_from_options,
-    fit_keypoints,
-    keypoints_to_crop,
-)
+from openhmr.fit.config import FitConfig, config_from_options
+from openhmr.fit.fitting import FitResult, fit_keypoints, keypoints_to_crop
 from openhmr.fit.keypoints import COCO17_NAMES, LAYOUTS, body_matrix, read_keypoints
 
 __all__ = [

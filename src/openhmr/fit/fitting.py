@@ -7,141 +7,44 @@ Variables per person: the root rotation as R̂_root · exp(δ) (free of the axis
 singularity at π, where HMR's mean root sits), the 23 body joints' axis-angle θ (the joint-angle
 prior bounds its components), β, log s and t.
 
-Steps: (1) facing: the camera and root alone, from `facing_candidates` turns of the estimate
-about the body's own vertical axis, a few iterations each; each person keeps the turn that fits
-best (regressors often misjudge which way a body faces, and 2D fitting does not recover from a
-half turn); (2) everything, with the robust scale σ annealed from `robust_scale_start` to
-`robust_scale` over `anneal_iterations` (wide basin first, outliers down-weighted last).
-Adam (default) updates each person on its own gradients, and a person stops once its
-objective changes by less than `tolerance` (relative) for `patience` iterations, so a batch
-gives the same result as fitting each person alone.  "lbfgs" runs torch's L-BFGS on the
-batch's summed objective: fewer iterations, but the line search is shared, so people are not
-independent.
+Steps: (1) facing (`openhmr.fit.facing`): the camera and root alone, from `facing_candidates` turns
+of the estimate about the body's own vertical axis, a few iterations each; each person keeps the
+turn that fits best (regressors often misjudge which way a body faces, and 2D fitting does not
+recover from a half turn); (2) everything, with the robust scale σ annealed from
+`robust_scale_start` to `robust_scale` over `anneal_iterations` (wide basin first, outliers
+down-weighted last; the loops are `openhmr.fit.optimize`'s). Adam (default) updates each person on
+its own gradients, and a person stops once its objective changes by less than `tolerance`
+(relative) for `patience` iterations, so a batch gives the same result as fitting each person
+alone. "lbfgs" runs torch's L-BFGS on the batch's summed objective: fewer iterations, but the line
+search is shared, so people are not independent.
 
 Fallbacks (`FitResult.refined` False, the input estimate returned unchanged): fewer than
 `min_keypoints` keypoints with confidence ≥ `min_confidence`; a non-finite result; a final
 objective no lower than the estimate's own.  A NaN keypoint counts as missing (confidence 0).
+The settings are `openhmr.fit.config.FitConfig`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
-import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from openhmr.body.keypoint_model import KeypointModel
 from openhmr.body.keypoints import COCOPLUS_NAMES
-from openhmr.body.limits import JOINT_LIMITS
 from openhmr.body.model import BodyModel
 from openhmr.errors import OpenHMRError
 from openhmr.fit import objective
-from openhmr.fit.keypoints import COCO17_MAPPINGS, body_matrix, read_keypoints
+from openhmr.fit.config import FitConfig
+from openhmr.fit.facing import aligned_camera, choose_facing
+from openhmr.fit.keypoints import body_matrix, read_keypoints
+from openhmr.fit.optimize import Problem, adam, lbfgs, robust_scales
 from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from openhmr.model.discriminator import Discriminator
-
-OPTIMIZERS = ("adam", "lbfgs")
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    """How to fit.  Weights are in units of one confident keypoint's largest robust cost (1).
-
-    iterations: cap of the main stage; optimizer: "adam" or "lbfgs"; learning_rate: Adam's
-    step (radians, β units, log-scale and metres alike); tolerance / patience: a person stops
-    when its objective's relative change stays below tolerance for patience iterations;
-    robust_scale: σ of Geman–McClure in crop units (0.2 = 22 px of a 224 crop), annealed from
-    robust_scale_start over anneal_iterations; min_confidence: keypoints below weigh 0;
-    min_keypoints: fewer usable keypoints -> no fit; angle_prior_weight: squared excess beyond
-    the joint limits (`openhmr.body.limits`, rad²); adversarial_weight: the discriminator's
-    least-squares score (used when a discriminator is given); shape_prior_weight: ‖β‖²;
-    pose_pull_weight, betas_pull_weight: ‖θ − θ̂‖² (rad²), ‖β − β̂‖² towards the estimate;
-    fit_shape: optimise β; facing_candidates: turns of the root tried in step 1 (1 = keep the
-    estimate's); facing_iterations: their iterations; coco17_mapping: where COCO-17 keypoints
-    sit on the body: "namesake" (the cocoplus keypoints of the same name, as LSP's annotations
-    are compared with them in training and evaluation) or "calibrated" (hips and shoulders
-    where MoveNet puts them relative to the open body model's joint centres; docs/fitting.md
-    says why namesake is the default); threads: torch's intra-op
-    threads while fitting (a process-wide setting, restored afterwards; None leaves it alone).
-    The fit's tensors are tiny, so more threads only add synchronisation: on a busy 2-core
-    machine 2 threads made it 10-15x slower than 1 (docs/fitting.md).
-    """
-
-    iterations: int = 45
-    optimizer: str = "adam"
-    learning_rate: float = 0.08
-    tolerance: float = 1e-3
-    patience: int = 3
-    robust_scale: float = 0.2
-    robust_scale_start: float = 1.0
-    anneal_iterations: int = 15
-    min_confidence: float = 0.2
-    min_keypoints: int = 4
-    angle_prior_weight: float = 10.0
-    angle_prior_margin: float = 0.0
-    adversarial_weight: float = 0.1
-    shape_prior_weight: float = 0.01
-    pose_pull_weight: float = 0.1
-    betas_pull_weight: float = 0.1
-    fit_shape: bool = True
-    facing_candidates: int = 4
-    facing_iterations: int = 10
-    coco17_mapping: str = "namesake"
-    threads: int | None = 1
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise OpenHMRError(
-                f"fit optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}"
-            )
-        positive = ("iterations", "learning_rate", "robust_scale", "robust_scale_start")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise OpenHMRError(f"fit {name}: expected > 0, got {getattr(self, name)}")
-        weights = (
-            "angle_prior_weight",
-            "adversarial_weight",
-            "shape_prior_weight",
-            "pose_pull_weight",
-            "betas_pull_weight",
-            "tolerance",
-            "min_confidence",
-            "angle_prior_margin",
-        )
-        for name in weights:
-            if not getattr(self, name) >= 0:
-                raise OpenHMRError(f"fit {name}: expected ≥ 0, got {getattr(self, name)}")
-        if self.coco17_mapping not in COCO17_MAPPINGS:
-            raise OpenHMRError(
-                f"fit coco17_mapping: expected one of {COCO17_MAPPINGS}, "
-                f"got {self.coco17_mapping!r}"
-            )
-        if self.threads is not None and self.threads < 1:
-            raise OpenHMRError(f"fit threads: expected ≥ 1 or None, got {self.threads}")
-        if self.facing_candidates < 1 or self.min_keypoints < 1:
-            raise OpenHMRError("fit facing_candidates and min_keypoints: expected ≥ 1")
-
-
-def config_from_options(options: Sequence[str], what: str = "fit") -> FitConfig:
-    """`FitConfig` with "KEY=VALUE" overrides (values read as YAML scalars)."""
-    import yaml
-
-    fields = {f.name for f in dataclasses.fields(FitConfig)}
-    values = {}
-    for option in options:
-        key, sep, text = option.partition("=")
-        if not sep or key not in fields:
-            raise OpenHMRError(f"{what}: expected KEY=VALUE with KEY one of {sorted(fields)}")
-        values[key] = yaml.safe_load(text)
-    try:
-        return FitConfig(**values)
-    except TypeError as err:
-        raise OpenHMRError(f"{what}: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -183,60 +86,6 @@ def keypoints_to_crop(
     return keypoints
 
 
-class _Problem:
-    """The objective of one batch of people around their estimates."""
-
-    def __init__(
-        self,
-        model: KeypointModel,
-        matrix: torch.Tensor,
-        targets: torch.Tensor,
-        weights: torch.Tensor,
-        estimate: dict[str, torch.Tensor],
-        discriminator: Discriminator | None,
-        config: FitConfig,
-    ) -> None:
-        self.model, self.matrix, self.config = model, matrix, config
-        self.targets, self.weights = targets, weights
-        self.estimate, self.discriminator = estimate, discriminator
-        dtype, device = targets.dtype, targets.device
-        margin = np.array([-config.angle_prior_margin, config.angle_prior_margin])
-        self.limits = torch.as_tensor(JOINT_LIMITS[1:] + margin, dtype=dtype, device=device)
-
-    def body(self, v: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Variables -> rotations (B, 24, 3, 3), camera (B, 3), the layout's projected
-        keypoints (B, K, 2)."""
-        turns = axis_angle_to_matrix(torch.cat([v["root"][:, None], v["body"]], dim=1))
-        root = v["root_base"] @ turns[:, 0]  # B x 3 x 3
-        rotations = torch.cat([root[:, None], turns[:, 1:]], dim=1)  # B x 24 x 3 x 3
-        keypoints = self.model(pose=rotations, betas=v["betas"]).keypoints  # B x 19 x 3
-        camera = torch.cat([v["log_scale"].exp(), v["translation"]], dim=1)  # B x 3
-        projected = camera[:, None, :1] * (keypoints[..., :2] + camera[:, None, 1:])
-        return rotations, camera, self.matrix @ projected  # B x K x 2
-
-    def __call__(self, v: dict[str, torch.Tensor], scale: float) -> torch.Tensor:
-        """Per-person objective (B,)."""
-        c = self.config
-        rotations, _, points = self.body(v)
-        total = objective.reprojection_term(points, self.targets, self.weights, scale)
-        if c.angle_prior_weight:
-            total = total + c.angle_prior_weight * objective.joint_angle_term(
-                v["body"], self.limits
-            )
-        if self.discriminator is not None and c.adversarial_weight:
-            score = objective.adversarial_term(self.discriminator, rotations[:, 1:], v["betas"])
-            total = total + c.adversarial_weight * score
-        if c.shape_prior_weight:
-            total = total + c.shape_prior_weight * objective.squared_norm(v["betas"])
-        if c.pose_pull_weight:
-            pull = objective.squared_norm(v["body"] - self.estimate["body"])
-            total = total + c.pose_pull_weight * pull
-        if c.betas_pull_weight:
-            pull = objective.squared_norm(v["betas"] - self.estimate["betas"])
-            total = total + c.betas_pull_weight * pull
-        return total
-
-
 @contextlib.contextmanager
 def _threads(count: int | None) -> Iterator[None]:
     """torch's intra-op thread count set to `count` inside the block (None: untouched)."""
@@ -269,150 +118,6 @@ def _check_estimate(
         if not torch.isfinite(value).all():
             raise OpenHMRError(f"fit: the estimate's {name} has NaN or infinite values")
     return camera, pose, betas
-
-
-def _facing_turns(count: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """(C, 3, 3) turns about the body's vertical axis (y), 2πk/C."""
-    angles = torch.arange(count, dtype=dtype, device=device) * (2 * math.pi / count)
-    axis_angle = torch.zeros(count, 3, dtype=dtype, device=device)
-    axis_angle[:, 1] = angles
-    return axis_angle_to_matrix(axis_angle)
-
-
-def _repeat(v: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
-    return {k: t.repeat_interleave(count, dim=0) for k, t in v.items()}
-
-
-class _Adam:
-    """Adam (Kingma & Ba; torch's defaults, no weight decay) over tensors whose first dimension
-    is the person.  People leave for good (`stop`): from then on their rows keep the values
-    they had, so each person's path depends on its own gradients only."""
-
-    def __init__(self, params: list[torch.Tensor], lr: float) -> None:
-        self.params, self.lr, self.steps = params, lr, 0
-        self.first = [torch.zeros_like(p) for p in params]
-        self.second = [torch.zeros_like(p) for p in params]
-        self.stopped = torch.zeros(params[0].shape[0], dtype=torch.bool, device=params[0].device)
-        self.frozen = [p.detach().clone() for p in params]
-
-    @torch.no_grad()
-    def stop(self, rows: torch.Tensor) -> None:
-        for p, kept in zip(self.params, self.frozen, strict=True):
-            kept[rows] = p[rows]
-        self.stopped |= rows
-
-    @torch.no_grad()
-    def step(self) -> None:
-        beta1, beta2, eps = 0.9, 0.999, 1e-8
-        self.steps += 1
-        grads = [p.grad for p in self.params]
-        torch._foreach_lerp_(self.first, grads, 1 - beta1)
-        torch._foreach_mul_(self.second, beta2)
-        torch._foreach_addcmul_(self.second, grads, grads, 1 - beta2)
-        denominator = torch._foreach_sqrt(self.second)
-        torch._foreach_div_(denominator, math.sqrt(1 - beta2**self.steps))
-        torch._foreach_add_(denominator, eps)
-        step = self.lr / (1 - beta1**self.steps)
-        torch._foreach_addcdiv_(self.params, self.first, denominator, -step)
-        if self.stopped.any():
-            for p, kept in zip(self.params, self.frozen, strict=True):
-                p[self.stopped] = kept[self.stopped]
-
-
-def _adam(
-    problem: _Problem,
-    variables: dict[str, torch.Tensor],
-    free: tuple[str, ...],
-    iterations: int,
-    scales: list[float],
-    config: FitConfig,
-    check_from: int,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Adam on `free` variables, each person on its own.  Returns per-person iterations run,
-    converged flags and the last objective (at the final scale)."""
-    params = [variables[k].requires_grad_(True) for k in free]
-    optimizer = _Adam(params, config.learning_rate)
-    batch = params[0].shape[0]
-    device = params[0].device
-    active = torch.ones(batch, dtype=torch.bool, device=device)
-    converged = torch.zeros(batch, dtype=torch.bool, device=device)
-    steps = torch.zeros(batch, dtype=torch.long, device=device)
-    calm = torch.zeros(batch, dtype=torch.long, device=device)
-    previous = None
-    for it in range(iterations):
-        for p in params:
-            p.grad = None
-        loss = problem(variables, scales[min(it, len(scales) - 1)])  # B
-        loss.sum().backward()
-        optimizer.step()
-        with torch.no_grad():
-            steps += active.long()
-            current = loss.detach()
-            if previous is not None and it >= check_from:
-                change = (previous - current).abs() / previous.abs().clamp_min(1e-8)
-                calm = torch.where(change < config.tolerance, calm + 1, torch.zeros_like(calm))
-                done = active & (calm >= config.patience)
-                if done.any():
-                    optimizer.stop(done)
-                converged |= done
-                active &= ~done
-            previous = current
-        if not active.any():
-            break
-    for p in params:
-        p.requires_grad_(False)
-        p.grad = None
-    with torch.no_grad():
-        final = problem(variables, scales[-1])
-    return steps, converged, final
-
-
-def _lbfgs(
-    problem: _Problem,
-    variables: dict[str, torch.Tensor],
-    free: tuple[str, ...],
-    iterations: int,
-    scales: list[float],
-    config: FitConfig,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """torch's L-BFGS (strong Wolfe) on the summed objective, in up to three scale stages."""
-    params = [variables[k].requires_grad_(True) for k in free]
-    stages = sorted({scales[0], scales[len(scales) // 2], scales[-1]}, reverse=True)
-    per_stage = max(1, iterations // len(stages))
-    evaluations = 0
-    converged = True
-    for scale in stages:
-        optimizer = torch.optim.LBFGS(
-            params,
-            lr=1.0,
-            max_iter=per_stage,
-            tolerance_change=config.tolerance * 1e-3,
-            line_search_fn="strong_wolfe",
-        )
-
-        def closure(scale: float = scale, optimizer=optimizer) -> torch.Tensor:
-            optimizer.zero_grad(set_to_none=True)
-            loss = problem(variables, scale).sum()
-            loss.backward()
-            return loss
-
-        optimizer.step(closure)
-        state = optimizer.state[optimizer._params[0]]
-        evaluations += int(state.get("n_iter", per_stage))
-        converged = converged and int(state.get("n_iter", per_stage)) < per_stage
-    for p in params:
-        p.requires_grad_(False)
-    with torch.no_grad():
-        final = problem(variables, scales[-1])
-    batch = final.shape[0]
-    steps = torch.full((batch,), evaluations, dtype=torch.long, device=final.device)
-    return steps, torch.full_like(steps, converged, dtype=torch.bool), final
-
-
-def _scales(config: FitConfig) -> list[float]:
-    count = max(1, config.anneal_iterations)
-    start, end = config.robust_scale_start, config.robust_scale
-    return [start * (end / start) ** (i / max(1, count - 1)) for i in range(count)]
 
 
 def fit_keypoints(
@@ -477,7 +182,7 @@ def fit_keypoints(
     with torch.no_grad():
         fitted_rotations, fitted_camera, points = problem.body(variables)
         estimate_vars = problem.estimate
-        start_loss = problem(estimate_vars, _scales(config)[-1])
+        start_loss = problem(estimate_vars, robust_scales(config)[-1])
         _, _, start_points = problem.body(estimate_vars)
         error = objective.reprojection_error(points, targets[..., :2], weights)
         initial_error = objective.reprojection_error(start_points, targets[..., :2], weights)
@@ -529,84 +234,19 @@ def _fit(
         "log_scale": camera[:, :1].clamp_min(1e-3).log(),
         "translation": camera[:, 1:],
     }
-    problem = _Problem(model, matrix, targets, weights, estimate, discriminator, config)
-    scales = _scales(config)
+    problem = Problem(model, matrix, targets, weights, estimate, discriminator, config)
+    scales = robust_scales(config)
     start = {k: v.detach().clone() for k, v in estimate.items()}
     if config.facing_candidates > 1:
-        start = _choose_facing(problem, start, config)
+        start = choose_facing(problem, start, config)
     else:
-        start = _aligned_camera(problem, start, scales[0])
+        start = aligned_camera(problem, start, scales[0])
     variables = {k: v.detach().clone() for k, v in start.items()}
     free = ("root", "body", "log_scale", "translation") + (("betas",) if config.fit_shape else ())
     if config.optimizer == "adam":
-        steps, converged, final = _adam(
+        steps, converged, final = adam(
             problem, variables, free, config.iterations, scales, config, len(scales)
         )
     else:
-        steps, converged, final = _lbfgs(
-            problem, variables, free, config.iterations, scales, config
-        )
+        steps, converged, final = lbfgs(problem, variables, free, config.iterations, scales, config)
     return steps, converged, final, variables, problem
-
-
-@torch.no_grad()
-def _aligned_camera(
-    problem: _Problem, start: dict[str, torch.Tensor], scale: float
-) -> dict[str, torch.Tensor]:
-    """Each person's start with the camera that best aligns its body's keypoints to the
-    targets (weighted least squares for s and t, the body as it is), where that fits better
-    than the start's own camera (a regressor's camera can be far off, even of the wrong sign,
-    and Adam moves log s only by the learning rate per step)."""
-    _, camera, points = problem.body(start)
-    body_xy = (points / camera[:, None, :1]) - camera[:, None, 1:]  # B x K x 2: X_xy
-    w = problem.weights  # B x K
-    total = w.sum(-1).clamp_min(1e-9)[:, None]
-    mean_body = (w[..., None] * body_xy).sum(1) / total  # B x 2
-    mean_target = (w[..., None] * problem.targets).sum(1) / total
-    centred_body, centred_target = (
-        body_xy - mean_body[:, None],
-        problem.targets - mean_target[:, None],
-    )
-    spread = (w * (centred_body * centred_body).sum(-1)).sum(-1)  # B
-    s = (w * (centred_body * centred_target).sum(-1)).sum(-1) / spread.clamp_min(1e-12)
-    usable = (s > 1e-3) & (spread > 1e-12) & torch.isfinite(s)
-    s = torch.where(usable, s, torch.ones_like(s))
-    t = mean_target / s[:, None] - mean_body  # x = s (X + t)
-    aligned = {**start, "log_scale": s.log()[:, None], "translation": t}
-    better = usable & (problem(aligned, scale) < problem(start, scale))
-    return {
-        k: torch.where(better.view(-1, *([1] * (v.ndim - 1))), aligned[k], v)
-        for k, v in start.items()
-    }
-
-
-def _choose_facing(
-    problem: _Problem, start: dict[str, torch.Tensor], config: FitConfig
-) -> dict[str, torch.Tensor]:
-    """Try `facing_candidates` turns of the root (camera and root free, the rest fixed, at the
-    widest robust scale); return each person's best start."""
-    count, batch = config.facing_candidates, start["root"].shape[0]
-    turns = _facing_turns(count, start["root"].dtype, start["root"].device)
-    trial = _repeat(start, count)
-    trial["root_base"] = trial["root_base"] @ turns.repeat(batch, 1, 1)
-    copies = {k: v.repeat_interleave(count, dim=0) for k, v in problem.estimate.items()}
-    candidates = _Problem(
-        problem.model,
-        problem.matrix,
-        problem.targets.repeat_interleave(count, dim=0),
-        problem.weights.repeat_interleave(count, dim=0),
-        copies,
-        None,  # the body's pose and shape are fixed here: their priors do not change
-        replace(config, angle_prior_weight=0.0),
-    )
-    scale = [config.robust_scale_start]
-    trial = _aligned_camera(candidates, trial, scale[0])
-    free = ("root", "log_scale", "translation")
-    _, _, final = _adam(candidates, trial, free, config.facing_iterations, scale, config, 10**9)
-    best = final.view(batch, count).argmin(dim=1)  # B
-    rows = torch.arange(batch, device=best.device) * count + best
-    chosen = {k: v[rows].detach() for k, v in trial.items()}
-    # fold the turn and the root update into the base rotation
-    chosen["root_base"] = chosen["root_base"] @ axis_angle_to_matrix(chosen["root"])
-    chosen["root"] = torch.zeros_like(chosen["root"])
-    return chosen
