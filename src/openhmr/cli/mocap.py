@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> None:
 
     from tqdm import tqdm
 
-    from openhmr.data.mocap import build_pose_set, rest_joints, save_pose_set
+    from openhmr.data.mocap import build_pose_set, save_pose_set
+    from openhmr.data.retarget import rest_joints
 
     check_output_file("--out", args.out, (".npz",))
     check_number("--fps", args.fps, above=0)
