@@ -1,4 +1,6 @@
-"""The paper's ablation, measured: models trained with and without the adversarial prior, on the
+"""For docs/ablation.md (its "reproduce" commands): the prior / no-prior ablation report.
+
+The paper's ablation, measured: models trained with and without the adversarial prior, on the
 same held-out images — 2D accuracy and the plausibility of the bodies they predict.
 
     python tools/ablation_report.py --with runs/ablation_prior/model.safetensors \

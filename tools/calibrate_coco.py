@@ -1,4 +1,6 @@
-"""Calibrate where COCO-17 keypoints sit on the body: a pose network's COCO keypoints against
+"""For docs/fitting.md (its commands): the COCO-17 calibration behind fit/keypoints.py.
+
+Calibrate where COCO-17 keypoints sit on the body: a pose network's COCO keypoints against
 reference keypoints of the same people, per joint, in the body's own 2D frame.
 
     python tools/calibrate_coco.py runs/synth_calib/synth.npz \

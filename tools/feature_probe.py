@@ -1,4 +1,6 @@
-"""How much 3D is in a frozen encoder's outputs? An MLP probe (FC 1024 → 1024 → 42, ReLU,
+"""For docs/default_model.md (its commands): the MLP probe of a frozen encoder's outputs.
+
+How much 3D is in a frozen encoder's outputs? An MLP probe (FC 1024 → 1024 → 42, ReLU,
 dropout 0.2, Adam 1e-3, L1, batch 256) regresses the 14 pelvis-centred 3D joints directly from
 each input of a feature cache (`openhmr.train.features`) of a synthetic split, and is scored
 on a validation split's crops (encoded here) by PA-MPJPE and MPJPE. Inputs: "keypoints" (the

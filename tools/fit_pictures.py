@@ -1,4 +1,6 @@
-"""Before/after pictures of the fitting stage for docs/fitting.md: per person, the photo with the
+"""For docs/fitting.md (its commands): the before/after pictures in docs/images.
+
+Before/after pictures of the fitting stage for docs/fitting.md: per person, the photo with the
 2D keypoints that were fitted, the regressor's mesh over it, and the refined mesh over it.
 
     python tools/fit_pictures.py --checkpoint default \

@@ -1,4 +1,6 @@
-"""Refined against unrefined predictions (docs/fitting.md): a synthetic split's 3D errors with the
+"""For docs/fitting.md (its commands): refined against unrefined, per prior term.
+
+Refined against unrefined predictions (docs/fitting.md): a synthetic split's 3D errors with the
 fit's prior terms switched on and off, and 2D PCK on a real 2D split (LSP-extended), from any
 keypoint source.
 

@@ -1,4 +1,6 @@
-"""MoveNet (the original TF.js graph model, run by node + @tensorflow/tfjs) on every row of a
+"""For docs/fitting.md (its commands): TF.js MoveNet's keypoints on a record index.
+
+MoveNet (the original TF.js graph model, run by node + @tensorflow/tfjs) on every row of a
 record index: COCO-17 keypoints in image pixels, for calibrating and checking the fitting
 stage before (and independently of) openhmr's PyTorch import of MoveNet.
 

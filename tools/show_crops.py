@@ -1,4 +1,6 @@
-"""Draw a grid of training crops with their keypoints, to check a record index by eye.
+"""For docs/data.md: a grid of a record index's crops and keypoints, to check it by eye.
+
+Draw a grid of training crops with their keypoints, to check a record index by eye.
 
     python tools/show_crops.py INDEX.npz --out crops.png [--num 8] [--augment] [--seed 0]
 

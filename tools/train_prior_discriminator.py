@@ -1,4 +1,6 @@
-"""A factorized discriminator for the fitting stage's adversarial prior, for checkpoints that
+"""For docs/fitting.md (its commands): a stand-in discriminator for the fit's prior.
+
+A factorized discriminator for the fitting stage's adversarial prior, for checkpoints that
 carry none (the bundled default model, SPIN's weights): trained here with HMR's least-squares
 objective on mocap poses (real) against implausible ones (fake), then saved together with a
 network as one openhmr checkpoint.

@@ -1,9 +1,9 @@
 """MoveNet's own 2D keypoints on a record index's crops, read 1, 2 and 4 ways up
-(`HMRConfig.orientations`): PCK@0.1 and @0.2 (torso) of the 12 LSP limb joints, as
-docs/default_model.md quotes them.
+(`HMRConfig.orientations`): PCK@0.1 and @0.2 (torso) of the 12 LSP limb joints and crops per
+second, each against the one-way read in the same run (was tools/orientation_2d.py).
 
-    python tools/orientation_2d.py runs/data/lspet_val.npz --variant lightning
-    python tools/orientation_2d.py runs/default_eval/synth/synth.npz --variant thunder
+    python benchmarks/movenet_orientations.py runs/data/lspet_val.npz --variant lightning
+    python benchmarks/movenet_orientations.py runs/default_eval/synth/synth.npz --variant thunder
 
 Crops: the index's boxes at the network's input size, no augmentation (what evaluation feeds
 the default model).
@@ -12,11 +12,16 @@ the default model).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine
 
 from openhmr.data.dataset import RecordDataset
 from openhmr.data.records import load_index
@@ -56,12 +61,16 @@ def main() -> None:
     ]
     dataset = RecordDataset(load_index(args.index), None, res=encoders[0].input_size)
     points, truth, seconds = keypoints_of(encoders, dataset, args.batch)
+    print(machine())
+    first = None
     for orientations, found, took in zip(args.orientations, points, seconds, strict=True):
         scores = [limb_pck(found, truth, alpha) for alpha in (0.1, 0.2)]
+        first = first or (scores[1].value, took)
         print(
             f"{args.variant} {orientations} way(s) up: PCK@0.1 {scores[0].value:.3f}  "
-            f"PCK@0.2 {scores[1].value:.3f}  ({scores[1].persons} persons with a torso, "
-            f"{len(dataset) / took:.1f} crops/s)"
+            f"PCK@0.2 {scores[1].value:.3f} ({scores[1].value / first[0]:.2f}x the first)  "
+            f"({scores[1].persons} persons with a torso, {len(dataset) / took:.1f} crops/s, "
+            f"{took / first[1]:.2f}x the first's time)"
         )
 
 
