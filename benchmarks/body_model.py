@@ -1,15 +1,19 @@
 """Body model forward pass: openhmr's `BodyModel` against the smplx package's `lbs` on the same
 tensors, in the same run.
 
-    python benchmarks/body_model.py [--repeats 20] [--threads N]
+    python benchmarks/body_model.py [--repeats 20] [--rounds 5] [--threads N]
 
 Prints, per model and batch size, milliseconds per forward pass (median), bodies per second,
 the speed-up over smplx, and the largest vertex difference between the two (they must agree).
+Each of --rounds rounds times both interleaved (--repeats calls each); the speed-up is the
+median of the rounds' ratios, with their range, so that load from other processes on a shared
+machine shows up as a wide range instead of one lucky or unlucky number.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -86,7 +90,7 @@ def smplx_forward(data: BodyModelData):
     return forward
 
 
-def bench_model(data: BodyModelData, batch: int, repeats: int) -> dict[str, float]:
+def bench_model(data: BodyModelData, batch: int, repeats: int, rounds: int) -> dict[str, float]:
     model = BodyModel(data).eval()
     reference = smplx_forward(data)
     generator = torch.Generator().manual_seed(batch)
@@ -96,23 +100,31 @@ def bench_model(data: BodyModelData, batch: int, repeats: int) -> dict[str, floa
         ours = model(pose=pose, betas=betas)
         theirs = reference(pose, betas)
         difference = float((ours.vertices - theirs[0]).abs().max())
-        times = time_interleaved(
-            {
-                "openhmr": lambda: model(pose=pose, betas=betas),
-                "smplx": lambda: reference(pose, betas),
-            },
-            repeats=repeats,
-        )
+        per_round = [
+            time_interleaved(
+                {
+                    "openhmr": lambda: model(pose=pose, betas=betas),
+                    "smplx": lambda: reference(pose, betas),
+                },
+                repeats=repeats,
+            )
+            for _ in range(rounds)
+        ]
+    ratios = [t["smplx"] / t["openhmr"] for t in per_round]
     return {
-        "ours_ms": 1e3 * times["openhmr"],
-        "smplx_ms": 1e3 * times["smplx"],
+        "ours_ms": 1e3 * statistics.median(t["openhmr"] for t in per_round),
+        "smplx_ms": 1e3 * statistics.median(t["smplx"] for t in per_round),
+        "speedup": statistics.median(ratios),
+        "low": min(ratios),
+        "high": max(ratios),
         "difference": difference,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls per case")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per case and round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of interleaved timing")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 64])
     args = parser.parse_args()
@@ -122,16 +134,16 @@ def main() -> None:
     models = {"open": read_body_model("open"), "random SMPL-sized": random_smpl_sized()}
     header = (
         f"{'model':<18} {'V':>6} {'batch':>5} {'openhmr ms':>11} {'smplx ms':>9} "
-        f"{'bodies/s':>9} {'speed-up':>8} {'max |Δv| m':>11}"
+        f"{'bodies/s':>9} {'speed-up':>8} {'range':>11} {'max |Δv| m':>11}"
     )
     print(header)
     for name, data in models.items():
         for batch in args.batches:
-            r = bench_model(data, batch, args.repeats)
+            r = bench_model(data, batch, args.repeats, args.rounds)
             print(
                 f"{name:<18} {data.num_vertices:>6} {batch:>5} {r['ours_ms']:>11.2f} "
                 f"{r['smplx_ms']:>9.2f} {batch / r['ours_ms'] * 1e3:>9.0f} "
-                f"{r['smplx_ms'] / r['ours_ms']:>7.2f}x {r['difference']:>11.2e}"
+                f"{r['speedup']:>7.2f}x {r['low']:>5.2f}-{r['high']:.2f}x {r['difference']:>11.2e}"
             )
 
 

@@ -162,11 +162,14 @@ def pose_channel_major(
     if pose_basis is not None:
         eye = torch.eye(3, dtype=rotations.dtype, device=rotations.device)
         feature = (rotations[:, 1:] - eye).flatten(1)  # B x 9(J-1)
-        rest = torch.addmm(rest, feature, pose_basis)
+        # in place when rest is already this call's own tensor: saves a pass over B x 3U
+        rest = rest.addmm_(feature, pose_basis) if n else torch.addmm(rest, feature, pose_basis)
     rest = rest.view(batch, 3, -1)  # B x 3 x U
     posed_joints, transforms = forward_kinematics(rotations, joints, parents, levels)
-    # per-vertex blended transform [R | t] (B x 3 x 4 x U), then R v + t row by row
-    blended = (transforms.flatten(2).transpose(1, 2) @ skinning_weights).view(batch, 3, 4, -1)
+    # per-vertex blended transform [R | t] (B x 3 x 4 x U) as one (12B x J) @ (J x U) GEMM
+    # (a batched matmul against the broadcast weights ran 1.1-4x slower), then R v + t
+    rows = transforms.flatten(2).transpose(1, 2).reshape(batch * 12, -1)  # 12B x J
+    blended = (rows @ skinning_weights).view(batch, 3, 4, -1)
     posed = torch.addcmul(blended[:, :, 3], blended[:, :, 0], rest[:, 0:1])
     posed = torch.addcmul(posed, blended[:, :, 1], rest[:, 1:2])
     posed = torch.addcmul(posed, blended[:, :, 2], rest[:, 2:3])
