@@ -2,12 +2,13 @@
 tensors, in the same run.
 
     python benchmarks/body_model.py [--repeats 20] [--rounds 5] [--threads N] [--models smpl]
+        [--backward]
 
-Prints, per model and batch size, milliseconds per forward pass (median), bodies per second,
-the speed-up over smplx, the minor page faults per call of each and the speed-up when each is
-timed on its own ("alone": openhmr first, in a process where smplx has not yet run; see
-docs/benchmarks.md on the allocator), and the largest vertex difference between the two (they
-must agree).
+Prints, per model and batch size, milliseconds per call (median; a forward pass, or with
+--backward a forward and backward pass), bodies per second, the speed-up over smplx, the minor
+page faults per call of each and the speed-up when each is timed on its own ("alone": openhmr
+first, in a process where smplx has not yet run; see docs/benchmarks.md on the allocator), and
+the largest vertex difference between the two (they must agree).
 Each of --rounds rounds times both interleaved (--repeats calls each); the speed-up is the
 median of the rounds' ratios, with their range, so that load from other processes on a shared
 machine shows up as a wide range instead of one lucky or unlucky number.
@@ -115,28 +116,42 @@ def alone(fn, calls: int = 20) -> tuple[float, float]:
     return faults / calls, statistics.median(seconds)
 
 
-def bench_model(data: BodyModelData, batch: int, repeats: int, rounds: int) -> dict[str, float]:
+def calls(model: BodyModel, reference, pose, betas, backward: bool):
+    """The two timed calls: forward passes, or forward + backward of Σ v² to the pose (what
+    fitting and training run)."""
+    if not backward:
+        return lambda: model(pose=pose, betas=betas), lambda: reference(pose, betas)
+
+    def ours():
+        model(
+            pose=pose.clone().requires_grad_(True), betas=betas
+        ).vertices.square().sum().backward()
+
+    def theirs():
+        reference(pose.clone().requires_grad_(True), betas)[0].square().sum().backward()
+
+    return ours, theirs
+
+
+def bench_model(
+    data: BodyModelData, batch: int, repeats: int, rounds: int, backward: bool = False
+) -> dict[str, float]:
     model = BodyModel(data).eval()
     reference = smplx_forward(data)
     generator = torch.Generator().manual_seed(batch)
     pose = 0.4 * torch.randn(batch, 24, 3, generator=generator)
     betas = torch.randn(batch, 10, generator=generator)
-    with torch.inference_mode():
+    ours_call, smplx_call = calls(model, reference, pose, betas, backward)
+    with torch.inference_mode(not backward):
         # openhmr alone first: smplx's larger temporaries raise glibc's mmap threshold for the
         # rest of the process, which would hide what openhmr does in a process of its own
-        ours_alone = alone(lambda: model(pose=pose, betas=betas))
-        smplx_alone = alone(lambda: reference(pose, betas))
+        ours_alone = alone(ours_call)
+        smplx_alone = alone(smplx_call)
         ours = model(pose=pose, betas=betas)
         theirs = reference(pose, betas)
         difference = float((ours.vertices - theirs[0]).abs().max())
         per_round = [
-            time_interleaved(
-                {
-                    "openhmr": lambda: model(pose=pose, betas=betas),
-                    "smplx": lambda: reference(pose, betas),
-                },
-                repeats=repeats,
-            )
+            time_interleaved({"openhmr": ours_call, "smplx": smplx_call}, repeats=repeats)
             for _ in range(rounds)
         ]
     ratios = [t["smplx"] / t["openhmr"] for t in per_round]
@@ -158,6 +173,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per case and round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of interleaved timing")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--backward", action="store_true", help="time forward + backward to the pose"
+    )
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 64])
     parser.add_argument(
         "--models", nargs="+", choices=["open", "smpl"], default=["open", "smpl"],
@@ -180,7 +198,7 @@ def main() -> None:
     print(header)
     for name, data in models.items():
         for batch in args.batches:
-            r = bench_model(data, batch, args.repeats, args.rounds)
+            r = bench_model(data, batch, args.repeats, args.rounds, args.backward)
             print(
                 f"{name:<18} {data.num_vertices:>6} {batch:>5} {r['ours_ms']:>11.2f} "
                 f"{r['smplx_ms']:>9.2f} {batch / r['ours_ms'] * 1e3:>9.0f} "
