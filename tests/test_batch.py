@@ -196,6 +196,7 @@ def two_node_cluster(tmp_path):
     pytest.importorskip("ray")
     port = 6400 + os.getpid() % 500
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "RAY_USAGE_STATS_ENABLED": "0"}
+    env["RAY_AUTH_MODE"] = "disabled"  # a local test cluster; a token file may exist in ~/.ray
     head, node = Path(f"/tmp/ray_h{os.getpid()}"), Path(f"/tmp/ray_n{os.getpid()}")
     address = f"127.0.0.1:{port}"
     try:

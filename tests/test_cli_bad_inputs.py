@@ -240,6 +240,19 @@ TABLE: list[tuple[str, str]] = [
     ("demo {in}/no_images --out {out}/d", "no images in the folder"),
     ("demo --checkpoint {in}/photo.jpg --out {out}/d", "found a JPEG image"),
     ("demo --keypoints {in}/missing.json --out {out}/d", "missing.json"),
+    # batch (refused before Ray starts)
+    ("batch {in}/photo.jpg", "the following arguments are required: --out"),
+    ("batch {in}/missing.jpg --out {out}/b", "missing.jpg: no such file or folder"),
+    ("batch {in}/no_images --out {out}/b", "no_images: no images or videos"),
+    ("batch {in}/file.txt --out {out}/b", "line 1: expected an image or video path"),
+    ("batch {in}/empty.npz --out {out}/b", "expected an image, a video, a folder or a .txt"),
+    ("batch {in}/photo.jpg --out {in}/file.txt", "--out: expected a folder, but"),
+    ("batch {in}/photo.jpg --out {out}/b --workers 0", "--workers: expected an integer ≥ 1"),
+    ("batch {in}/photo.jpg --out {out}/b --threads 0", "--threads: expected an integer ≥ 1"),
+    ("batch {in}/photo.jpg --out {out}/b --batch-size 0", "--batch-size: expected an integer"),
+    ("batch {in}/photo.jpg --out {out}/b --device cuda", "this machine has no usable CUDA"),
+    ("batch {in}/photo.jpg --out {out}/b --checkpoint {in}/photo.jpg", "found a JPEG image"),
+    ("batch {in}/photo.jpg --out {out}/b --checkpoint {in}/nope.pt", "nope.pt"),
 ]
 
 

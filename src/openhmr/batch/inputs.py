@@ -59,10 +59,14 @@ def _expand(path: Path, index: int) -> Iterable[Item]:
             if file.suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS:
                 yield from _file_items(file, file.relative_to(path).with_suffix("").as_posix())
     elif path.suffix.lower() in LIST_EXTENSIONS:
-        for line in path.read_text().splitlines():
+        for number, line in enumerate(path.read_text().splitlines(), 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
+            if Path(line).suffix.lower() not in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS:
+                raise OpenHMRError(
+                    f"{path}: line {number}: expected an image or video path, got {line!r}"
+                )
             listed = Path(line) if Path(line).is_absolute() else path.parent / line
             yield from _file_items(listed, Path(line).with_suffix("").as_posix().lstrip("/"))
     elif path.suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS:

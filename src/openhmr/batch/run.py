@@ -23,7 +23,8 @@ from openhmr.errors import OpenHMRError
 @dataclass(frozen=True)
 class BatchSummary:
     """inputs: items found; skipped: already done before this run; done, failed: this run;
-    people: found this run; seconds: this run's wall time; workers: actors used."""
+    people: found this run; seconds: this run's wall time; workers: actors used;
+    first_result_seconds: from the start to the first result (Ray and the workers starting)."""
 
     inputs: int
     skipped: int
@@ -32,6 +33,7 @@ class BatchSummary:
     people: int
     seconds: float
     workers: int
+    first_result_seconds: float = 0.0
 
     @property
     def images_per_second(self) -> float:
@@ -97,9 +99,10 @@ def run_batch(
     items = list_inputs(inputs)
     todo = [item for item in items if not store.is_settled(item.key, retry_failed)]
     start = time.perf_counter()
-    done = failed = people = 0
-    used = 0
+    done = failed = people = used = 0
+    first = 0.0
     if todo:
+        _check_model(config)
         started_here = _start_ray(ray, address)
         try:
             cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -112,6 +115,7 @@ def run_batch(
                 batch_size=batch_size,
                 compute=ray.data.ActorPoolStrategy(size=used),
                 num_cpus=config.threads,
+                num_gpus=1 if config.device.startswith("cuda") else 0,
             )  # Ray Data restarts a dead actor and retries its batch (max_restarts -1)
             bar = tqdm(total=len(todo), unit="img", disable=not progress, file=sys.stderr)
             written: set[str] = set()
@@ -122,6 +126,7 @@ def run_batch(
                         continue  # a retried batch's second copy
                     store.write(result)
                     written.add(result.key)
+                    first = first or time.perf_counter() - start
                     done += result.status == "done"
                     failed += result.status == "failed"
                     people += result.people
@@ -140,9 +145,19 @@ def run_batch(
         people=people,
         seconds=time.perf_counter() - start,
         workers=used,
+        first_result_seconds=first,
     )
     store.write_summary({**asdict(summary), "images_per_second": summary.images_per_second})
     return summary
+
+
+def _check_model(config: WorkerConfig) -> None:
+    """Load the checkpoint and body model here once, so that a bad one is one error before
+    Ray starts rather than a failure in every worker."""
+    from openhmr.body import load_body_model
+    from openhmr.model.checkpoint import load_checkpoint
+
+    load_checkpoint(config.checkpoint, body_model=load_body_model(config.body_model))
 
 
 def _as_result(row: Sequence) -> Result:

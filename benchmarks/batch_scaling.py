@@ -1,0 +1,71 @@
+"""`openhmr batch` throughput with 1 and 2 workers (and more with --workers) on the same
+images in the same run, on a local Ray: images/s overall and after the first result (Ray and
+the workers' model loading excluded), and the ratio to one worker.  Each worker runs one torch
+thread.  Results: docs/batch.md.
+
+    python benchmarks/batch_scaling.py --images 96 --workers 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+
+from openhmr.batch.run import run_batch
+from openhmr.batch.worker import WorkerConfig
+from openhmr.inference.predictor import ASSETS
+
+
+def make_images(folder: Path, count: int) -> None:
+    """The bundled photo at a few scales and mirrored (one person each)."""
+    image = cv2.imread(str(ASSETS / "astronaut.jpg"))
+    for index in range(count):
+        scale = 0.5 + 0.5 * (index % 5) / 4
+        varied = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(folder / f"img_{index:04d}.jpg"), varied[:, ::-1] if index % 2 else varied)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=96)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batch-size", type=int, default=4)
+    args = parser.parse_args()
+    import ray
+
+    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    cpu = platform.processor() or platform.machine()
+    cpus = int(ray.cluster_resources()["CPU"])
+    print(f"machine: {cpu}, {cpus} CPUs; python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        make_images(folder, args.images)
+        rows = []
+        for workers in args.workers:
+            summary = run_batch(
+                [folder], Path(tmp) / f"out{workers}", WorkerConfig(threads=1),
+                workers=workers, batch_size=args.batch_size, progress=False,
+            )  # fmt: skip
+            steady = summary.seconds - summary.first_result_seconds
+            rows.append(
+                (workers, summary.images_per_second, (args.images - args.batch_size) / steady)
+            )
+    ray.shutdown()
+    base = rows[0]
+    print(f"{args.images} images, batch {args.batch_size}, 1 torch thread a worker")
+    print("workers  images/s  (ratio)  after first result  (ratio)")
+    for workers, overall, steady in rows:
+        print(
+            f"{workers:7d}  {overall:8.2f}  ({overall / base[1]:.2f}x)  {steady:18.2f}  "
+            f"({steady / base[2]:.2f}x)"
+        )
+
+
+if __name__ == "__main__":
+    main()
