@@ -52,13 +52,23 @@ def write_video(path: Path, frames: int) -> None:
     writer.release()
 
 
-def demo_records(paths: list[Path], out: Path) -> dict[str, dict]:
-    """What `openhmr demo` writes for each image (its <name>.json), by name."""
+def demo_records(paths: list[Path], out: Path, batch_size: int) -> dict[str, dict]:
+    """What `openhmr demo` writes for each image (its <name>.json), by name: run on one torch
+    thread with the batch run's images per call, so that both sum in the same order (the
+    network's results move by ~1e-4 between thread counts and batch sizes)."""
+    import torch
+
     folder = out / "demo_in"
     folder.mkdir(parents=True)
     for path in paths:
         shutil.copy(path, folder / path.name)
-    assert main(["demo", str(folder), "--out", str(out / "demo")]) == 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        command = ["demo", str(folder), "--out", str(out / "demo"), "--batch-size", str(batch_size)]
+        assert main(command) == 0
+    finally:
+        torch.set_num_threads(threads)
     return {p.stem: json.loads((out / "demo" / f"{p.stem}.json").read_text()) for p in paths}
 
 
@@ -126,10 +136,16 @@ def test_worker_equals_the_demo(tmp_path):
     paths = varied_photos(tmp_path / "photos", 3)
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     items = [Item(p.stem, str(p)) for p in paths] + [Item("broken", str(tmp_path / "broken.jpg"))]
-    results = Worker(WorkerConfig(threads=1))(items)
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        results = Worker(WorkerConfig(threads=1))(items)  # sets the process's threads
+    finally:
+        torch.set_num_threads(threads)
     assert [r.key for r in results] == [i.key for i in items]
     assert results[-1].status == "failed" and "not an image" in results[-1].reason
-    demo = demo_records(paths, tmp_path)
+    demo = demo_records(paths, tmp_path, batch_size=8)
     for result in results[:-1]:
         assert result.status == "done" and result.people >= 1
         store = Store(tmp_path / "batch")
@@ -159,7 +175,7 @@ def test_local_ray_run_resumes_and_records_failures(tmp_path, capsys):
         "not an image OpenCV can read (expected JPEG, PNG, ...)"
     )
     results = {key: (record, arrays) for key, record, arrays in read_results(out)}
-    demo = demo_records(paths, tmp_path)
+    demo = demo_records(paths, tmp_path, batch_size=2)
     for key, (record, arrays) in results.items():
         assert_same_people(record, arrays, demo[key])
     # a second run has nothing to do: no Ray, nothing rewritten
@@ -253,6 +269,6 @@ def test_two_node_cluster_with_a_worker_killed(tmp_path, two_node_cluster):
     assert sorted(keys) == sorted(p.stem for p in paths)  # each exactly once
     results = {key: (record, arrays) for key, record, arrays in read_results(out)}  # hashes
     assert len(results) == 200
-    demo = demo_records(paths[:10], tmp_path)
+    demo = demo_records(paths[:12], tmp_path, batch_size=4)
     for key, record in demo.items():
         assert_same_people(*results[key], record)
