@@ -190,10 +190,10 @@ class BlazePoseNet(nn.Module):
         )
         self.top_heatmap = Lateral(top, DECODER)
         # Heavy adds laterals after its 32² and 16² stages (and the top's after the 8² one).
+        lateral_widths = {32: regression[0][0], 16: regression[1][0]} if regression[0][2] else {}
         self.lateral_regression = nn.ModuleDict(
-            {str(s): Lateral(channels[s], c) for s, (c, _, lateral) in zip((32, 16), regression)
-             if lateral}
-        )  # fmt: skip
+            {str(s): Lateral(channels[s], width) for s, width in lateral_widths.items()}
+        )
         self.top_regression = Lateral(top, REGRESSION_INPUT)
         self.heatmap = conv(DECODER, LANDMARKS)
         self.segmentation_in = Lateral(DECODER, SEGMENTATION)
