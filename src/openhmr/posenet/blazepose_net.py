@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from openhmr.errors import OpenHMRError
 from openhmr.posenet.layers import Conv2dSame, conv
 
 LANDMARKS = 39  # MediaPipe's 33 pose landmarks, then 6 auxiliary points
@@ -178,6 +179,10 @@ class BlazePoseNet(nn.Module):
 
     def __init__(self, variant: str = "heavy") -> None:
         super().__init__()
+        if variant not in ENCODERS:
+            raise OpenHMRError(
+                f"BlazePose variant: expected one of {sorted(ENCODERS)}, got {variant!r}"
+            )
         self.variant = variant
         self.encoder = Encoder(ENCODERS[variant], BOTTLENECK[variant])
         channels, top = self.encoder.channels, BOTTLENECK[variant]
