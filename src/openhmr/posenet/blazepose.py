@@ -2,7 +2,12 @@
 in 2D and metric 3D, a person mask and a pose flag from a 256² crop of one person.
 
     net = BlazePose.pretrained("heavy")                 # or "full"
+    people = net.landmarks(image, boxes)                 # per box, in image coordinates
     out = net(crops)                                     # (B, 3, 256, 256) RGB in [0, 1]
+
+`landmarks` places each crop as MediaPipe does (`pose_roi.py`: centred on the hips, turned
+upright, side 2.5 × the hips' reach) from 2D keypoints: given ones, or MoveNet Thunder's in
+each box.
 
 The network (`blazepose_net.py`) and the published weights (converted by
 `tools/convert_blazepose.py`, bundled as float16) match TF.js on the same crops; see
@@ -13,12 +18,24 @@ the two that place the next frame's crop).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+from scipy.special import expit
 
 from openhmr.errors import OpenHMRError
+from openhmr.images import check_boxes, check_image
 from openhmr.posenet.blazepose_net import INPUT_SIZE, BlazePoseNet, BlazePoseOutput
+from openhmr.posenet.movenet import MoveNet
+from openhmr.posenet.pose_roi import (
+    PoseROI,
+    crop_points_to_image,
+    paste_masks,
+    roi_from_keypoints,
+    warp_crops,
+)
 from openhmr.posenet.weights import load_weights
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -32,6 +49,30 @@ LANDMARK_NAMES = (
     "right_heel", "left_foot_index", "right_foot_index",
 )  # fmt: skip
 AUXILIARY_NAMES = ("hips_centre", "above_head", "aux_36", "aux_37", "aux_38", "aux_39")
+
+
+@dataclass(frozen=True)
+class BlazePoseLandmarks:
+    """BlazePose's reading of N people in one image (float64 unless stated):
+    landmarks (N, 39, 3) = x, y image pixels, z depth about the hips in the same pixel scale
+    (smaller = nearer the camera); visibility, presence (N, 39) probabilities (the logits'
+    sigmoid); world (N, 39, 3) metres about the hips' midpoint, axes turned back to the
+    image's (x right, y down, z away from the camera); mask (N, H, W) float32 person
+    probability pasted into the image frame (0 outside each crop); pose_flag (N,) the
+    probability that the crop holds a person; roi, the crops; keypoints (N, 17, 3) the COCO
+    keypoints that placed them (x, y, score)."""
+
+    landmarks: np.ndarray
+    visibility: np.ndarray
+    presence: np.ndarray
+    world: np.ndarray
+    mask: np.ndarray
+    pose_flag: np.ndarray
+    roi: PoseROI
+    keypoints: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.landmarks)
 
 
 class BlazePose(BlazePoseNet):
@@ -54,3 +95,69 @@ class BlazePose(BlazePoseNet):
                 f"got {tuple(images.shape)}"
             )
         return super().forward(images)
+
+    def _keypoint_net(self) -> MoveNet:
+        """MoveNet Thunder on this network's device (float32), loaded once; kept out of the
+        module's state dict."""
+        device = next(self.parameters()).device
+        net = self.__dict__.get("_movenet")
+        if net is None:
+            net = MoveNet.pretrained("thunder")
+            self.__dict__["_movenet"] = net
+        return net.to(device)
+
+    @torch.no_grad()
+    def landmarks(
+        self,
+        image: np.ndarray,
+        boxes: np.ndarray,
+        keypoints: np.ndarray | None = None,
+        batch_size: int = 8,
+    ) -> BlazePoseLandmarks:
+        """One person per box: image (H, W, 3) uint8 RGB, boxes (N, 4) x, y, w, h pixels,
+        keypoints (N, 17, 3) COCO x, y pixels, score (None: MoveNet Thunder's in each box)
+        -> `BlazePoseLandmarks` in image coordinates."""
+        image = check_image(image)
+        height, width = image.shape[:2]
+        boxes = check_boxes(boxes, width, height)
+        if keypoints is None:
+            keypoints = self._keypoint_net().keypoints(image, boxes)
+        roi = roi_from_keypoints(keypoints, boxes)
+        affine = roi.crop_to_image(INPUT_SIZE)
+        like = next(self.parameters())
+        pixels = torch.from_numpy(image).to(like.device).permute(2, 0, 1).to(like.dtype) / 255
+        parts: dict[str, list] = {"ld": [], "world": [], "mask": [], "flag": []}
+        for start in range(0, len(boxes), batch_size):
+            chunk = affine[start : start + batch_size]
+            out = self(warp_crops(pixels, chunk, INPUT_SIZE))
+            parts["ld"].append(out.ld_3d.double().cpu().numpy())
+            parts["world"].append(out.world_3d.double().cpu().numpy())
+            parts["flag"].append(out.pose_flag.double().cpu().numpy())
+            mask = paste_masks(out.segmentation.float(), chunk, height, width)
+            parts["mask"].append(mask.cpu().numpy())
+        count = len(boxes)
+        ld = np.concatenate(parts["ld"]) if count else np.zeros((0, 39, 5))
+        world = np.concatenate(parts["world"]) if count else np.zeros((0, 39, 3))
+        landmarks = np.concatenate(
+            [
+                crop_points_to_image(ld[..., :2], affine),
+                ld[..., 2:3] * (roi.side / INPUT_SIZE)[:, None, None],
+            ],
+            axis=2,
+        )
+        # world x, y are in the crop's axes: turn them back to the image's
+        world = np.concatenate(
+            [np.einsum("nij,nkj->nki", roi.axes, world[..., :2]), world[..., 2:]], axis=2
+        )
+        return BlazePoseLandmarks(
+            landmarks=landmarks,
+            visibility=expit(ld[..., 3]),
+            presence=expit(ld[..., 4]),
+            world=world,
+            mask=np.concatenate(parts["mask"])
+            if count
+            else np.zeros((0, height, width), np.float32),
+            pose_flag=np.concatenate(parts["flag"]) if count else np.zeros(0),
+            roi=roi,
+            keypoints=np.asarray(keypoints, np.float64),
+        )
