@@ -48,7 +48,13 @@ LANDMARK_NAMES = (
     "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
     "right_heel", "left_foot_index", "right_foot_index",
 )  # fmt: skip
-AUXILIARY_NAMES = ("hips_centre", "above_head", "aux_36", "aux_37", "aux_38", "aux_39")
+# 33, 34: the alignment points of the next crop (the hips' centre, and the point whose offset
+# sets the crop's size and up direction: above the head); 35-38 unnamed.
+AUXILIARY_NAMES = ("hips_centre", "above_head", "auxiliary_35", "auxiliary_36", "auxiliary_37",
+                   "auxiliary_38")  # fmt: skip
+# BlazePose landmark of each COCO-17 keypoint (nose, eyes, ears, shoulders, elbows, wrists,
+# hips, knees, ankles; left and right are the person's own in both).
+COCO_FROM_BLAZEPOSE = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 
 
 @dataclass(frozen=True)
@@ -66,13 +72,18 @@ class BlazePoseLandmarks:
     visibility: np.ndarray
     presence: np.ndarray
     world: np.ndarray
-    mask: np.ndarray
+    mask: np.ndarray | None
     pose_flag: np.ndarray
     roi: PoseROI
     keypoints: np.ndarray
 
     def __len__(self) -> int:
         return len(self.landmarks)
+
+    def coco17(self) -> np.ndarray:
+        """(N, 17, 3) COCO keypoints x, y image pixels, visibility."""
+        index = list(COCO_FROM_BLAZEPOSE)
+        return np.concatenate([self.landmarks[:, index, :2], self.visibility[:, index, None]], 2)
 
 
 class BlazePose(BlazePoseNet):
@@ -113,10 +124,11 @@ class BlazePose(BlazePoseNet):
         boxes: np.ndarray,
         keypoints: np.ndarray | None = None,
         batch_size: int = 8,
+        masks: bool = True,
     ) -> BlazePoseLandmarks:
         """One person per box: image (H, W, 3) uint8 RGB, boxes (N, 4) x, y, w, h pixels,
         keypoints (N, 17, 3) COCO x, y pixels, score (None: MoveNet Thunder's in each box)
-        -> `BlazePoseLandmarks` in image coordinates."""
+        -> `BlazePoseLandmarks` in image coordinates (`mask` None unless `masks`)."""
         image = check_image(image)
         height, width = image.shape[:2]
         boxes = check_boxes(boxes, width, height)
@@ -133,8 +145,9 @@ class BlazePose(BlazePoseNet):
             parts["ld"].append(out.ld_3d.double().cpu().numpy())
             parts["world"].append(out.world_3d.double().cpu().numpy())
             parts["flag"].append(out.pose_flag.double().cpu().numpy())
-            mask = paste_masks(out.segmentation.float(), chunk, height, width)
-            parts["mask"].append(mask.cpu().numpy())
+            if masks:
+                mask = paste_masks(out.segmentation.float(), chunk, height, width)
+                parts["mask"].append(mask.cpu().numpy())
         count = len(boxes)
         ld = np.concatenate(parts["ld"]) if count else np.zeros((0, 39, 5))
         world = np.concatenate(parts["world"]) if count else np.zeros((0, 39, 3))
@@ -154,10 +167,14 @@ class BlazePose(BlazePoseNet):
             visibility=expit(ld[..., 3]),
             presence=expit(ld[..., 4]),
             world=world,
-            mask=np.concatenate(parts["mask"])
-            if count
-            else np.zeros((0, height, width), np.float32),
+            mask=_stack_masks(parts["mask"], masks, height, width),
             pose_flag=np.concatenate(parts["flag"]) if count else np.zeros(0),
             roi=roi,
             keypoints=np.asarray(keypoints, np.float64),
         )
+
+
+def _stack_masks(parts: list, wanted: bool, height: int, width: int) -> np.ndarray | None:
+    if not wanted:
+        return None
+    return np.concatenate(parts) if parts else np.zeros((0, height, width), np.float32)
