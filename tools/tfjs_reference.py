@@ -107,8 +107,8 @@ def run_tfjs_timed(
     image = np.asarray(image_uint8_nhwc)
     if image.ndim != 4 or image.shape[0] != 1 or image.shape[3] != 3:
         raise ValueError(f"expected a 1 × H × W × 3 image, got shape {image.shape}")
-    if image.dtype not in (np.uint8, np.int32):
-        raise ValueError(f"expected uint8 or int32 pixels, got {image.dtype}")
+    if image.dtype not in (np.uint8, np.int32, np.float32):
+        raise ValueError(f"expected uint8, int32 or float32 pixels, got {image.dtype}")
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node (Node.js ≥ 18) is not on PATH")

@@ -5,11 +5,13 @@ from openhmr.errors import OpenHMRError
 from openhmr.fit import FitConfig, FitResult, fit_keypoints
 from openhmr.inference import Person, Predictor
 from openhmr.model import HMR, Discriminator, HMROutput, load_checkpoint, save_checkpoint
-from openhmr.posenet import MoveNet, PoseDetections
+from openhmr.posenet import BlazePose, BlazePoseLandmarks, MoveNet, PoseDetections
 
 __version__ = "0.1.0"
 __all__ = [
     "HMR",
+    "BlazePose",
+    "BlazePoseLandmarks",
     "BodyModel",
     "BodyOutput",
     "Discriminator",

@@ -17,7 +17,7 @@ def load_weights(net: torch.nn.Module, path: str | Path) -> None:
     """Load a converted weight file into `net` (float16 files become the module's dtype)."""
     path = Path(path)
     if not path.is_file():
-        raise OpenHMRError(f"{path}: MoveNet weight file not found (a broken install?)")
+        raise OpenHMRError(f"{path}: pose-network weight file not found (a broken install?)")
     try:
         arrays = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
@@ -26,7 +26,7 @@ def load_weights(net: torch.nn.Module, path: str | Path) -> None:
     unknown, missing = sorted(set(arrays) - set(expected)), sorted(set(expected) - set(arrays))
     if unknown or missing:
         raise OpenHMRError(
-            f"{path}: weights do not fit MoveNet {getattr(net, 'variant', '')}: "
+            f"{path}: weights do not fit {type(net).__name__} {getattr(net, 'variant', '')}: "
             f"unknown {unknown[:3]}, missing {missing[:3]}"
         )
     state = {}
