@@ -17,9 +17,10 @@ from openhmr.video.synthetic import box_area, box_intersection
 class TrackerConfig:
     """Weights of the three cues (summing to 1), the largest accepted cost, how long a
     missed track survives, keypoint OKS falloff (share of the box's sqrt area), the reference
-    for body distances (betas units; relative depth), and the velocity smoothing."""
+    for body distances (betas units; relative depth), the velocity smoothing, and the gate: a
+    pair with disjoint boxes and keypoint similarity under min_oks never matches."""
 
-    weight_box: float = 0.45
+    weight_box: float = 0.45  # (1 - IoU of the predicted box)
     weight_keypoints: float = 0.25
     weight_body: float = 0.30
     max_cost: float = 0.8
@@ -28,6 +29,7 @@ class TrackerConfig:
     betas_scale: float = 3.0
     depth_scale: float = 0.15
     velocity_momentum: float = 0.7
+    min_oks: float = 0.05
 
 
 @dataclass
@@ -87,7 +89,9 @@ class Tracker:
         shape = np.linalg.norm(track_betas - betas[None], axis=-1) / c.betas_scale
         depth_rel = np.abs(track_depth - depth[None]) / np.maximum(track_depth, 1e-6)
         body = np.clip(0.5 * shape + 0.5 * depth_rel / c.depth_scale, 0.0, 1.0)
-        return c.weight_box * box_cost + c.weight_keypoints * (1.0 - oks) + c.weight_body * body
+        cost = c.weight_box * box_cost + c.weight_keypoints * (1.0 - oks) + c.weight_body * body
+        apart = (box_cost >= 1.0) & (oks < c.min_oks)  # no overlap, keypoints far: never match
+        return np.where(apart, np.inf, cost)
 
     def update(
         self, boxes: np.ndarray, keypoints: np.ndarray, betas: np.ndarray, depth: np.ndarray
@@ -100,7 +104,7 @@ class Tracker:
         cost = self.costs(boxes, keypoints, betas, depth)
         matched_tracks = set()
         if cost.size:
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = linear_sum_assignment(np.minimum(cost, 1e6))
             for r, k in zip(rows, cols, strict=True):
                 if cost[r, k] <= c.max_cost:
                     self._refresh(self.tracks[r], boxes[k], keypoints[k], betas[k], depth[k])
