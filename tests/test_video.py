@@ -155,3 +155,74 @@ def test_6d_round_trip_and_constant_rotations_unchanged():
     smoothed = rotations_from_6d(six)
     err = (Rotation.from_rotvec(smoothed).inv() * Rotation.from_rotvec(near_pi)).magnitude()
     assert err.max() < 1e-6
+
+
+def _bvh_case(body):
+    from openhmr.video.evaluate import body_joints
+
+    sequence = make_sequence(body, np.random.default_rng(41), 1, 12)
+    pose, transl, betas = sequence.pose[0], sequence.transl[0], sequence.betas[0]
+    rest = body_joints(body, np.zeros((1, 24, 3)), betas[None])[0]
+    posed = body_joints(body, pose, np.repeat(betas[None], len(pose), 0)) + transl[:, None]
+    return pose, transl, rest, posed
+
+
+def _expected_local(pose):
+    from openhmr.video.bvh import CAMERA_TO_BVH
+
+    local = Rotation.from_rotvec(pose.reshape(-1, 3)).as_matrix().reshape(*pose.shape[:2], 3, 3)
+    local[:, 0] = CAMERA_TO_BVH @ local[:, 0]
+    return local
+
+
+def test_bvh_reads_back_through_openhmr_importer(body, tmp_path):
+    from openhmr.body.keypoints import SMPL_JOINT_NAMES
+    from openhmr.data.bvh import forward_kinematics, read_bvh
+    from openhmr.video.bvh import CAMERA_TO_BVH, write_bvh
+
+    pose, transl, rest, posed = _bvh_case(body)
+    write_bvh(tmp_path / "t.bvh", pose, transl, rest, fps=30.0)
+    motion = read_bvh(tmp_path / "t.bvh")
+    assert motion.num_frames == len(pose) and motion.fps == pytest.approx(30.0)
+    index = [motion.skeleton.index(name) for name in SMPL_JOINT_NAMES]
+    got = motion.rotations[:, index]
+    want = _expected_local(pose)
+    angle = np.arccos(
+        np.clip((np.trace(np.swapaxes(got, -1, -2) @ want, axis1=-2, axis2=-1) - 1) / 2, -1, 1)
+    )
+    assert angle.max() < 1e-3
+    # and forward kinematics of the file lands on the body model's posed joints (y-up world)
+    _, positions = forward_kinematics(
+        motion.skeleton.parents, motion.rotations, motion.translations
+    )
+    np.testing.assert_allclose(positions[:, index], posed @ CAMERA_TO_BVH.T, atol=1e-4)
+
+
+def test_bvh_reads_back_through_pypi_bvh_library(body, tmp_path):
+    bvh = pytest.importorskip("bvh")
+    from openhmr.body.keypoints import SMPL_JOINT_NAMES
+    from openhmr.video.bvh import write_bvh
+
+    pose, transl, rest, _ = _bvh_case(body)
+    write_bvh(tmp_path / "t.bvh", pose, transl, rest, fps=25.0)
+    mocap = bvh.Bvh((tmp_path / "t.bvh").read_text())
+    assert mocap.nframes == len(pose) and mocap.frame_time == pytest.approx(0.04)
+    assert set(SMPL_JOINT_NAMES) <= set(mocap.get_joints_names())
+    want = _expected_local(pose)
+    for j, name in enumerate(SMPL_JOINT_NAMES):
+        channels = ["Zrotation", "Yrotation", "Xrotation"]
+        assert [c for c in mocap.joint_channels(name) if c.endswith("rotation")] == channels
+        angles = np.array([mocap.frame_joint_channels(f, name, channels) for f in range(len(pose))])
+        got = Rotation.from_euler("ZYX", angles, degrees=True)
+        err = (got.inv() * Rotation.from_matrix(want[:, j])).magnitude()
+        assert err.max() < 1e-3, name
+
+
+def test_bvh_rejects_zero_fps(body, tmp_path):
+    from openhmr.errors import OpenHMRError
+    from openhmr.video.bvh import write_bvh
+
+    pose, transl, rest, _ = _bvh_case(body)
+    with pytest.raises(OpenHMRError, match="frame rate"):
+        write_bvh(tmp_path / "t.bvh", pose, transl, rest, fps=0.0)
+    assert not list(tmp_path.iterdir())
