@@ -129,16 +129,28 @@ def test_acceleration_error_analytic():
     assert acceleration_error(pred, truth) == pytest.approx(1.5)  # mean over the two joints
 
 
-def test_gaussian_fill_matches_naive_weighted_mean():
+def test_gaussian_fill_matches_naive_weighted_line_fit():
     rng = np.random.default_rng(0)
     values = rng.normal(size=(40, 3))
     observed = rng.random(40) > 0.3
     sigma = 2.0
     out = gaussian_fill(values, observed, sigma)
+    j = np.arange(40)
     for i in range(40):
-        j = np.arange(40)
-        w = np.exp(-0.5 * ((j - i) / sigma) ** 2) * observed * (np.abs(j - i) <= 6)
-        np.testing.assert_allclose(out[i], (w[:, None] * values).sum(0) / w.sum(), atol=1e-12)
+        keep = observed & (np.abs(j - i) <= 6)
+        w = np.exp(-0.5 * ((j[keep] - i) / sigma) ** 2)
+        if keep.sum() >= 2:  # weighted least-squares line (np.polyfit weights the residuals)
+            want = [np.polyval(np.polyfit(j[keep], v, 1, w=np.sqrt(w)), i) for v in values[keep].T]
+        else:
+            want = values[keep][0]
+        np.testing.assert_allclose(out[i], want, atol=1e-9)
+
+
+def test_gaussian_fill_keeps_steady_motion_at_track_ends():
+    line = 3.0 + 0.7 * np.arange(20.0)[:, None]
+    observed = np.ones(20, dtype=bool)
+    observed[[0, 5, 6, 7]] = False
+    np.testing.assert_allclose(gaussian_fill(line, observed, 2.0), line, atol=1e-9)
 
 
 def test_6d_round_trip_and_constant_rotations_unchanged():
@@ -226,3 +238,48 @@ def test_bvh_rejects_zero_fps(body, tmp_path):
     with pytest.raises(OpenHMRError, match="frame rate"):
         write_bvh(tmp_path / "t.bvh", pose, transl, rest, fps=0.0)
     assert not list(tmp_path.iterdir())
+
+
+def _moving_photo_clip(path, frames=12, fps=24.0):
+    """A 640×360 clip of the bundled photo sliding right (one person), written with OpenCV."""
+    import cv2
+
+    from openhmr.inference.predictor import ASSETS
+
+    photo = cv2.resize(cv2.imread(str(ASSETS / "astronaut.jpg")), (360, 360))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 360))
+    for f in range(frames):
+        frame = np.full((360, 640, 3), 90, np.uint8)
+        x = 20 + 12 * f
+        frame[:, x : x + 360] = photo[:, : 640 - x]
+        writer.write(frame)
+    writer.release()
+
+
+def test_demo_track_writes_one_track_per_person(tmp_path):
+    import cv2
+
+    from openhmr.cli import main
+    from openhmr.data.bvh import read_bvh
+
+    clip = tmp_path / "clip.mp4"
+    _moving_photo_clip(clip)
+    out = tmp_path / "out"
+    main(["demo", str(clip), "--track", "--out", str(out)])
+    assert sorted(p.name for p in out.iterdir()) == [
+        "clip_track0.bvh",
+        "clip_track0.npz",
+        "clip_tracked.mp4",
+    ]
+    data = np.load(out / "clip_track0.npz")
+    assert data["observed"].all() and list(data["frame"]) == list(range(12))
+    assert data["pose"].shape == (12, 24, 3) and data["betas"].shape == (10,)
+    assert float(data["fps"]) == pytest.approx(24.0)
+    # the box follows the photo: 12 px per frame to the right
+    speed = np.diff(data["bbox"][:, [0, 2]].mean(1)).mean()
+    assert speed == pytest.approx(12.0, abs=2.0)
+    motion = read_bvh(out / "clip_track0.bvh")
+    assert motion.num_frames == 12
+    capture = cv2.VideoCapture(str(out / "clip_tracked.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    capture.release()

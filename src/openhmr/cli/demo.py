@@ -56,6 +56,16 @@ def add_parser(commands: Commands) -> None:
         "(MoveNet encoders: for upside-down people, at that many times the encoder's cost; "
         "default: the checkpoint's, 1 for the bundled model; docs/default_model.md)",
     )
+    parser.add_argument(
+        "--track",
+        action="store_true",
+        help="video or folder of frames: keep each person's identity across frames, smooth "
+        "their motion, write a .npz and a .bvh per track and an overlay video with ids "
+        "(docs/video.md)",
+    )
+    parser.add_argument(
+        "--fps", type=float, help="with --track: frame rate, > 0 (default: the video's; 30)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -65,6 +75,8 @@ def _check_args(args: argparse.Namespace) -> None:
     check_count("--batch-size", args.batch_size)
     if args.focal is not None:
         check_number("--focal", args.focal, above=0)
+    if args.fps is not None:
+        check_number("--fps", args.fps, above=0)
     if args.orientations is not None:
         from openhmr.model.movenet_encoder import ORIENTATIONS
 
@@ -91,6 +103,8 @@ def run(args: argparse.Namespace) -> None:
         args.focal,
         refine=args.refine,
         orientations=args.orientations,
+        track=args.track,
+        fps=args.fps,
     )
     print(summary_line(summary, args.out))
     for line in failure_lines(summary):

@@ -3,10 +3,10 @@
 Rotations are filtered in the continuous 6D representation (the first two columns of the
 rotation matrix) and projected back to rotations by Gram-Schmidt, never as raw axis-angle
 (whose components jump at π and are not linear in the rotation). The filter is a zero-lag
-Gaussian over the track's observed frames (offline: video files are processed whole): the
-numerator and the weights are convolved separately, so missed frames in a track are filled
-from their neighbours. Translation, boxes and keypoints use the same filter; a track has one
-shape, the mean of its per-frame β.
+Gaussian-weighted local-linear fit over the track's observed frames (offline: video files are
+processed whole; steady motion passes unchanged, also at a track's ends), so missed frames in
+a track are filled from their neighbours. Translation, boxes and keypoints use the same
+filter; a track has one shape, the mean of its per-frame β.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.ndimage import convolve1d
+from scipy.ndimage import correlate1d
 from scipy.spatial.transform import Rotation
 
 
@@ -37,6 +37,7 @@ class TrackSeries:
     boxes: np.ndarray
     keypoints: np.ndarray
     truth: np.ndarray
+    camera: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -63,6 +64,8 @@ def collect_tracks(frames, ids: list[np.ndarray]) -> list[TrackSeries]:
         num_kp = sample.keypoints.shape[1]
 
         shapes = dict(pose=(24, 3), betas=(10,), transl=(3,), boxes=(4,), keypoints=(num_kp, 3))
+        if getattr(sample, "camera", None) is not None:
+            shapes["camera"] = (3,)
         series = {name: np.full((t, *shape), np.nan) for name, shape in shapes.items()}
         truth = np.full(t, -1, dtype=np.int64)
         observed = np.zeros(t, dtype=bool)
@@ -80,20 +83,33 @@ def collect_tracks(frames, ids: list[np.ndarray]) -> list[TrackSeries]:
 
 
 def gaussian_fill(values: np.ndarray, observed: np.ndarray, sigma: float) -> np.ndarray:
-    """Zero-lag Gaussian filter (σ in frames, truncated at 3σ) of values (T, ...) over the
-    observed rows (T,) bool; unobserved rows are filled from neighbours (the nearest observed
-    row where none lies within 3σ). σ = 0 only fills."""
+    """Zero-lag local-linear Gaussian filter (σ in frames, window ±3σ) of values (T, ...) over
+    the observed rows (T,) bool: each row becomes the value at that frame of the line fitted
+    by least squares to the observed rows in its window, weighted by exp(-d²/2σ²). A line
+    is kept exactly (no lag, also at a track's ends), unobserved rows are filled from their
+    neighbours; with a single observed row in a window its value is used, and rows with
+    none within the window take the nearest observed row. σ = 0 only fills."""
     flat = values.reshape(len(values), -1)
     weights = observed.astype(np.float64)
     clean = np.where(observed[:, None], flat, 0.0)
     if sigma > 0:
         radius = max(1, round(3 * sigma))
-        kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-        numerator = convolve1d(clean, kernel, axis=0, mode="constant")
-        denominator = convolve1d(weights, kernel, mode="constant")
+        d = np.arange(-radius, radius + 1, dtype=np.float64)
+        kernel = np.exp(-0.5 * (d / sigma) ** 2)
+        s0, s1, s2 = (correlate1d(weights, kernel * d**n, mode="constant") for n in range(3))
+        t0 = correlate1d(clean, kernel, axis=0, mode="constant")
+        t1 = correlate1d(clean, kernel * d, axis=0, mode="constant")
+        det = s0 * s2 - s1**2
+        linear = det > 1e-9 * np.maximum(s0 * s2, 1e-300)
+        safe = np.where(linear, det, 1.0)
+        result = np.where(
+            linear[:, None],
+            (s2[:, None] * t0 - s1[:, None] * t1) / safe[:, None],
+            t0 / np.maximum(s0, 1e-12)[:, None],
+        )
+        denominator = s0
     else:
-        numerator, denominator = clean, weights
-    result = numerator / np.maximum(denominator, 1e-12)[:, None]
+        result, denominator = clean, weights
     empty = denominator < 1e-9
     if empty.any():
         seen = np.flatnonzero(observed)
@@ -133,4 +149,5 @@ def smooth_track(track: TrackSeries, sigma: float = 2.0) -> TrackSeries:
         transl=gaussian_fill(track.transl, obs, sigma),
         boxes=gaussian_fill(track.boxes, obs, sigma),
         keypoints=gaussian_fill(track.keypoints, obs, sigma),
+        camera=None if track.camera is None else gaussian_fill(track.camera, obs, sigma),
     )
