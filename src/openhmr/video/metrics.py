@@ -11,7 +11,8 @@ import numpy as np
 class TrackingMetrics:
     """switches_per_100: identity switches per 100 frames per person (switches / visible
     person-frames × 100); coverage: (P,) share of each person's visible frames with a tracked
-    output; switches: total count; person_frames: visible person-frames."""
+    output (NaN for a person never visible); switches: total count; person_frames: visible
+    person-frames."""
 
     switches_per_100: float
     coverage: np.ndarray
@@ -38,7 +39,8 @@ def tracking_metrics(
                 switches += 1
             last[person] = track
     person_frames = int(visible.sum())
-    coverage = (tracked & visible).sum(1) / np.maximum(visible.sum(1), 1)
+    seen = visible.sum(1)
+    coverage = np.where(seen > 0, (tracked & visible).sum(1) / np.maximum(seen, 1), np.nan)
     return TrackingMetrics(
         100.0 * switches / max(person_frames, 1), coverage, switches, person_frames
     )
