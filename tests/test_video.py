@@ -273,6 +273,7 @@ def test_demo_track_writes_one_track_per_person(tmp_path):
         "clip_track0.bvh",
         "clip_track0.npz",
         "clip_tracked.mp4",
+        "clip_tracks.glb",
     ]
     data = np.load(out / "clip_track0.npz")
     assert data["observed"].all() and list(data["frame"]) == list(range(12))

@@ -2,7 +2,8 @@
 
 Writes into `out`: ``<stem>_tracked.mp4`` (the per-frame bodies overlaid, each labelled with
 its track id; mp4v through OpenCV), and per track ``<stem>_track<id>.npz`` and
-``<stem>_track<id>.bvh`` (see `openhmr.video.outputs`). A video is written under a temporary
+``<stem>_track<id>.bvh`` (see `openhmr.video.outputs`), and all tracks animated in one
+``<stem>_tracks.glb`` (`openhmr.video.gltf`). A video is written under a temporary
 name and renamed at the end; on an error nothing is left behind.
 """
 
@@ -146,6 +147,7 @@ def run_tracked(
 
     from openhmr.inference.predictor import as_detections
     from openhmr.inference.visualize import overlay_image
+    from openhmr.video.gltf import write_animated_glb
     from openhmr.video.outputs import write_track_files
 
     frames, rate, total = open_frames(path, fps)
@@ -180,14 +182,17 @@ def run_tracked(
         writer = None
         body = predictor.model.body_model
         written: list[Path] = []
+        smoothed = []
         try:
             for raw in collect_tracks(estimates, ids):
                 if raw.observed.sum() < min_frames:
                     continue
-                written += write_track_files(
-                    body, out, path.stem, raw, smooth_track(raw, sigma), rate
-                )
+                smoothed.append(smooth_track(raw, sigma))
+                written += write_track_files(body, out, path.stem, raw, smoothed[-1], rate)
                 summary.tracks += 1
+            if smoothed:
+                written.append(out / f"{path.stem}_tracks.glb")
+                write_animated_glb(written[-1], body, smoothed, rate)
         except BaseException:
             for file in written:
                 file.unlink(missing_ok=True)
