@@ -90,6 +90,9 @@ def run(args: argparse.Namespace) -> None:
     from openhmr.inference.command import failure_lines, run_demo_command, summary_line
 
     _check_args(args)
+    if args.track:
+        _run_track(args)
+        return
     summary = run_demo_command(
         args.input,
         args.checkpoint,
@@ -103,9 +106,20 @@ def run(args: argparse.Namespace) -> None:
         args.focal,
         refine=args.refine,
         orientations=args.orientations,
-        track=args.track,
-        fps=args.fps,
     )
     print(summary_line(summary, args.out))
     for line in failure_lines(summary):
         print(line)
+
+
+def _run_track(args: argparse.Namespace) -> None:
+    from openhmr.inference.command import summary_line
+    from openhmr.video.command import run_track_command
+
+    if args.bbox or args.keypoints or args.refine:
+        raise OpenHMRError("--track: --bbox, --keypoints and --refine apply to single images")
+    summary = run_track_command(
+        args.input, args.checkpoint, args.body_model, args.out, args.device, args.batch_size,
+        args.focal, fps=args.fps, orientations=args.orientations,
+    )  # fmt: skip
+    print(f"{summary_line(summary, args.out)}; {summary.tracks} tracks")

@@ -49,16 +49,12 @@ def run_demo_command(
     progress: bool = True,
     refine: bool = False,
     orientations: int | None = None,
-    track: bool = False,
-    fps: float | None = None,
 ) -> DemoSummary:
     """Run the demo on an image, a folder of images or a video; returns the summary (raises
     `OpenHMRError` when nothing could be processed).  refine: fit each person to 2D keypoints
     (the OpenPose file's with --keypoints, else the default keypoint source); orientations:
     how many ways up a MoveNet encoder reads each crop (`HMR.set_orientations`; None: the
-    checkpoint's); track: a video or folder of frames goes through `openhmr.video.pipeline`
-    (tracks, smoothing, per-track .npz/.bvh) at `fps` (None: the video's own, 30 for a
-    folder)."""
+    checkpoint's)."""
     from openhmr.inference.openpose import people_from_openpose
 
     mesh_formats = parse_formats(formats)
@@ -68,33 +64,21 @@ def run_demo_command(
     boxes = np.concatenate([parse_box(text) for text in bbox]) if bbox else None
     path = EXAMPLE_IMAGE if input_path is None else Path(input_path)
     kind = input_kind(path)
-    if track and kind == "image":
-        raise OpenHMRError(f"--track: expected a video or a folder of frames, got image {path}")
     people_keypoints = None
     if keypoints:
         if kind != "image":
             raise OpenHMRError("--keypoints applies to a single image")
         boxes, people_keypoints = people_from_openpose(keypoints)
-
-    def _predictor() -> Predictor:
-        predictor = Predictor.from_checkpoint(
-            checkpoint or "default",
-            body_model=body_model,
-            device=device,
-            batch_size=batch_size,
-            focal_length=focal_length,
-            refine=refine,
-        )
-        if orientations is not None:
-            predictor.model.set_orientations(orientations)
-        return predictor
-
-    if track:
-        from openhmr.video.pipeline import open_frames, run_tracked
-
-        open_frames(path, fps)  # bad input fails before the model loads
-        return run_tracked(_predictor(), path, out, fps=fps, progress=progress)
-    predictor = _predictor()
+    predictor = Predictor.from_checkpoint(
+        checkpoint or "default",
+        body_model=body_model,
+        device=device,
+        batch_size=batch_size,
+        focal_length=focal_length,
+        refine=refine,
+    )
+    if orientations is not None:
+        predictor.model.set_orientations(orientations)
     if kind == "video":
         from openhmr.inference.video import run_video
 
