@@ -383,3 +383,38 @@ def test_animated_glb_passes_khronos_validator(body, tmp_path):
     report = json.loads(result.stdout)
     assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
     assert report["info"]["animationCount"] == 1 and report["info"]["hasSkins"]
+
+
+def test_tiled_detection_finds_more_and_smaller_people():
+    import cv2
+
+    from openhmr.inference.detect import MoveNetPersonDetector
+    from openhmr.inference.predictor import ASSETS
+    from openhmr.video.tiles import TiledDetector
+
+    photo = cv2.cvtColor(cv2.imread(str(ASSETS / "astronaut.jpg")), cv2.COLOR_BGR2RGB)
+    small = cv2.resize(photo, (150, 150))
+    image = np.full((300, 1600, 3), 90, np.uint8)
+    starts = 10 + 158 * np.arange(10)
+    for x in starts:
+        image[75:225, x : x + 150] = small
+    base = MoveNetPersonDetector()
+    assert len(base(image)) <= 6
+    found = TiledDetector(base)(image)
+    assert len(found) == 10
+    left = np.sort(found.boxes[:, 0])
+    assert (left >= starts - 5).all() and (left <= starts + 75).all()  # one in each copy
+    assert found.keypoints.shape == (10, 17, 3)
+
+
+def test_tile_merge_drops_overlaps_and_cut_people():
+    from openhmr.video.tiles import merge, tile_grid
+
+    boxes = np.array([[0, 0, 10, 20], [1, 0, 10, 20], [0, 0, 10, 8], [30, 0, 10, 20]], float)
+    kept = merge(boxes, np.array([0.9, 0.8, 0.95, 0.5]), None, iou=0.5, inside=0.7)
+    # the cut box (score .95) stays first; the full box overlaps it only by 0.4 so stays;
+    # the shifted duplicate (IoU 0.82 with the full box) goes
+    np.testing.assert_array_equal(kept.boxes, boxes[[2, 0, 3]])
+    tiles = tile_grid(1600, 300, 0.25)
+    assert tiles[0][0] == 0 and tiles[-1][2] == 1600
+    assert all(x1 - x0 == 300 for x0, _, x1, _ in tiles)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from openhmr.errors import OpenHMRError
 from openhmr.video.pipeline import TrackedSummary, open_frames, run_tracked
+from openhmr.video.tiles import TiledDetector
 
 
 def run_track_command(
@@ -21,7 +22,8 @@ def run_track_command(
     progress: bool = True,
 ) -> TrackedSummary:
     """Check the input (a video or a folder of frames; the frame rate), then load the
-    predictor and run `run_tracked`."""
+    predictor, give its detector a tiled second pass (`openhmr.video.tiles`) and run
+    `run_tracked`."""
     from openhmr.inference.demo import input_kind
     from openhmr.inference.predictor import Predictor
 
@@ -40,4 +42,5 @@ def run_track_command(
     )
     if orientations is not None:
         predictor.model.set_orientations(orientations)
+    predictor.detector = TiledDetector(predictor.detector)  # > 6 people, small people
     return run_tracked(predictor, path, out, fps=fps, progress=progress)
