@@ -1,10 +1,10 @@
 """`openhmr demo VIDEO|FOLDER --track`: per-frame people, tracked online, smoothed per track.
 
-Writes into `out`: ``<stem>_tracked.mp4`` (the per-frame bodies overlaid, each labelled with
-its track id; mp4v through OpenCV), and per track ``<stem>_track<id>.npz`` and
-``<stem>_track<id>.bvh`` (see `openhmr.video.outputs`), and all tracks animated in one
-``<stem>_tracks.glb`` (`openhmr.video.gltf`). A video is written under a temporary
-name and renamed at the end; on an error nothing is left behind.
+Writes into `out`: ``<stem>_tracked.mp4`` (the smoothed bodies overlaid in a second pass
+over the frames, each labelled with its track id; mp4v through OpenCV), and per track
+``<stem>_track<id>.npz`` and ``<stem>_track<id>.bvh`` (see `openhmr.video.outputs`), and
+all tracks animated in one ``<stem>_tracks.glb`` (`openhmr.video.gltf`). A video is written
+under a temporary name and renamed at the end; on an error nothing is left behind.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -146,7 +147,6 @@ def run_tracked(
     from tqdm import tqdm
 
     from openhmr.inference.predictor import as_detections
-    from openhmr.inference.visualize import overlay_image
     from openhmr.video.gltf import write_animated_glb
     from openhmr.video.outputs import write_track_files
 
@@ -159,6 +159,7 @@ def run_tracked(
     estimates: list[FrameDetections] = []
     ids: list[np.ndarray] = []
     writer = None
+    camera = None  # focal length, principal point of the first person found
     faces = predictor.faces
     bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr)
     try:
@@ -169,17 +170,13 @@ def run_tracked(
             frame_ids = online.update(frame.boxes, frame.keypoints, frame.betas, frame.transl[:, 2])
             estimates.append(frame)
             ids.append(frame_ids)
-            overlay = draw_ids(overlay_image(image, people, faces), frame.boxes, frame_ids)
-            if writer is None:
-                writer = _open_writer(partial, rate, image.shape[1], image.shape[0])
-            writer.write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+            if people and camera is None:
+                camera = (people[0].focal_length, np.asarray(people[0].principal_point))
             summary.images += 1
             summary.people += len(people)
             bar.update(1)
-        if writer is None:
+        if not estimates:
             raise OpenHMRError(f"{path}: no readable frame")
-        writer.release()
-        writer = None
         body = predictor.model.body_model
         written: list[Path] = []
         smoothed = []
@@ -193,6 +190,19 @@ def run_tracked(
             if smoothed:
                 written.append(out / f"{path.stem}_tracks.glb")
                 write_animated_glb(written[-1], body, smoothed, rate)
+            # second pass: the smoothed bodies over the frames, each with its id
+            bar.reset(total=len(estimates))
+            frames, _, _ = open_frames(path, rate)
+            for f, image in enumerate(frames):
+                if f >= len(estimates):
+                    break
+                overlay = smoothed_overlay(image, f, smoothed, body, faces, camera)
+                if writer is None:
+                    writer = _open_writer(partial, rate, image.shape[1], image.shape[0])
+                writer.write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+                bar.update(1)
+            writer.release()
+            writer = None
         except BaseException:
             for file in written:
                 file.unlink(missing_ok=True)
@@ -206,6 +216,39 @@ def run_tracked(
         partial.unlink(missing_ok=True)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def smoothed_overlay(image, frame, tracks, body, faces, camera) -> np.ndarray:
+    """The tracks present at `frame` drawn over image (their smoothed bodies, coloured and
+    labelled by id); the image unchanged when none is or no camera is known."""
+    import torch
+
+    from openhmr.inference.visualize import overlay_image
+
+    present = [t for t in tracks if t.frames[0] <= frame <= t.frames[-1]]
+    if not present or camera is None:
+        return image.copy()
+    rows = [frame - int(t.frames[0]) for t in present]
+    pose = np.stack([t.pose[r] for t, r in zip(present, rows, strict=True)])
+    betas = np.stack([t.betas[r] for t, r in zip(present, rows, strict=True)])
+    transl = np.stack([t.transl[r] for t, r in zip(present, rows, strict=True)])
+    with torch.no_grad():
+        vertices = (
+            body(
+                torch.as_tensor(pose, dtype=torch.float32),
+                torch.as_tensor(betas, dtype=torch.float32),
+                torch.as_tensor(transl, dtype=torch.float32),
+            )
+            .vertices.double()
+            .numpy()
+        )
+    focal, principal = camera
+    people = [
+        SimpleNamespace(vertices=v, focal_length=focal, principal_point=principal) for v in vertices
+    ]
+    overlay = overlay_image(image, people, faces, keypoints=False)
+    boxes = np.stack([t.boxes[r] for t, r in zip(present, rows, strict=True)])
+    return draw_ids(overlay, boxes, np.array([t.id for t in present]))
 
 
 def _frame_detections(people) -> FrameDetections:
