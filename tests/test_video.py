@@ -418,3 +418,25 @@ def test_tile_merge_drops_overlaps_and_cut_people():
     tiles = tile_grid(1600, 300, 0.25)
     assert tiles[0][0] == 0 and tiles[-1][2] == 1600
     assert all(x1 - x0 == 300 for x0, _, x1, _ in tiles)
+
+
+def test_demo_track_on_a_folder_of_frames(tmp_path):
+    import cv2
+
+    from openhmr.cli import main
+
+    clip = tmp_path / "clip.mp4"
+    _moving_photo_clip(clip, frames=6)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    capture = cv2.VideoCapture(str(clip))
+    for i in range(6):
+        ok, frame = capture.read()
+        assert ok
+        cv2.imwrite(str(folder / f"{i:03d}.png"), frame)
+    capture.release()
+    out = tmp_path / "out"
+    main(["demo", str(folder), "--track", "--fps", "12.5", "--out", str(out)])
+    data = np.load(out / "frames_track0.npz")
+    assert float(data["fps"]) == 12.5 and data["observed"].sum() == 6
+    assert (out / "frames_tracks.glb").is_file() and (out / "frames_tracked.mp4").is_file()

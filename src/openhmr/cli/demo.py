@@ -60,7 +60,8 @@ def add_parser(commands: Commands) -> None:
         "--track",
         action="store_true",
         help="video or folder of frames: keep each person's identity across frames, smooth "
-        "their motion, write a .npz and a .bvh per track and an overlay video with ids "
+        "their motion, write a .npz and a .bvh per track, one animated .glb and an overlay "
+        "video with ids "
         "(docs/video.md)",
     )
     parser.add_argument(
