@@ -170,9 +170,15 @@ def pose_channel_major(
     # (a batched matmul against the broadcast weights ran 1.1-4x slower), then R v + t
     rows = transforms.flatten(2).transpose(1, 2).reshape(batch * 12, -1)  # 12B x J
     blended = (rows @ skinning_weights).view(batch, 3, 4, -1)
-    posed = torch.addcmul(blended[:, :, 3], blended[:, :, 0], rest[:, 0:1])
-    posed = torch.addcmul(posed, blended[:, :, 1], rest[:, 1:2])
-    posed = torch.addcmul(posed, blended[:, :, 2], rest[:, 2:3])
+    # one fresh B x 3 x U result, then in place: two more out-of-place results had their pages
+    # faulted in afresh every call (~10k minor page faults per call at B = 64, U = 6890).
+    # unbind, not four blended[:, :, k] slices: its backward stacks the four gradients into one
+    # tensor instead of zero-filling a B x 3 x 4 x U gradient per slice (backward 1.4x faster)
+    r0, r1, r2, t = blended.unbind(2)  # B x 3 x U each: the rows of R, and t
+    x, y, z = rest.unbind(1)  # B x U each
+    posed = torch.addcmul(t, r0, x[:, None])
+    posed.addcmul_(r1, y[:, None])
+    posed.addcmul_(r2, z[:, None])
     return posed, posed_joints
 
 
