@@ -253,6 +253,13 @@ TABLE: list[tuple[str, str]] = [
     ("batch {in}/photo.jpg --out {out}/b --device cuda", "this machine has no usable CUDA"),
     ("batch {in}/photo.jpg --out {out}/b --checkpoint {in}/photo.jpg", "found a JPEG image"),
     ("batch {in}/photo.jpg --out {out}/b --checkpoint {in}/nope.pt", "nope.pt"),
+    # demo --track (issue 28)
+    ("demo {in}/empty.mp4 --track --out {out}/d", "empty.mp4: not a video OpenCV can read"),
+    ("demo {in}/corrupt.mp4 --track --out {out}/d", "corrupt.mp4: not a video OpenCV can read"),
+    ("demo {in}/photo.jpg --track --out {out}/d", "--track: expected a video or a folder"),
+    ("demo --track --fps 0 --out {out}/d", "--fps: expected a number > 0, got 0"),
+    ("demo --track --fps nan --out {out}/d", "--fps: expected a number > 0, got nan"),
+    ("demo {in}/no_images --track --out {out}/d", "no images in the folder"),
 ]
 
 
@@ -268,6 +275,8 @@ def _write_inputs(root: Path) -> None:
     photo = cv2.imread(str(ASSETS / "astronaut.jpg"))
     cv2.imwrite(str(root / "photo.jpg"), cv2.resize(photo, (64, 64)))
     (root / "file.txt").write_text("some notes\n")
+    (root / "empty.mp4").write_bytes(b"")
+    (root / "corrupt.mp4").write_bytes(bytes(np.random.default_rng(1).integers(0, 256, 4096)))
     (root / "empty.npz").write_bytes(b"")
     (root / "empty.pt").write_bytes(b"")
     (root / "text.safetensors").write_text("not tensors\n")

@@ -56,6 +56,17 @@ def add_parser(commands: Commands) -> None:
         "(MoveNet encoders: for upside-down people, at that many times the encoder's cost; "
         "default: the checkpoint's, 1 for the bundled model; docs/default_model.md)",
     )
+    parser.add_argument(
+        "--track",
+        action="store_true",
+        help="video or folder of frames: keep each person's identity across frames, smooth "
+        "their motion, write a .npz and a .bvh per track, one animated .glb and an overlay "
+        "video with ids "
+        "(docs/video.md)",
+    )
+    parser.add_argument(
+        "--fps", type=float, help="with --track: frame rate, > 0 (default: the video's; 30)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -65,6 +76,8 @@ def _check_args(args: argparse.Namespace) -> None:
     check_count("--batch-size", args.batch_size)
     if args.focal is not None:
         check_number("--focal", args.focal, above=0)
+    if args.fps is not None:
+        check_number("--fps", args.fps, above=0)
     if args.orientations is not None:
         from openhmr.model.movenet_encoder import ORIENTATIONS
 
@@ -78,6 +91,9 @@ def run(args: argparse.Namespace) -> None:
     from openhmr.inference.command import failure_lines, run_demo_command, summary_line
 
     _check_args(args)
+    if args.track:
+        _run_track(args)
+        return
     summary = run_demo_command(
         args.input,
         args.checkpoint,
@@ -95,3 +111,16 @@ def run(args: argparse.Namespace) -> None:
     print(summary_line(summary, args.out))
     for line in failure_lines(summary):
         print(line)
+
+
+def _run_track(args: argparse.Namespace) -> None:
+    from openhmr.inference.command import summary_line
+    from openhmr.video.command import run_track_command
+
+    if args.bbox or args.keypoints or args.refine:
+        raise OpenHMRError("--track: --bbox, --keypoints and --refine apply to single images")
+    summary = run_track_command(
+        args.input, args.checkpoint, args.body_model, args.out, args.device, args.batch_size,
+        args.focal, fps=args.fps, orientations=args.orientations,
+    )  # fmt: skip
+    print(f"{summary_line(summary, args.out)}; {summary.tracks} tracks")

@@ -1,0 +1,46 @@
+"""`openhmr demo VIDEO|FOLDER --track`: what the command does once its arguments are parsed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openhmr.errors import OpenHMRError
+from openhmr.video.pipeline import TrackedSummary, open_frames, run_tracked
+from openhmr.video.tiles import TiledDetector
+
+
+def run_track_command(
+    input_path: str | None,
+    checkpoint: str | None,
+    body_model: str,
+    out: Path,
+    device: str,
+    batch_size: int,
+    focal_length: float | None,
+    fps: float | None = None,
+    orientations: int | None = None,
+    progress: bool = True,
+) -> TrackedSummary:
+    """Check the input (a video or a folder of frames; the frame rate), then load the
+    predictor, give its detector a tiled second pass (`openhmr.video.tiles`) and run
+    `run_tracked`."""
+    from openhmr.inference.demo import input_kind
+    from openhmr.inference.predictor import Predictor
+
+    if input_path is None:
+        raise OpenHMRError("--track: expected a video or a folder of frames as INPUT")
+    path = Path(input_path)
+    if input_kind(path) == "image":
+        raise OpenHMRError(f"--track: expected a video or a folder of frames, got image {path}")
+    open_frames(path, fps)  # bad input fails before the model loads
+    predictor = Predictor.from_checkpoint(
+        checkpoint or "default",
+        body_model=body_model,
+        device=device,
+        batch_size=batch_size,
+        focal_length=focal_length,
+    )
+    if orientations is not None:
+        predictor.model.set_orientations(orientations)
+    predictor.detector = TiledDetector(predictor.detector)  # > 6 people, small people
+    return run_tracked(predictor, path, out, fps=fps, progress=progress)

@@ -1,0 +1,193 @@
+"""Animated binary glTF (.glb) of a clip's tracks: per person a skinned body mesh (rest shape
+of the track's β, four strongest skinning weights per vertex), its 24-joint SMPL skeleton and
+per-frame joint rotations and root translation; every person in one file, one animation.
+
+Each person hangs under a node turning camera axes (x right, y down, z forward) into glTF's
+y-up (π about x), so the joints' rotations are the track's own; the person is shown (scale 1)
+only between the track's first and last frame (a STEP scale channel). Pose correctives are
+not in the mesh (glTF skinning is linear blend only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from openhmr.body import BodyModel
+from openhmr.errors import OpenHMRError
+from openhmr.files import atomic_path
+from openhmr.inference.export import vertex_normals
+from openhmr.video.smooth import TrackSeries
+
+FLOAT, UINT16, UINT32 = 5126, 5123, 5125
+ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.gltf: dict = {
+            "asset": {"version": "2.0", "generator": "openhmr video"},
+            "scene": 0,
+            "scenes": [{"nodes": []}],
+            "nodes": [],
+            "meshes": [],
+            "skins": [],
+            "buffers": [],
+            "bufferViews": [],
+            "accessors": [],
+            "animations": [{"name": "motion", "samplers": [], "channels": []}],
+        }
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def accessor(
+        self, values: np.ndarray, kind: str, component: int, target: int | None = None,
+        bounds: bool = False,
+    ) -> int:  # fmt: skip
+        data = np.ascontiguousarray(values).tobytes()
+        view = {"buffer": 0, "byteOffset": self.size, "byteLength": len(data)}
+        if target is not None:
+            view["target"] = target
+        data += b"\0" * (-len(data) % 4)
+        self.chunks.append(data)
+        self.size += len(data)
+        self.gltf["bufferViews"].append(view)
+        count = len(values) if kind != "SCALAR" or values.ndim == 1 else values.size
+        accessor = {
+            "bufferView": len(self.gltf["bufferViews"]) - 1,
+            "componentType": component,
+            "count": int(count),
+            "type": kind,
+        }
+        if bounds:
+            flat = values.reshape(int(count), -1)
+            accessor["min"] = flat.min(0).tolist()
+            accessor["max"] = flat.max(0).tolist()
+        self.gltf["accessors"].append(accessor)
+        return len(self.gltf["accessors"]) - 1
+
+    def node(self, **fields) -> int:
+        self.gltf["nodes"].append(fields)
+        return len(self.gltf["nodes"]) - 1
+
+    def channel(self, node: int, path: str, times: int, values: int, interpolation: str) -> None:
+        animation = self.gltf["animations"][0]
+        animation["samplers"].append(
+            {"input": times, "output": values, "interpolation": interpolation}
+        )
+        sampler = len(animation["samplers"]) - 1
+        animation["channels"].append({"sampler": sampler, "target": {"node": node, "path": path}})
+
+    def write(self, path: str | os.PathLike) -> None:
+        binary = b"".join(self.chunks)
+        self.gltf["buffers"] = [{"byteLength": len(binary)}]
+        text = json.dumps(self.gltf, separators=(",", ":")).encode("utf-8")
+        text += b" " * (-len(text) % 4)
+        total = 12 + 8 + len(text) + 8 + len(binary)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            fh.write(struct.pack("<4sII", b"glTF", 2, total))
+            fh.write(struct.pack("<I4s", len(text), b"JSON") + text)
+            fh.write(struct.pack("<I4s", len(binary), b"BIN\x00") + binary)
+
+
+def top_weights(weights: np.ndarray, count: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The `count` largest skinning weights per vertex, renormalised: weights (V, J) ->
+    joints (V, count) uint16 (0 where the weight is 0), weights (V, count) float32 summing to 1."""
+    joints = np.argsort(-weights, axis=1)[:, :count]
+    top = np.take_along_axis(weights, joints, axis=1).clip(min=0.0)
+    top = top / top.sum(1, keepdims=True)
+    joints[top == 0] = 0  # the validator wants unused slots at joint 0
+    return joints.astype(np.uint16), top.astype(np.float32)
+
+
+def write_animated_glb(
+    path: str | os.PathLike,
+    body: BodyModel,
+    tracks: Sequence[TrackSeries],
+    fps: float,
+) -> None:
+    """One .glb with every track animated (see the module docstring). tracks: smoothed
+    series (pose (T, 24, 3) camera axes, betas (T, 10), transl (T, 3)); fps > 0."""
+    if not tracks:
+        raise OpenHMRError("animated glTF: expected at least one track, got none")
+    if not (np.isfinite(fps) and fps > 0):
+        raise OpenHMRError(f"animated glTF: expected a frame rate > 0, got {fps}")
+    g = _Builder()
+    faces = body.faces.cpu().numpy().astype(np.uint32)
+    joints_w, weights_w = top_weights(body.skinning_weights.T.double().cpu().numpy())
+    parents = np.asarray(body.parents)
+    end = max(int(t.frames[-1]) for t in tracks) + 1
+    for track in tracks:
+        betas = torch.as_tensor(track.betas[:1], dtype=torch.float32)
+        with torch.no_grad():
+            rest = body(betas=betas)
+        vertices = rest.vertices[0].double().numpy()
+        joints = rest.joints[0].double().numpy()
+        attributes = {
+            "POSITION": g.accessor(vertices.astype("<f4"), "VEC3", FLOAT, ARRAY_BUFFER, True),
+            "NORMAL": g.accessor(
+                vertex_normals(vertices, faces).astype("<f4"), "VEC3", FLOAT, ARRAY_BUFFER
+            ),
+            "JOINTS_0": g.accessor(joints_w, "VEC4", UINT16, ARRAY_BUFFER),
+            "WEIGHTS_0": g.accessor(weights_w, "VEC4", FLOAT, ARRAY_BUFFER),
+        }
+        indices = g.accessor(faces.reshape(-1), "SCALAR", UINT32, ELEMENT_ARRAY_BUFFER)
+        g.gltf["meshes"].append(
+            {"name": f"person{track.id}", "primitives": [
+                {"attributes": attributes, "indices": indices, "mode": 4}
+            ]}
+        )  # fmt: skip
+        first = len(g.gltf["nodes"])
+        joint_nodes = []
+        for j in range(len(parents)):
+            offset = joints[j] - (joints[parents[j]] if parents[j] >= 0 else 0.0)
+            joint_nodes.append(
+                g.node(name=f"person{track.id}_joint{j}", translation=offset.tolist())
+            )
+        for j in range(len(parents)):
+            children = [first + c for c in range(len(parents)) if parents[c] == j]
+            if children:
+                g.gltf["nodes"][first + j]["children"] = children
+        root = g.node(
+            name=f"person{track.id}", rotation=[1.0, 0.0, 0.0, 0.0], children=[first]
+        )  # π about x: camera axes -> y up
+        inverse_bind = np.tile(np.eye(4), (len(parents), 1, 1))
+        inverse_bind[:, :3, 3] = -joints
+        ibm = g.accessor(
+            inverse_bind.transpose(0, 2, 1).astype("<f4").reshape(-1, 16), "MAT4", FLOAT
+        )  # column-major
+        g.gltf["skins"].append(
+            {"joints": joint_nodes, "inverseBindMatrices": ibm, "skeleton": root}
+        )
+        mesh_node = g.node(
+            name=f"person{track.id}_body", mesh=len(g.gltf["meshes"]) - 1,
+            skin=len(g.gltf["skins"]) - 1,
+        )  # fmt: skip
+        g.gltf["scenes"][0]["nodes"] += [root, mesh_node]
+        # animation: rotations of every joint, the root's translation, visibility by scale
+        times = g.accessor((track.frames / fps).astype("<f4"), "SCALAR", FLOAT, bounds=True)
+        quats = Rotation.from_rotvec(track.pose.reshape(-1, 3)).as_quat()  # x, y, z, w
+        quats = quats.reshape(len(track.frames), -1, 4)
+        flip = np.cumsum(
+            np.r_[np.zeros((1, quats.shape[1])), (quats[1:] * quats[:-1]).sum(-1) < 0], 0
+        )
+        quats = quats * np.where(flip % 2 == 1, -1.0, 1.0)[..., None]  # no hemisphere jumps
+        for j in range(len(parents)):
+            values = g.accessor(quats[:, j].astype("<f4"), "VEC4", FLOAT)
+            g.channel(joint_nodes[j], "rotation", times, values, "LINEAR")
+        root_position = track.transl + joints[0]
+        values = g.accessor(root_position.astype("<f4"), "VEC3", FLOAT)
+        g.channel(joint_nodes[0], "translation", times, values, "LINEAR")
+        start, stop = int(track.frames[0]), int(track.frames[-1]) + 1
+        keys = ([0.0] if start > 0 else []) + [start / fps] + ([stop / fps] if stop < end else [])
+        scales = ([0.0] if start > 0 else []) + [1.0] + ([0.0] if stop < end else [])
+        key_times = g.accessor(np.array(keys, "<f4"), "SCALAR", FLOAT, bounds=True)
+        scale_values = g.accessor(np.repeat(np.array(scales, "<f4")[:, None], 3, 1), "VEC3", FLOAT)
+        g.channel(root, "scale", key_times, scale_values, "STEP")
+    g.write(path)
