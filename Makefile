@@ -7,7 +7,7 @@ STAMP := $(VENV)/.openhmr-installed
 TORCH_VERSION ?= 2.13.0
 LINT_PATHS := $(wildcard src tests benchmarks tools)
 
-.PHONY: setup browser demo serve test test-slow lint format bench clean
+.PHONY: setup browser gltf-validator demo serve test test-slow lint format bench clean
 
 setup: $(STAMP) browser
 
@@ -30,6 +30,13 @@ browser:
 	else echo "chromium or chromedriver missing: the browser test will be skipped" \
 		"(apt-get install chromium chromium-driver)"; fi
 
+# the Khronos glTF validator (npm), for the animated-GLB test (tests/test_video.py): installed
+# from the lock file when node and npm are there, otherwise a note (the test skips without it)
+gltf-validator:
+	@if [ -d tools/gltf/node_modules/gltf-validator ]; then :; \
+	elif command -v npm >/dev/null; then (cd tools/gltf && npm ci --silent --no-audit --no-fund); \
+	else echo "npm missing: the glTF validator test will be skipped"; fi
+
 demo: $(STAMP)
 	$(BIN)/openhmr demo --out out/demo
 
@@ -41,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
-test: lint browser
+test: lint browser gltf-validator
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
