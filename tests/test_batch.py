@@ -272,3 +272,12 @@ def test_two_node_cluster_with_a_worker_killed(tmp_path, two_node_cluster):
     demo = demo_records(paths[:12], tmp_path, batch_size=4)
     for key, record in demo.items():
         assert_same_people(*results[key], record)
+
+
+def test_the_model_is_checked_once_before_ray(tmp_path):
+    from openhmr.batch.run import _check_model
+
+    _check_model(WorkerConfig())  # "default": the bundled model
+    (tmp_path / "model.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(OpenHMRError, match=r"model\.safetensors"):
+        _check_model(WorkerConfig(checkpoint=str(tmp_path / "model.safetensors")))

@@ -155,9 +155,11 @@ def _check_model(config: WorkerConfig) -> None:
     """Load the checkpoint and body model here once, so that a bad one is one error before
     Ray starts rather than a failure in every worker."""
     from openhmr.body import load_body_model
+    from openhmr.inference.predictor import resolve_checkpoint
     from openhmr.model.checkpoint import load_checkpoint
 
-    load_checkpoint(config.checkpoint, body_model=load_body_model(config.body_model))
+    path = resolve_checkpoint(config.checkpoint)  # "default": the bundled model
+    load_checkpoint(path, body_model=load_body_model(config.body_model))
 
 
 def _as_result(row: Sequence) -> Result:

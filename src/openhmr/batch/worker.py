@@ -37,7 +37,14 @@ class Worker:
     def __init__(self, config: WorkerConfig) -> None:
         import torch
 
+        # each worker keeps to its share of the CPUs: torch's, OpenCV's and numba's pools
         torch.set_num_threads(config.threads)
+        cv2.setNumThreads(config.threads)
+        import numba
+
+        from openhmr import numba_threads  # noqa: F401  (numba's own pool, before it starts)
+
+        numba.set_num_threads(min(config.threads, numba.config.NUMBA_NUM_THREADS))
         self.predictor = Predictor.from_checkpoint(
             config.checkpoint,
             body_model=config.body_model,
