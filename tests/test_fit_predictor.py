@@ -100,6 +100,7 @@ def test_unusable_keypoints_keep_the_estimate(body, scene, wrong):  # noqa: F811
 def test_refine_without_keypoints_is_a_clear_error(body, scene, wrong, monkeypatch):  # noqa: F811
     box, theta = wrong
     monkeypatch.delattr(openhmr.posenet, "MoveNet", raising=False)
+    monkeypatch.delattr(openhmr.posenet, "BlazePose", raising=False)
     predictor = Predictor(forced_model(body, theta), refine=True)
     with pytest.raises(OpenHMRError, match="refinement needs 2D keypoints"):
         predictor(scene["image"], boxes=box[None])

@@ -20,21 +20,28 @@ from openhmr.body.model import BodyModel
 @dataclass(frozen=True)
 class KeypointOutput:
     """keypoints (B, K, 3) as `BodyOutput.keypoints`; joints (B, J, 3) posed skeleton joints;
-    rotations (B, J, 3, 3) the local rotations that produced them."""
+    rotations (B, J, 3, 3) the local rotations that produced them; vertices (B, V', 3) the
+    extra vertices asked for (`KeypointModel(vertices=...)`), else None."""
 
     keypoints: torch.Tensor
     joints: torch.Tensor
     rotations: torch.Tensor
+    vertices: torch.Tensor | None = None
 
 
 class KeypointModel(nn.Module):
     """forward(pose, betas) -> `KeypointOutput`, equal to the `BodyModel`'s keypoints and joints
-    (same inputs and conventions as `BodyModel.forward`, without `transl`)."""
+    (same inputs and conventions as `BodyModel.forward`, without `transl`).  vertices: indices
+    (V',) of mesh vertices to pose as well (e.g. a sample of the surface for a silhouette)."""
 
-    def __init__(self, body_model: BodyModel) -> None:
+    def __init__(self, body_model: BodyModel, vertices: torch.Tensor | None = None) -> None:
         super().__init__()
         self.body_model = body_model
-        columns = body_model.keypoint_columns  # U used vertices
+        used = body_model.keypoint_columns
+        self.used = len(used)
+        extra = torch.zeros(0, dtype=torch.long) if vertices is None else torch.as_tensor(vertices)
+        self.extra = None if vertices is None else len(extra)
+        columns = torch.cat([used, extra.to(used)])  # U + V' posed vertices
         num_v = body_model.num_vertices
         # channel-major (c · V + v) entries of the used vertices, as BodyModel stores them
         flat = torch.cat([columns + c * num_v for c in range(3)])  # 3U
@@ -60,5 +67,7 @@ class KeypointModel(nn.Module):
             model.joint_template, model.joint_shape_basis, self.skinning_weights, model.parents,
             model.levels,
         )  # B x 3 x U, B x J x 3  # fmt: skip
-        keypoints = (model.keypoint_weights @ posed.transpose(1, 2)).contiguous()  # B x K x 3
-        return KeypointOutput(keypoints, posed_joints, rotations)
+        points = posed.transpose(1, 2)  # B x (U + V') x 3
+        keypoints = (model.keypoint_weights @ points[:, : self.used]).contiguous()  # B x K x 3
+        vertices = None if self.extra is None else points[:, self.used :]
+        return KeypointOutput(keypoints, posed_joints, rotations, vertices)

@@ -37,8 +37,14 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument(
         "--refine",
         action="store_true",
-        help="fit each body to 2D keypoints (--keypoints, else the built-in pose network; "
-        "docs/fitting.md)",
+        help="fit each body to 2D keypoints (--keypoints, else the built-in pose networks: "
+        "MoveNet Thunder's keypoints with BlazePose GHUM's 3D landmarks; docs/fitting.md)",
+    )
+    parser.add_argument(
+        "--refine-source",
+        choices=("blazepose", "blazepose-full", "movenet"),
+        help="with --refine and no --keypoints: blazepose (default; heavy), blazepose-full "
+        "(faster) or movenet (2D keypoints only)",
     )
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
@@ -107,6 +113,7 @@ def run(args: argparse.Namespace) -> None:
         args.focal,
         refine=args.refine,
         orientations=args.orientations,
+        refine_source=args.refine_source,
     )
     print(summary_line(summary, args.out))
     for line in failure_lines(summary):

@@ -60,8 +60,10 @@ def add_parser(commands: Commands) -> None:
         const="movenet",
         metavar="KEYPOINTS",
         help="evaluate predictions fitted to 2D keypoints (docs/fitting.md): 'movenet' (the "
-        "default when the flag has no value), 'truth' (the index's own 2D keypoints, to check "
-        "the fitting) or a .npz with 'keypoints' (rows, K, 3) in image pixels",
+        "default when the flag has no value), 'blazepose' / 'blazepose-full' (Thunder's "
+        "keypoints with BlazePose GHUM heavy / full's 3D landmarks and masks), 'truth' (the "
+        "index's own 2D keypoints, to check the fitting) or a .npz with 'keypoints' (rows, K, "
+        "3) in image pixels and optionally 'world', 'world_weights', 'mask'",
     )
     parser.add_argument(
         "--keypoint-noise",
@@ -175,11 +177,11 @@ def _refine_for_eval(args, predictions, index, body_model, discriminator):
     """The predictions fitted to --refine's keypoints, and the report's record of the fit."""
     import dataclasses
 
-    from openhmr.evaluate.refine import index_keypoints, refine_predictions
+    from openhmr.evaluate.refine import index_evidence, refine_predictions
     from openhmr.fit import config_from_options
 
     config = config_from_options(args.fit_options, "--fit")
-    keypoints = index_keypoints(index, args.refine, args.keypoint_noise, progress=True)
+    keypoints, guides = index_evidence(index, args.refine, args.keypoint_noise, progress=True)
     refined, stats = refine_predictions(
         predictions,
         index,
@@ -188,10 +190,13 @@ def _refine_for_eval(args, predictions, index, body_model, discriminator):
         discriminator=discriminator,
         config=config,
         progress=True,
+        guides=guides,
     )
     record = {
         "keypoints": args.refine,
         "keypoint_noise_px": args.keypoint_noise,
+        "world_landmarks": guides is not None and guides.world is not None,
+        "mask": guides is not None and guides.mask is not None,
         "adversarial_prior": discriminator is not None and config.adversarial_weight > 0,
         "config": dataclasses.asdict(config),
         **stats.summary(),

@@ -21,6 +21,7 @@ from openhmr.data.records import RecordIndex
 from openhmr.errors import OpenHMRError
 from openhmr.evaluate.predict import Predictions, image_to_crop
 from openhmr.fit import FitConfig, fit_keypoints, read_keypoints
+from openhmr.fit.guides import FitGuides, PoseEvidence, evidence_in_crops
 from openhmr.fit.sources import KeypointSource
 from openhmr.geometry.camera import weak_perspective_project
 from openhmr.model.discriminator import Discriminator
@@ -79,21 +80,53 @@ def keypoints_from_source(
 ) -> np.ndarray:
     """Run a keypoint source on every row's image and person box (rows sharing an image are
     passed together).  Returns (N, K, 3) image pixels."""
+    return evidence_from_source(index, source, progress)[0]
+
+
+def evidence_from_source(
+    index: RecordIndex, source: KeypointSource, progress: bool = False
+) -> tuple[np.ndarray, FitGuides | None]:
+    """Run a keypoint source on every row's image and person box (rows sharing an image are
+    passed together).  Returns keypoints (N, K, 3) image pixels and, when the source gives
+    `PoseEvidence`, its world landmarks and masks in each row's evaluation crop (`FitGuides`,
+    masks at `MASK_SIZE`²), else None."""
     boxes = person_boxes(index)
     names = np.asarray(index.imgname).astype(str)
-    out: list[np.ndarray | None] = [None] * len(index)
     groups: dict[str, list[int]] = {}
     for row, name in enumerate(names):
         groups.setdefault(name, []).append(row)
+    parts: dict[str, list] = {"keypoints": [], "world": [], "world_weights": [], "mask": []}
+    order: list[int] = []
+    side = 200.0 * np.asarray(index.scale, np.float64)
+    centre = np.asarray(index.center, np.float64)
     for name, rows in tqdm(groups.items(), desc="keypoints", unit="image", disable=not progress):
-        found = np.asarray(source(read_image(index.image_root / name), boxes[rows]), np.float64)
-        if found.ndim != 3 or found.shape[0] != len(rows) or found.shape[-1] != 3:
+        found = source(read_image(index.image_root / name), boxes[rows])
+        evidence = found if isinstance(found, PoseEvidence) else PoseEvidence(np.asarray(found))
+        keypoints = np.asarray(evidence.keypoints, np.float64)
+        if keypoints.ndim != 3 or keypoints.shape[0] != len(rows) or keypoints.shape[-1] != 3:
             raise OpenHMRError(
-                f"keypoint source: expected ({len(rows)}, K, 3) for {name}, got {found.shape}"
+                f"keypoint source: expected ({len(rows)}, K, 3) for {name}, got {keypoints.shape}"
             )
-        for k, row in enumerate(rows):
-            out[row] = found[k]
-    return np.stack(out)
+        guides = evidence_in_crops(evidence, centre[rows], side[rows])
+        parts["keypoints"].append(keypoints)
+        for field in ("world", "world_weights", "mask"):
+            parts[field].append(getattr(guides, field))
+        order.extend(rows)
+    back = np.argsort(np.asarray(order, dtype=np.int64))
+
+    def gather(field: str) -> np.ndarray | None:
+        if not parts[field] or any(p is None for p in parts[field]):
+            return None
+        return np.concatenate(parts[field])[back]
+
+    keypoints = gather("keypoints")
+    if keypoints is None:
+        raise OpenHMRError("keypoint source: the index has no rows")
+    world, mask = gather("world"), gather("mask")
+    if world is None and mask is None:
+        return keypoints, None
+    weights = gather("world_weights") if world is not None else None
+    return keypoints, FitGuides(world, weights, mask)
 
 
 def refine_predictions(
@@ -107,10 +140,13 @@ def refine_predictions(
     config: FitConfig | None = None,
     batch_size: int = 64,
     progress: bool = False,
+    guides: FitGuides | None = None,
 ) -> tuple[Predictions, RefineStats]:
     """Fit every row's prediction to its keypoints ((N, K, 3) image pixels, any layout of
-    `openhmr.fit.keypoints`) in the row's evaluation crop.  Returns the refined predictions
-    (the same fields and keypoint set, so every protocol applies) and per-row `RefineStats`."""
+    `openhmr.fit.keypoints`) in the row's evaluation crop, with `guides` (N rows, that crop's
+    frame: `evidence_from_source`) for the 3D and silhouette terms.  Returns the refined
+    predictions (the same fields and keypoint set, so every protocol applies) and per-row
+    `RefineStats`."""
     import time
 
     if len(predictions) != len(index):
@@ -140,6 +176,7 @@ def refine_predictions(
             layout=layout,
             discriminator=discriminator,
             config=config,
+            guides=None if guides is None else slice_guides(guides, part),
         )
         with torch.no_grad():
             keypoints3d = body_model(pose=result.rotations, betas=result.betas).keypoints
@@ -161,6 +198,31 @@ def refine_predictions(
     return refined, RefineStats(**gathered, seconds=seconds)
 
 
+def slice_guides(guides: FitGuides, rows: slice | np.ndarray) -> FitGuides:
+    """The guides of some rows."""
+
+    def take(value: np.ndarray | None) -> np.ndarray | None:
+        return None if value is None else np.asarray(value)[rows]
+
+    return FitGuides(take(guides.world), take(guides.world_weights), take(guides.mask))
+
+
+def save_evidence(path: Path, keypoints: np.ndarray, guides: FitGuides | None) -> None:
+    """keypoints (and the guides' world, world_weights, mask) as one .npz, atomically."""
+    from openhmr.files import atomic_path
+
+    arrays = {"keypoints": keypoints}
+    if guides is not None:
+        for field in ("world", "world_weights", "mask"):
+            if getattr(guides, field) is not None:
+                arrays[field] = getattr(guides, field)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+REFINE_SOURCES = ("truth", "movenet", "blazepose", "blazepose-full")
+
+
 def index_keypoints(
     index: RecordIndex,
     source: str,
@@ -169,28 +231,56 @@ def index_keypoints(
     rows: int | None = None,
     progress: bool = False,
 ) -> np.ndarray:
-    """Keypoints (N, K, 3) in image pixels for an index's rows, by name: "truth" (the index's
-    own cocoplus keypoints, plus `noise_px` Gaussian noise), "movenet" (the default keypoint
-    source, `openhmr.fit.sources`) or a `.npz` file with ``keypoints`` (R, K, 3) for the
-    index's rows in order (R ≥ N: the first N are used, as with ``--limit``)."""
-    from openhmr.fit.sources import require_keypoint_source
+    """The keypoints of `index_evidence` alone."""
+    return index_evidence(index, source, noise_px, seed, rows, progress)[0]
+
+
+def index_evidence(
+    index: RecordIndex,
+    source: str,
+    noise_px: float = 0.0,
+    seed: int = 0,
+    rows: int | None = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, FitGuides | None]:
+    """Keypoints (N, K, 3) in image pixels for an index's rows, and guides in each row's crop
+    (or None), by name: "truth" (the index's own cocoplus keypoints, plus `noise_px` Gaussian
+    noise), "movenet" (MoveNet Thunder, `openhmr.fit.sources`), "blazepose" / "blazepose-full"
+    (`blazepose_source`, heavy / full: Thunder's keypoints, BlazePose's world landmarks and
+    masks) or a `.npz` file with ``keypoints`` (R, K, 3) for the index's rows in order, and
+    optionally ``world``, ``world_weights``, ``mask`` (`save_evidence`; R ≥ N: the first N
+    are used, as with ``--limit``)."""
+    from openhmr.fit.sources import blazepose_source, require_keypoint_source
 
     if source == "truth":
-        return truth_keypoints(index, noise_px, seed)
+        return truth_keypoints(index, noise_px, seed), None
     if noise_px:
         raise OpenHMRError("keypoint noise applies to the index's own keypoints (truth) only")
     if source == "movenet":
-        return keypoints_from_source(index, require_keypoint_source(None), progress)
+        return evidence_from_source(index, require_keypoint_source(None), progress)
+    if source in ("blazepose", "blazepose-full"):
+        variant = "full" if source.endswith("full") else "heavy"
+        return evidence_from_source(index, blazepose_source(variant), progress)
     path = Path(source)
     if path.suffix != ".npz" or not path.is_file():
         raise OpenHMRError(
-            f"refine keypoints: expected truth, movenet or an existing .npz file, got {source!r}"
+            f"refine keypoints: expected one of {', '.join(REFINE_SOURCES)} or an existing .npz "
+            f"file, got {source!r}"
         )
     with np.load(path) as data:
         if "keypoints" not in data:
             raise OpenHMRError(f"{path}: expected an array 'keypoints' (rows, K, 3)")
-        keypoints = np.asarray(data["keypoints"], np.float64)
+        arrays = {k: np.asarray(data[k]) for k in ("keypoints", "world", "world_weights", "mask")
+                  if k in data}  # fmt: skip
+    keypoints = np.asarray(arrays.pop("keypoints"), np.float64)
     count = len(index) if rows is None else rows
     if len(keypoints) < count:
         raise OpenHMRError(f"{path}: {len(keypoints)} rows of keypoints for {count} index rows")
-    return keypoints[:count]
+    guides = None
+    if arrays:
+        guides = slice_guides(FitGuides(**{k: arrays.get(k) for k in FIELDS}), slice(0, count))
+        guides.check(count)
+    return keypoints[:count], guides
+
+
+FIELDS = ("world", "world_weights", "mask")

@@ -30,7 +30,13 @@ class FitConfig:
     sit on the body: "namesake" (the cocoplus keypoints of the same name, as LSP's annotations
     are compared with them in training and evaluation) or "calibrated" (hips and shoulders
     where MoveNet puts them relative to the open body model's joint centres; docs/fitting.md
-    says why namesake is the default); threads: torch's intra-op
+    says why namesake is the default); world_weight: the 3D term (the body's COCO-17 keypoints
+    against given world landmarks, e.g. BlazePose's, after a similarity alignment; used when
+    guides carry them), world_scale: its robust σ in metres, world_rotate: the alignment may
+    rotate (False: scale and translation only, so the landmarks' camera axes also fix the
+    body's orientation); silhouette_weight: the projected body against a person mask (used
+    when guides carry one), silhouette_scale: its σ in crop units, silhouette_vertices: how
+    many mesh vertices it projects (evenly spaced indices); threads: torch's intra-op
     threads while fitting (a process-wide setting, restored afterwards; None leaves it alone).
     The fit's tensors are tiny, so more threads only add synchronisation: on a busy 2-core
     machine 2 threads made it 10-15x slower than 1 (docs/fitting.md).
@@ -56,6 +62,12 @@ class FitConfig:
     facing_candidates: int = 4
     facing_iterations: int = 10
     coco17_mapping: str = "namesake"
+    world_weight: float = 0.5
+    world_scale: float = 0.3
+    world_rotate: bool = False
+    silhouette_weight: float = 0.0
+    silhouette_scale: float = 0.1
+    silhouette_vertices: int = 256
     threads: int | None = 1
 
     def __post_init__(self) -> None:
@@ -63,7 +75,15 @@ class FitConfig:
             raise OpenHMRError(
                 f"fit optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}"
             )
-        positive = ("iterations", "learning_rate", "robust_scale", "robust_scale_start")
+        positive = (
+            "iterations",
+            "learning_rate",
+            "robust_scale",
+            "robust_scale_start",
+            "world_scale",
+            "silhouette_scale",
+            "silhouette_vertices",
+        )
         for name in positive:
             if not getattr(self, name) > 0:
                 raise OpenHMRError(f"fit {name}: expected > 0, got {getattr(self, name)}")
@@ -76,6 +96,8 @@ class FitConfig:
             "tolerance",
             "min_confidence",
             "angle_prior_margin",
+            "world_weight",
+            "silhouette_weight",
         )
         for name in weights:
             if not getattr(self, name) >= 0:

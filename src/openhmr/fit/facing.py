@@ -12,6 +12,7 @@ import torch
 
 from openhmr.fit.config import FitConfig
 from openhmr.fit.optimize import Problem, adam
+from openhmr.geometry.procrustes import procrustes_transform
 from openhmr.geometry.rotations import axis_angle_to_matrix
 
 
@@ -58,15 +59,38 @@ def aligned_camera(
     }
 
 
+def world_turn(problem: Problem, start: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """(B, 3, 3) roots turned so that the body's keypoints face as the world landmarks do
+    (the rotation of their weighted Procrustes alignment), when the 3D term is on and reads
+    orientation (`world_rotate` False); rows without landmarks keep their root.  Else None."""
+    extras, config = problem.extras, problem.config
+    if extras.world is None or not config.world_weight or config.world_rotate:
+        return None
+    with torch.no_grad():
+        posed = problem.posed(start)
+        points = extras.world_matrix @ posed.keypoints3d  # B x 17 x 3
+        turn = procrustes_transform(points, extras.world, extras.world_weights).rotation
+        has = (extras.world_weights.sum(-1) > 0)[:, None, None]
+        eye = torch.eye(3, dtype=turn.dtype, device=turn.device).expand_as(turn)
+        return torch.where(has, turn, eye) @ posed.rotations[:, 0]
+
+
 def choose_facing(
     problem: Problem, start: dict[str, torch.Tensor], config: FitConfig
 ) -> dict[str, torch.Tensor]:
-    """Try `facing_candidates` turns of the root (camera and root free, the rest fixed, at the
-    widest robust scale); return each person's best start."""
-    count, batch = config.facing_candidates, start["root"].shape[0]
-    turns = facing_turns(count, start["root"].dtype, start["root"].device)
-    trial = repeat_people(start, count)
-    trial["root_base"] = trial["root_base"] @ turns.repeat(batch, 1, 1)
+    """Try `facing_candidates` turns of the root about the body's own vertical axis, and the
+    root the world landmarks give (`world_turn`), camera and root free, the rest fixed, at the
+    widest robust scale; return each person's best start."""
+    batch = start["root"].shape[0]
+    turns = facing_turns(config.facing_candidates, start["root"].dtype, start["root"].device)
+    base = start["root_base"] @ axis_angle_to_matrix(start["root"])  # B x 3 x 3
+    bases = base[:, None] @ turns[None]  # B x C x 3 x 3
+    from_world = world_turn(problem, start)
+    if from_world is not None:
+        bases = torch.cat([bases, from_world[:, None]], dim=1)
+    count = bases.shape[1]
+    trial = repeat_people({**start, "root": torch.zeros_like(start["root"])}, count)
+    trial["root_base"] = bases.reshape(batch * count, 3, 3)
     copies = {k: v.repeat_interleave(count, dim=0) for k, v in problem.estimate.items()}
     candidates = Problem(
         problem.model,
@@ -76,6 +100,7 @@ def choose_facing(
         copies,
         None,  # the body's pose and shape are fixed here: their priors do not change
         replace(config, angle_prior_weight=0.0),
+        problem.extras.repeat(count),
     )
     scale = [config.robust_scale_start]
     trial = aligned_camera(candidates, trial, scale[0])

@@ -40,9 +40,10 @@ from openhmr.body.model import BodyModel
 from openhmr.errors import OpenHMRError
 from openhmr.fit import objective
 from openhmr.fit.config import FitConfig
-from openhmr.fit.facing import aligned_camera, choose_facing
+from openhmr.fit.facing import aligned_camera, choose_facing, world_turn
+from openhmr.fit.guides import FitGuides, silhouette_targets, world_tensors
 from openhmr.fit.keypoints import body_matrix, read_keypoints
-from openhmr.fit.optimize import Problem, adam, lbfgs, robust_scales
+from openhmr.fit.optimize import Extras, Problem, adam, lbfgs, robust_scales
 from openhmr.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from openhmr.model.discriminator import Discriminator
 
@@ -129,15 +130,20 @@ def fit_keypoints(
     layout: str | None = None,
     discriminator: Discriminator | None = None,
     config: FitConfig | None = None,
+    guides: FitGuides | None = None,
 ) -> FitResult:
-    """Fit people's estimates to their 2D keypoints.
+    """Fit people's estimates to their 2D keypoints (and, given `guides`, 3D landmarks and a
+    person mask).
 
     body_model: a `BodyModel` with the 19 cocoplus keypoints; camera (B, 3) s, tx, ty; pose
     (B, 24, 3) axis-angle, (B, 72) or (B, 24, 3, 3); betas (B, NB): the regressor's estimate;
     keypoints (B, K, 3): x, y in normalised crop coordinates and a confidence (layouts:
     `openhmr.fit.keypoints`; `keypoints_to_crop` converts image pixels); layout: None infers
     it from K; discriminator: HMR's trained discriminator for the adversarial prior (None:
-    that term is off); config: `FitConfig`.  Returns `FitResult` (on the body model's device).
+    that term is off); config: `FitConfig`; guides: `openhmr.fit.guides.FitGuides` in the
+    crop frame (world landmarks for the 3D term, a mask for the silhouette term; each term runs
+    when its guide is given and its weight is not 0).  Returns `FitResult` (on the body
+    model's device).
     """
     config = config or FitConfig()
     if tuple(body_model.keypoint_names) != COCOPLUS_NAMES:
@@ -161,14 +167,19 @@ def fit_keypoints(
     used = (weights > 0).sum(-1)
     matrix = body_matrix(layout, config.coco17_mapping)
     matrix = torch.as_tensor(matrix, dtype=dtype, device=device)
+    extras = _extras(guides, batch, config, dtype, device)
     frozen = None
     if discriminator is not None and config.adversarial_weight:
         frozen = copy.deepcopy(discriminator).to(device=device, dtype=dtype).eval()
         frozen.requires_grad_(False)
 
     with torch.enable_grad(), _threads(config.threads):
+        vertices = None
+        if extras.outside is not None:
+            count = body_model.num_vertices
+            vertices = torch.linspace(0, count - 1, config.silhouette_vertices).round().long()
         result = _fit(
-            KeypointModel(body_model),
+            KeypointModel(body_model, vertices),
             matrix,
             targets[..., :2],
             weights,
@@ -177,6 +188,7 @@ def fit_keypoints(
             betas,
             frozen,
             config,
+            extras,
         )
     steps, converged, final, variables, problem = result
     with torch.no_grad():
@@ -214,6 +226,28 @@ def fit_keypoints(
     )
 
 
+def _extras(
+    guides: FitGuides | None,
+    batch: int,
+    config: FitConfig,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> Extras:
+    """The optional terms' targets, for the terms that are on."""
+    if guides is None:
+        return Extras()
+    guides.check(batch)
+    world = world_weights = world_matrix = None
+    if guides.world is not None and config.world_weight:
+        world, world_weights = world_tensors(guides, dtype, device)
+        coco = body_matrix("coco17", "namesake")
+        world_matrix = torch.as_tensor(coco, dtype=dtype, device=device)
+    outside = inside_points = inside_weights = None
+    if guides.mask is not None and config.silhouette_weight:
+        outside, inside_points, inside_weights = silhouette_targets(guides.mask, dtype, device)
+    return Extras(world, world_weights, world_matrix, outside, inside_points, inside_weights)
+
+
 def _fit(
     model: KeypointModel,
     matrix: torch.Tensor,
@@ -224,6 +258,7 @@ def _fit(
     betas: torch.Tensor,
     discriminator: Discriminator | None,
     config: FitConfig,
+    extras: Extras,
 ) -> tuple:
     batch = camera.shape[0]
     estimate = {
@@ -234,10 +269,10 @@ def _fit(
         "log_scale": camera[:, :1].clamp_min(1e-3).log(),
         "translation": camera[:, 1:],
     }
-    problem = Problem(model, matrix, targets, weights, estimate, discriminator, config)
+    problem = Problem(model, matrix, targets, weights, estimate, discriminator, config, extras)
     scales = robust_scales(config)
     start = {k: v.detach().clone() for k, v in estimate.items()}
-    if config.facing_candidates > 1:
+    if config.facing_candidates > 1 or world_turn(problem, start) is not None:
         start = choose_facing(problem, start, config)
     else:
         start = aligned_camera(problem, start, scales[0])

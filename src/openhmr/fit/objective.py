@@ -5,6 +5,9 @@
       + w_adv Σ_i (D_i(R, β) − 1)²                      the trained discriminator's LS score
       + w_shape ‖β‖²                                    shape prior (β ~ N(0, I))
       + w_pose ‖θ − θ̂‖² + w_betas ‖β − β̂‖²             pull towards the regressor's estimate
+      + w_world Σ_k v_k ρ(‖T(X_k) − Y_k‖; σ_world)        3D landmarks Y (BlazePose's world),
+                                                        T the best similarity of the body onto Y
+      + w_sil [mean_v ρ(d_mask(x̂_v)) + mean_m ρ(min_v ‖p_m − x̂_v‖)]   silhouette, both ways
 
 ρ is Geman–McClure, scaled to [0, 1): ρ(r; σ) = r² / (r² + σ²), so a keypoint far off costs at
 most its confidence and the priors' weights read in units of "one confident keypoint".
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from openhmr.geometry.procrustes import procrustes_transform
 from openhmr.model.discriminator import Discriminator
 
 
@@ -59,3 +63,49 @@ def adversarial_term(
 def squared_norm(value: torch.Tensor) -> torch.Tensor:
     """Σ of squares over all but the batch dimension.  (B, ...) -> (B,)"""
     return (value * value).flatten(1).sum(-1)
+
+
+def world_term(
+    points: torch.Tensor,
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    scale: float,
+    rotate: bool = True,
+) -> torch.Tensor:
+    """Σ_k w_k ρ(‖T(X_k) − Y_k‖; σ): the body's 3D keypoints X moved onto 3D landmarks Y by the
+    weighted similarity T (rotation, scale, translation; `rotate` False: scale and translation
+    only, so the landmarks' own axes, the camera's, also hold the body's orientation), in the
+    landmarks' units (aligning the landmarks onto the body instead would reward a body that
+    shrinks or curls up).  T is found without gradient: at the least-squares optimum the
+    gradient with T held is the exact one.  points, target: (B, K, 3) metres; weights: (B, K),
+    a row with fewer than three positive weights must be all 0.  -> (B,)"""
+    with torch.no_grad():
+        transform = procrustes_transform(points.detach(), target, weights, rotate)
+    return (weights * geman_mcclure(transform.apply(points) - target, scale)).sum(-1)
+
+
+def silhouette_term(
+    projected: torch.Tensor,
+    outside: torch.Tensor,
+    inside_points: torch.Tensor,
+    inside_weights: torch.Tensor,
+    scale: float,
+) -> torch.Tensor:
+    """How far the projected body and a person mask disagree, both ways, each a mean of
+    ρ(distance; σ) in [0, 1): the body's vertices outside the mask (d_mask, the distance from
+    each crop pixel to the mask, read bilinearly) and the mask's points far from every vertex.
+    projected: (B, V, 2) crop coordinates in [−1, 1]; outside: (B, 1, S, S) distances (crop
+    units) over the crop's square; inside_points: (B, M, 2) points of the mask; inside_weights:
+    (B, M) 1 for a point, 0 for padding (a row of zeros: no mask, the term is 0).  -> (B,)"""
+    grid = projected[:, :, None, :]  # B x V x 1 x 2
+    distance = torch.nn.functional.grid_sample(
+        outside, grid, mode="bilinear", padding_mode="border", align_corners=False
+    )[:, 0, :, 0]  # B x V
+    squared = distance * distance
+    body_out = (squared / (squared + scale * scale)).mean(-1)
+    gaps = torch.cdist(inside_points, projected).min(-1).values  # B x M
+    gaps = gaps * gaps
+    mask_out = (inside_weights * gaps / (gaps + scale * scale)).sum(-1)
+    count = inside_weights.sum(-1)
+    has_mask = (count > 0).to(projected.dtype)
+    return has_mask * body_out + mask_out / count.clamp_min(1)

@@ -5,6 +5,8 @@ own tolerance) or torch's L-BFGS on the batch's sum, under an annealed robust sc
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -15,6 +17,48 @@ from openhmr.fit import objective
 from openhmr.fit.config import FitConfig
 from openhmr.geometry.rotations import axis_angle_to_matrix
 from openhmr.model.discriminator import Discriminator
+
+
+class Posed(NamedTuple):
+    """rotations (B, 24, 3, 3); camera (B, 3); points (B, K, 2) the layout's projected
+    keypoints; keypoints3d (B, 19, 3) the cocoplus keypoints; vertices (B, V', 2) the extra
+    vertices projected (None without)."""
+
+    rotations: torch.Tensor
+    camera: torch.Tensor
+    points: torch.Tensor
+    keypoints3d: torch.Tensor
+    vertices: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class Extras:
+    """The optional terms' targets for one batch (tensors on the fit's device):
+    world (B, 17, 3), world_weights (B, 17) and world_matrix (17, 19) (the body's COCO-17
+    keypoints from its cocoplus ones); outside (B, 1, S, S), inside_points (B, M, 2),
+    inside_weights (B, M) (`openhmr.fit.guides.silhouette_targets`)."""
+
+    world: torch.Tensor | None = None
+    world_weights: torch.Tensor | None = None
+    world_matrix: torch.Tensor | None = None
+    outside: torch.Tensor | None = None
+    inside_points: torch.Tensor | None = None
+    inside_weights: torch.Tensor | None = None
+
+    def repeat(self, count: int) -> Extras:
+        """Each person's rows `count` times in a row (as `repeat_interleave`)."""
+
+        def rows(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.repeat_interleave(count, dim=0)
+
+        return Extras(
+            rows(self.world),
+            rows(self.world_weights),
+            self.world_matrix,
+            rows(self.outside),
+            rows(self.inside_points),
+            rows(self.inside_weights),
+        )
 
 
 class Problem:
@@ -29,29 +73,40 @@ class Problem:
         estimate: dict[str, torch.Tensor],
         discriminator: Discriminator | None,
         config: FitConfig,
+        extras: Extras | None = None,
     ) -> None:
         self.model, self.matrix, self.config = model, matrix, config
         self.targets, self.weights = targets, weights
         self.estimate, self.discriminator = estimate, discriminator
+        self.extras = extras or Extras()
         dtype, device = targets.dtype, targets.device
         margin = np.array([-config.angle_prior_margin, config.angle_prior_margin])
         self.limits = torch.as_tensor(JOINT_LIMITS[1:] + margin, dtype=dtype, device=device)
 
-    def body(self, v: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Variables -> rotations (B, 24, 3, 3), camera (B, 3), the layout's projected
-        keypoints (B, K, 2)."""
+    def posed(self, v: dict[str, torch.Tensor]) -> Posed:
+        """Variables -> the body they describe (`Posed`)."""
         turns = axis_angle_to_matrix(torch.cat([v["root"][:, None], v["body"]], dim=1))
         root = v["root_base"] @ turns[:, 0]  # B x 3 x 3
         rotations = torch.cat([root[:, None], turns[:, 1:]], dim=1)  # B x 24 x 3 x 3
-        keypoints = self.model(pose=rotations, betas=v["betas"]).keypoints  # B x 19 x 3
+        out = self.model(pose=rotations, betas=v["betas"])
         camera = torch.cat([v["log_scale"].exp(), v["translation"]], dim=1)  # B x 3
-        projected = camera[:, None, :1] * (keypoints[..., :2] + camera[:, None, 1:])
-        return rotations, camera, self.matrix @ projected  # B x K x 2
+        projected = camera[:, None, :1] * (out.keypoints[..., :2] + camera[:, None, 1:])
+        vertices = None
+        if out.vertices is not None:
+            vertices = camera[:, None, :1] * (out.vertices[..., :2] + camera[:, None, 1:])
+        return Posed(rotations, camera, self.matrix @ projected, out.keypoints, vertices)
+
+    def body(self, v: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Variables -> rotations (B, 24, 3, 3), camera (B, 3), the layout's projected
+        keypoints (B, K, 2)."""
+        posed = self.posed(v)
+        return posed.rotations, posed.camera, posed.points
 
     def __call__(self, v: dict[str, torch.Tensor], scale: float) -> torch.Tensor:
         """Per-person objective (B,)."""
-        c = self.config
-        rotations, _, points = self.body(v)
+        c, extras = self.config, self.extras
+        posed = self.posed(v)
+        rotations, points = posed.rotations, posed.points
         total = objective.reprojection_term(points, self.targets, self.weights, scale)
         if c.angle_prior_weight:
             total = total + c.angle_prior_weight * objective.joint_angle_term(
@@ -68,6 +123,19 @@ class Problem:
         if c.betas_pull_weight:
             pull = objective.squared_norm(v["betas"] - self.estimate["betas"])
             total = total + c.betas_pull_weight * pull
+        if extras.world is not None and c.world_weight:
+            body3d = extras.world_matrix @ posed.keypoints3d  # B x 17 x 3
+            total = total + c.world_weight * objective.world_term(
+                body3d, extras.world, extras.world_weights, c.world_scale, c.world_rotate
+            )
+        if extras.outside is not None and c.silhouette_weight and posed.vertices is not None:
+            total = total + c.silhouette_weight * objective.silhouette_term(
+                posed.vertices,
+                extras.outside,
+                extras.inside_points,
+                extras.inside_weights,
+                c.silhouette_scale,
+            )
         return total
 
 

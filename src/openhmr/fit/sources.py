@@ -1,11 +1,14 @@
 """Where 2D keypoints come from when none are given: a keypoint source is any callable
 
     source(image RGB uint8 (H, W, 3), boxes (N, 4) x, y, w, h pixels) -> (N, K, 3)
+                                                                      or `PoseEvidence`
 
 returning each box's keypoints in image pixels with a confidence (K = 17: COCO order; any
-layout of `openhmr.fit.keypoints` works).  The default is MoveNet Thunder,
-``openhmr.MoveNet.pretrained("thunder").keypoints`` on the square HMR crops of the boxes
-(side 224/150 × the box's longer side), when the installed openhmr has it.
+layout of `openhmr.fit.keypoints` works), or a `PoseEvidence` that adds 3D world landmarks and
+person masks for the fit's 3D and silhouette terms.  MoveNet Thunder
+(``openhmr.MoveNet.pretrained("thunder").keypoints`` on the square HMR crops of the boxes,
+side 224/150 × the box's longer side) gives keypoints; `blazepose_source` adds BlazePose
+GHUM's world landmarks and masks, its crops placed by Thunder's keypoints.
 """
 
 from __future__ import annotations
@@ -15,20 +18,40 @@ from collections.abc import Callable
 import numpy as np
 
 from openhmr.errors import OpenHMRError
+from openhmr.fit.guides import PoseEvidence
 
-KeypointSource = Callable[[np.ndarray, np.ndarray], np.ndarray]
+KeypointSource = Callable[[np.ndarray, np.ndarray], "np.ndarray | PoseEvidence"]
 CROP_MARGIN = 224.0 / 150.0  # HMR's crop side over the person box's longer side
+KEYPOINT_CHOICES = ("movenet", "blazepose", "confident")
+MIN_POSE_FLAG = 0.5  # BlazePose's pose flag below this: its landmarks and mask are not used
+
+
+SOURCE_NAMES = ("blazepose", "blazepose-full", "movenet")
 
 
 def default_keypoint_source() -> KeypointSource | None:
-    """MoveNet Thunder's ``keypoints`` when ``openhmr.posenet.MoveNet`` exists (imported
-    lazily: the pose network loads only when a fit needs it), else None."""
+    """The `blazepose_source` (heavy; imported lazily: the networks load only when a fit needs
+    them) when this openhmr has `openhmr.posenet.BlazePose`, else MoveNet Thunder's keypoints
+    when it has `openhmr.posenet.MoveNet`, else None."""
     from openhmr import posenet
 
-    movenet = getattr(posenet, "MoveNet", None)
-    if movenet is None:
-        return None
-    net = movenet.pretrained("thunder")
+    if getattr(posenet, "BlazePose", None) is not None:
+        return keypoint_source("blazepose")
+    if getattr(posenet, "MoveNet", None) is not None:
+        return keypoint_source("movenet")
+    return None
+
+
+def keypoint_source(name: str) -> KeypointSource:
+    """A built-in source by name: "blazepose" / "blazepose-full" (`blazepose_source`, heavy /
+    full) or "movenet" (Thunder's keypoints alone)."""
+    if name not in SOURCE_NAMES:
+        raise OpenHMRError(f"keypoint source: expected one of {SOURCE_NAMES}, got {name!r}")
+    if name.startswith("blazepose"):
+        return blazepose_source("full" if name.endswith("full") else "heavy")
+    from openhmr.posenet import MoveNet
+
+    net = MoveNet.pretrained("thunder")
 
     def thunder(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         # the square HMR crops (the person 150 px of 224): MoveNet needs room around the
@@ -47,6 +70,50 @@ def require_keypoint_source(source: KeypointSource | None) -> KeypointSource:
         raise OpenHMRError(
             "refinement needs 2D keypoints: pass keypoints (e.g. OpenPose JSON: --keypoints, or "
             "a COCO-17 array), or a keypoint_source callable; no built-in pose network "
-            "(openhmr.posenet.MoveNet) is available in this installation"
+            "(openhmr.posenet.BlazePose or MoveNet) is available in this installation"
         )
     return found
+
+
+def blazepose_source(
+    variant: str = "heavy", keypoints: str = "movenet", masks: bool = True
+) -> KeypointSource:
+    """A source returning `PoseEvidence`: MoveNet Thunder reads each box (as the default
+    source), its keypoints place BlazePose GHUM's crop (`openhmr.BlazePose`), and BlazePose
+    adds its world landmarks (COCO-17 subset, metres, visibility as weight) and, with
+    `masks`, its person mask.  keypoints: the 2D targets, "movenet" (Thunder's),
+    "blazepose" (BlazePose's COCO-17 landmarks, visibility as confidence) or "confident"
+    (per keypoint, whichever confidence is higher).  A person whose pose flag is below
+    `MIN_POSE_FLAG` keeps Thunder's keypoints and gets no world landmarks or mask."""
+    from openhmr.posenet import BlazePose, MoveNet
+    from openhmr.posenet.blazepose import COCO_FROM_BLAZEPOSE, VARIANTS
+
+    if variant not in VARIANTS:
+        raise OpenHMRError(f"BlazePose variant: expected one of {VARIANTS}, got {variant!r}")
+    if keypoints not in KEYPOINT_CHOICES:
+        raise OpenHMRError(
+            f"BlazePose source keypoints: expected one of {KEYPOINT_CHOICES}, got {keypoints!r}"
+        )
+    thunder = MoveNet.pretrained("thunder")
+    net = BlazePose.pretrained(variant)
+    coco = list(COCO_FROM_BLAZEPOSE)
+
+    def source(image: np.ndarray, boxes: np.ndarray) -> PoseEvidence:
+        found = thunder.keypoints(image, boxes, margin=CROP_MARGIN)
+        read = net.landmarks(image, boxes, keypoints=found, masks=masks)
+        person = read.pose_flag >= MIN_POSE_FLAG  # N
+        theirs = read.coco17()
+        if keypoints == "blazepose":
+            chosen = np.where(person[:, None, None], theirs, found)
+        elif keypoints == "confident":
+            better = person[:, None] & (theirs[..., 2] > found[..., 2])
+            chosen = np.where(better[..., None], theirs, found)
+        else:
+            chosen = found
+        weights = np.where(person[:, None], read.visibility[:, coco], 0.0)
+        mask = None
+        if masks:
+            mask = np.where(person[:, None, None], read.mask, 0.0).astype(np.float32)
+        return PoseEvidence(chosen, read.world[:, coco], weights, mask)
+
+    return source

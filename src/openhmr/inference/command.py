@@ -49,10 +49,12 @@ def run_demo_command(
     progress: bool = True,
     refine: bool = False,
     orientations: int | None = None,
+    refine_source: str | None = None,
 ) -> DemoSummary:
     """Run the demo on an image, a folder of images or a video; returns the summary (raises
     `OpenHMRError` when nothing could be processed).  refine: fit each person to 2D keypoints
-    (the OpenPose file's with --keypoints, else the default keypoint source); orientations:
+    (the OpenPose file's with --keypoints, else the default keypoint source, or the built-in
+    source `refine_source` names: `openhmr.fit.sources.SOURCE_NAMES`); orientations:
     how many ways up a MoveNet encoder reads each crop (`HMR.set_orientations`; None: the
     checkpoint's)."""
     from openhmr.inference.openpose import people_from_openpose
@@ -65,6 +67,13 @@ def run_demo_command(
     path = EXAMPLE_IMAGE if input_path is None else Path(input_path)
     kind = input_kind(path)
     people_keypoints = None
+    source = None
+    if refine_source is not None:
+        from openhmr.fit.sources import keypoint_source
+
+        if not refine:
+            raise OpenHMRError("--refine-source applies with --refine")
+        source = keypoint_source(refine_source)
     if keypoints:
         if kind != "image":
             raise OpenHMRError("--keypoints applies to a single image")
@@ -76,6 +85,7 @@ def run_demo_command(
         batch_size=batch_size,
         focal_length=focal_length,
         refine=refine,
+        keypoint_source=source,
     )
     if orientations is not None:
         predictor.model.set_orientations(orientations)

@@ -37,6 +37,7 @@ from openhmr.body import BodyModel, load_body_model
 from openhmr.checks import check_device, check_number
 from openhmr.errors import OpenHMRError
 from openhmr.fit import FitConfig, FitResult, fit_keypoints, keypoints_to_crop, read_keypoints
+from openhmr.fit.guides import PoseEvidence, evidence_in_crops, merge_evidence
 from openhmr.fit.sources import KeypointSource, require_keypoint_source
 from openhmr.images import check_image
 from openhmr.inference.crops import as_detections, crop_boxes, load_image
@@ -232,8 +233,9 @@ class Predictor:
         images: Sequence[np.ndarray],
         boxes: Sequence[np.ndarray],
         given: Sequence[np.ndarray | None],
-    ) -> tuple[np.ndarray, str]:
-        """Every person's 2D keypoints (N, K, 3) in image pixels and their layout."""
+    ) -> tuple[np.ndarray, str, PoseEvidence | None]:
+        """Every person's 2D keypoints (N, K, 3) in image pixels, their layout, and, when the
+        keypoint source gave them for every person, its world landmarks and masks."""
         found = []
         for image, image_boxes, keypoints in zip(images, boxes, given, strict=True):
             if keypoints is None and len(image_boxes):
@@ -242,16 +244,20 @@ class Predictor:
                     keypoints = self.keypoint_source(image, image_boxes)
             if keypoints is None:
                 continue
-            keypoints, layout = read_keypoints(keypoints)
+            evidence = keypoints if isinstance(keypoints, PoseEvidence) else None
+            keypoints, layout = read_keypoints(
+                evidence.keypoints if evidence is not None else keypoints
+            )
             if len(keypoints) != len(image_boxes):
                 raise OpenHMRError(
                     f"keypoints: {len(keypoints)} people's keypoints for {len(image_boxes)} boxes"
                 )
-            found.append((keypoints, layout))
-        layouts = {layout for _, layout in found}
+            found.append((keypoints, layout, evidence, image.shape[:2]))
+        layouts = {layout for _, layout, _, _ in found}
         if len(layouts) > 1:
             raise OpenHMRError(f"keypoints: one layout per call, got {sorted(layouts)}")
-        return np.concatenate([k for k, _ in found]), layouts.pop()
+        keypoints = np.concatenate([k for k, _, _, _ in found])
+        return keypoints, layouts.pop(), merge_evidence(keypoints, found)
 
     @torch.no_grad()
     def _regress(self, crops: np.ndarray) -> dict[str, torch.Tensor]:
@@ -268,11 +274,12 @@ class Predictor:
     def _fit(
         self,
         estimate: dict[str, torch.Tensor],
-        targets: tuple[np.ndarray, str],
+        targets: tuple[np.ndarray, str, PoseEvidence | None],
         centers: np.ndarray,
         sides: np.ndarray,
     ) -> tuple[dict[str, torch.Tensor], list[PersonFit]]:
-        keypoints, layout = targets
+        keypoints, layout, evidence = targets
+        guides = None if evidence is None else evidence_in_crops(evidence, centers, sides)
         result: FitResult = fit_keypoints(
             self.model.body_model,
             estimate["camera"],
@@ -282,6 +289,7 @@ class Predictor:
             layout=layout,
             discriminator=self.discriminator,
             config=self.fit_config,
+            guides=guides,
         )
         fits = person_fits(result, keypoints, layout, sides)
         fitted = {k: getattr(result, k) for k in _THETA}

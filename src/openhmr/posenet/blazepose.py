@@ -137,7 +137,8 @@ class BlazePose(BlazePoseNet):
         roi = roi_from_keypoints(keypoints, boxes)
         affine = roi.crop_to_image(INPUT_SIZE)
         like = next(self.parameters())
-        pixels = torch.from_numpy(image).to(like.device).permute(2, 0, 1).to(like.dtype) / 255
+        writable = np.require(image, requirements=["W"])  # torch wants a writable array
+        pixels = torch.from_numpy(writable).to(like.device).permute(2, 0, 1).to(like.dtype) / 255
         parts: dict[str, list] = {"ld": [], "world": [], "mask": [], "flag": []}
         for start in range(0, len(boxes), batch_size):
             chunk = affine[start : start + batch_size]
