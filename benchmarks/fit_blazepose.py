@@ -43,7 +43,7 @@ from openhmr.evaluate import evaluate_predictions, get_protocol, predict_index
 from openhmr.evaluate.predict import Predictions
 from openhmr.evaluate.refine import evidence_from_source, refine_predictions, slice_guides
 from openhmr.fit import FitGuides, PoseEvidence, config_from_options
-from openhmr.fit.sources import CROP_MARGIN, MIN_POSE_FLAG
+from openhmr.fit.sources import CROP_MARGIN, MIN_POSE_FLAG, average_keypoints
 from openhmr.geometry.procrustes import procrustes_align
 from openhmr.inference.predictor import DEFAULT_MODEL
 from openhmr.model import load_checkpoint
@@ -146,6 +146,8 @@ def choose_keypoints(data: dict, choice: str) -> np.ndarray:
         return thunder
     if choice == "blazepose":
         return np.where((theirs[..., 2:] > 0), theirs, thunder)
+    if choice == "average":
+        return average_keypoints(thunder, theirs)
     better = theirs[..., 2] > thunder[..., 2]
     return np.where(better[..., None], theirs, thunder)
 

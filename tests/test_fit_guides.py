@@ -205,13 +205,20 @@ def known_bodies(count: int, seed: int) -> dict[str, torch.Tensor]:
     }
 
 
-def test_world_landmarks_resolve_depth_that_2d_keypoints_leave_open(body):
-    truth = known_bodies(6, seed=7)
+def observed(body, truth) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """The true bodies' cocoplus keypoints (B, 19, 3), their projection as 2D targets (B, 19, 3)
+    with confidence 1, and their COCO-17 points in 3D (B, 17, 3), all by the full body model."""
     with torch.no_grad():
         keypoints3d = body(pose=truth["pose"], betas=truth["betas"]).keypoints
     projected = weak_perspective_project(keypoints3d, truth["camera"]).numpy()
-    targets = np.concatenate([projected, np.ones((6, 19, 1))], -1)
+    targets = np.concatenate([projected, np.ones((*projected.shape[:2], 1))], -1)
     coco3d = np.einsum("kj,bjc->bkc", body_matrix("coco17", "namesake"), keypoints3d.numpy())
+    return keypoints3d, targets, coco3d
+
+
+def test_world_landmarks_resolve_depth_that_2d_keypoints_leave_open(body):
+    truth = known_bodies(6, seed=7)
+    keypoints3d, targets, coco3d = observed(body, truth)
     # the landmarks in other units and axes: only their shape may matter (similarity term)
     turn = random_rotation(8).float().numpy()
     world = 0.7 * coco3d @ turn.T + np.array([0.3, -1.0, 2.0])
@@ -239,11 +246,7 @@ def test_world_landmarks_without_rotation_set_the_orientation(body):
     """Facing the camera or turned away give the same 2D keypoints up to left/right; landmarks
     in the camera's axes (world_rotate False) tell them apart."""
     truth = known_bodies(4, seed=9)
-    with torch.no_grad():
-        keypoints3d = body(pose=truth["pose"], betas=truth["betas"]).keypoints
-    targets = weak_perspective_project(keypoints3d, truth["camera"]).numpy()
-    targets = np.concatenate([targets, np.ones((4, 19, 1))], -1)
-    world = np.einsum("kj,bjc->bkc", body_matrix("coco17", "namesake"), keypoints3d.numpy())
+    _, targets, world = observed(body, truth)
     # the estimate: the true pose, turned 0.9 of a half turn about the body's own vertical axis
     rotations = axis_angle_to_matrix(truth["pose"])
     turn = axis_angle_to_matrix(torch.tensor([[0.0, math.pi * 0.9, 0.0]]))

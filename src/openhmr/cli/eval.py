@@ -57,11 +57,12 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument(
         "--refine",
         nargs="?",
-        const="movenet",
+        const="blazepose",
         metavar="KEYPOINTS",
-        help="evaluate predictions fitted to 2D keypoints (docs/fitting.md): 'movenet' (the "
-        "default when the flag has no value), 'blazepose' / 'blazepose-full' (Thunder's "
-        "keypoints with BlazePose GHUM heavy / full's 3D landmarks and masks), 'truth' (the "
+        help="evaluate predictions fitted to 2D keypoints (docs/fitting.md): 'blazepose' (the "
+        "default when the flag has no value: Thunder's and BlazePose GHUM heavy's keypoints "
+        "averaged, with BlazePose's 3D landmarks and mask), 'blazepose-full', 'movenet' "
+        "(Thunder's keypoints only), 'truth' (the "
         "index's own 2D keypoints, to check the fitting) or a .npz with 'keypoints' (rows, K, "
         "3) in image pixels and optionally 'world', 'world_weights', 'mask'",
     )
