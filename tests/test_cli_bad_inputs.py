@@ -234,6 +234,7 @@ TABLE: list[tuple[str, str]] = [
     ("demo --batch-size 0 --out {out}/d", "--batch-size: expected an integer ≥ 1"),
     ("demo --out {in}/file.txt", "--out: expected a folder, but"),
     ("demo --formats stl --out {out}/d", "--formats: expected some of"),
+    ("demo --refine-source movenet --out {out}/d", "--refine-source applies with --refine"),
     ("demo --bbox 1,2,3 --out {out}/d", "--bbox"),
     ("demo {in}/missing.jpg --out {out}/d", "no such file or folder"),
     ("demo {in}/file.txt --out {out}/d", "not an image OpenCV can read"),

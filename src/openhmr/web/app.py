@@ -168,7 +168,7 @@ def _inputs(gr, service: PageService) -> list:
         )
         inputs = [photo, threshold, draw_boxes, boxes]
         if service.supports_refine:
-            label = "Refine (fit the body to the 2D keypoints)"
+            label = "Refine (fit the body to 2D keypoints and BlazePose's 3D landmarks)"
             inputs.append(gr.Checkbox(value=False, label=label, elem_id="refine"))
     return inputs
 
