@@ -136,3 +136,21 @@ def test_malformed_evidence_files_are_one_error(split, tmp_path):
              world_weights=np.ones((3, 14)))  # fmt: skip
     with pytest.raises(OpenHMRError, match="world"):
         index_evidence(index, str(file))
+
+
+def test_sources_by_name_in_the_evaluation(split):
+    """`--refine movenet` is Thunder's keypoints alone; `--refine blazepose-full` adds the
+    landmarks and masks, in each row's evaluation crop."""
+    index = load_index(split)
+    plain, none = index_evidence(index, "movenet")
+    found, guides = index_evidence(index, "blazepose-full")
+    assert plain.shape == found.shape == (3, 17, 3) and none is None
+    assert guides.world.shape == (3, 17, 3) and guides.mask.shape == (3, 64, 64)
+    # the rendered bodies' own joints (the index's truth, mapped into the crops) lie on the mask
+    from openhmr.evaluate.predict import image_to_crop
+
+    joints = image_to_crop(index.keypoints2d[:, :14, :2], index.center, index.scale)
+    cells = np.clip(((joints + 1) / 2 * 64).astype(int), 0, 63)
+    rows = np.arange(3)[:, None]
+    on = guides.mask[rows, cells[..., 1], cells[..., 0]] > 0.5
+    assert on.mean() > 0.8

@@ -30,7 +30,7 @@ from openhmr.data.records import load_index
 from openhmr.evaluate.refine import person_boxes
 from openhmr.files import atomic_path
 from openhmr.fit.keypoints import read_keypoints
-from openhmr.fit.sources import require_keypoint_source
+from openhmr.fit.sources import keypoint_source
 from openhmr.inference.command import EXAMPLE_BOX, EXAMPLE_IMAGE
 from openhmr.inference.predictor import Predictor, load_image, resolve_checkpoint
 from openhmr.inference.visualize import overlay_image
@@ -79,7 +79,7 @@ def panels(predictor, plain, image, box, keypoints) -> np.ndarray:
 
 def keypoints_for(spec: str, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     if spec == "movenet":
-        return np.asarray(require_keypoint_source(None)(image, boxes), np.float64)
+        return np.asarray(keypoint_source("movenet")(image, boxes), np.float64)
     with np.load(spec) as data:
         return np.asarray(data["keypoints"], np.float64)
 

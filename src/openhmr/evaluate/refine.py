@@ -250,17 +250,14 @@ def index_evidence(
     masks) or a `.npz` file with ``keypoints`` (R, K, 3) for the index's rows in order, and
     optionally ``world``, ``world_weights``, ``mask`` (`save_evidence`; R ≥ N: the first N
     are used, as with ``--limit``)."""
-    from openhmr.fit.sources import blazepose_source, require_keypoint_source
+    from openhmr.fit.sources import keypoint_source
 
     if source == "truth":
         return truth_keypoints(index, noise_px, seed), None
     if noise_px:
         raise OpenHMRError("keypoint noise applies to the index's own keypoints (truth) only")
-    if source == "movenet":
-        return evidence_from_source(index, require_keypoint_source(None), progress)
-    if source in ("blazepose", "blazepose-full"):
-        variant = "full" if source.endswith("full") else "heavy"
-        return evidence_from_source(index, blazepose_source(variant), progress)
+    if source in ("movenet", "blazepose", "blazepose-full"):
+        return evidence_from_source(index, keypoint_source(source), progress)
     path = Path(source)
     if path.suffix != ".npz" or not path.is_file():
         raise OpenHMRError(
