@@ -43,12 +43,11 @@ from openhmr.evaluate import evaluate_predictions, get_protocol, predict_index
 from openhmr.evaluate.predict import Predictions
 from openhmr.evaluate.refine import evidence_from_source, refine_predictions, slice_guides
 from openhmr.fit import FitGuides, PoseEvidence, config_from_options
-from openhmr.fit.sources import CROP_MARGIN, MIN_POSE_FLAG, average_keypoints
+from openhmr.fit.sources import CROP_MARGIN, choose_keypoints, gated
 from openhmr.geometry.procrustes import procrustes_align
 from openhmr.inference.predictor import DEFAULT_MODEL
 from openhmr.model import load_checkpoint
 from openhmr.posenet import BlazePose, MoveNet
-from openhmr.posenet.blazepose import COCO_FROM_BLAZEPOSE
 
 LSP12 = list(range(12))  # LSP's 12 limb joints (of 14): ankles .. wrists
 # COCO-17 index of each LSP limb joint: r ankle, r knee, r hip, l hip, l knee, l ankle,
@@ -84,14 +83,9 @@ class Recorder:
         self.seconds["blazepose"] += time.perf_counter() - middle
         self.persons += len(boxes)
         self.masks.append(read.mask)
-        person = read.pose_flag >= MIN_POSE_FLAG
-        coco = list(COCO_FROM_BLAZEPOSE)
-        theirs = read.coco17()
-        theirs[..., 2] = np.where(person[:, None], theirs[..., 2], 0.0)
-        weights = np.where(person[:, None], read.visibility[:, coco], 0.0)
-        mask = np.where(person[:, None, None], read.mask, 0.0).astype(np.float32)
+        _, theirs, world, weights, mask = gated(read)
         both = np.concatenate([found, theirs], axis=1)  # N x 34 x 3
-        return PoseEvidence(both, read.world[:, coco], weights, mask)
+        return PoseEvidence(both, world, weights, mask)
 
 
 def cache_set(name: str, path: Path, cache: Path, variant: str, limit: int | None, model) -> dict:
@@ -140,16 +134,11 @@ def predictions_of(data: dict) -> Predictions:
     return Predictions(**values)
 
 
-def choose_keypoints(data: dict, choice: str) -> np.ndarray:
-    thunder, theirs = data["thunder"], data["blazepose"]
-    if choice == "movenet":
-        return thunder
-    if choice == "blazepose":
-        return np.where((theirs[..., 2:] > 0), theirs, thunder)
-    if choice == "average":
-        return average_keypoints(thunder, theirs)
-    better = theirs[..., 2] > thunder[..., 2]
-    return np.where(better[..., None], theirs, thunder)
+def targets(data: dict, choice: str) -> np.ndarray:
+    """The source's 2D targets from the cached keypoints (a removed person's BlazePose
+    keypoints were cached with confidence 0)."""
+    person = (data["blazepose"][..., 2] > 0).any(-1)
+    return choose_keypoints(choice, data["thunder"], data["blazepose"], person)
 
 
 def pa_mpjpe_12(pred: np.ndarray, index) -> float:
@@ -245,7 +234,7 @@ def main() -> None:
                     limbs = True
                     options.remove(option)
             config = config_from_options(options, "--config")
-            keypoints = choose_keypoints(data, choice)
+            keypoints = targets(data, choice)
             rows = slice(0, len(predictions))
             guides = slice_guides(guides_all, rows)
             if limbs:

@@ -17,7 +17,7 @@ from openhmr.data.records import load_index
 from openhmr.evaluate import evaluate_predictions
 from openhmr.evaluate.metrics import joint_limit_violations
 from openhmr.evaluate.refine import (
-    index_keypoints,
+    index_evidence,
     keypoints_from_source,
     person_boxes,
     refine_predictions,
@@ -93,12 +93,12 @@ def test_keypoint_sources_and_files(split, tmp_path):
     boxes = person_boxes(index)
     np.testing.assert_allclose(boxes[:, :2] + boxes[:, 2:] / 2, index.center, atol=1e-4)
     np.testing.assert_allclose(boxes[:, 2], 200 * index.scale * 150 / 224, rtol=1e-6)
-    noisy = index_keypoints(index, "truth", noise_px=2.0)
+    noisy = index_evidence(index, "truth", noise_px=2.0)[0]
     shift = noisy[..., :2] - index.keypoints2d[..., :2]
     assert 1.5 < shift.std() < 2.5
     path = tmp_path / "k.npz"
     np.savez(path, keypoints=noisy[:, :17])
-    np.testing.assert_array_equal(index_keypoints(index, str(path)), noisy[:, :17])
+    np.testing.assert_array_equal(index_evidence(index, str(path))[0], noisy[:, :17])
 
 
 def test_joint_limit_violations_by_hand():

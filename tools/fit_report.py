@@ -38,7 +38,7 @@ from openhmr.data.records import load_index
 from openhmr.evaluate.metrics import joint_limit_violations
 from openhmr.evaluate.predict import predict_index
 from openhmr.evaluate.protocols import evaluate_predictions
-from openhmr.evaluate.refine import index_keypoints, refine_predictions
+from openhmr.evaluate.refine import index_evidence, refine_predictions
 from openhmr.files import atomic_path
 from openhmr.fit import FitConfig, config_from_options
 from openhmr.inference.predictor import resolve_checkpoint
@@ -87,7 +87,7 @@ def run_split(
         index = index.subset(slice(0, limit))
     start = time.perf_counter()
     predictions = predict_index(model, index, batch_size=32, progress=progress)
-    keypoints = index_keypoints(index, source, noise, seed=0, progress=progress)
+    keypoints = index_evidence(index, source, noise, seed=0, progress=progress)[0]
     report = {
         "index": str(index_path),
         "rows": len(index),

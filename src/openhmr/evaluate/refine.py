@@ -8,7 +8,7 @@ row's image and box, `keypoints_from_source`), a file, or the index's own 2D tru
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,8 @@ from openhmr.fit.guides import FitGuides, PoseEvidence, evidence_in_crops
 from openhmr.fit.sources import KeypointSource
 from openhmr.geometry.camera import weak_perspective_project
 from openhmr.model.discriminator import Discriminator
+
+GUIDE_FIELDS = tuple(f.name for f in fields(FitGuides))  # world, world_weights, mask
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def evidence_from_source(
     groups: dict[str, list[int]] = {}
     for row, name in enumerate(names):
         groups.setdefault(name, []).append(row)
-    parts: dict[str, list] = {"keypoints": [], "world": [], "world_weights": [], "mask": []}
+    parts: dict[str, list] = {field: [] for field in ("keypoints", *GUIDE_FIELDS)}
     order: list[int] = []
     side = 200.0 * np.asarray(index.scale, np.float64)
     centre = np.asarray(index.center, np.float64)
@@ -109,7 +111,7 @@ def evidence_from_source(
             )
         guides = evidence_in_crops(evidence, centre[rows], side[rows])
         parts["keypoints"].append(keypoints)
-        for field in ("world", "world_weights", "mask"):
+        for field in GUIDE_FIELDS:
             parts[field].append(getattr(guides, field))
         order.extend(rows)
     back = np.argsort(np.asarray(order, dtype=np.int64))
@@ -204,7 +206,7 @@ def slice_guides(guides: FitGuides, rows: slice | np.ndarray) -> FitGuides:
     def take(value: np.ndarray | None) -> np.ndarray | None:
         return None if value is None else np.asarray(value)[rows]
 
-    return FitGuides(take(guides.world), take(guides.world_weights), take(guides.mask))
+    return FitGuides(**{field: take(getattr(guides, field)) for field in GUIDE_FIELDS})
 
 
 def save_evidence(path: Path, keypoints: np.ndarray, guides: FitGuides | None) -> None:
@@ -213,7 +215,7 @@ def save_evidence(path: Path, keypoints: np.ndarray, guides: FitGuides | None) -
 
     arrays = {"keypoints": keypoints}
     if guides is not None:
-        for field in ("world", "world_weights", "mask"):
+        for field in GUIDE_FIELDS:
             if getattr(guides, field) is not None:
                 arrays[field] = getattr(guides, field)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
@@ -221,18 +223,6 @@ def save_evidence(path: Path, keypoints: np.ndarray, guides: FitGuides | None) -
 
 
 REFINE_SOURCES = ("truth", "movenet", "blazepose", "blazepose-full")
-
-
-def index_keypoints(
-    index: RecordIndex,
-    source: str,
-    noise_px: float = 0.0,
-    seed: int = 0,
-    rows: int | None = None,
-    progress: bool = False,
-) -> np.ndarray:
-    """The keypoints of `index_evidence` alone."""
-    return index_evidence(index, source, noise_px, seed, rows, progress)[0]
 
 
 def index_evidence(
@@ -267,17 +257,13 @@ def index_evidence(
     with np.load(path) as data:
         if "keypoints" not in data:
             raise OpenHMRError(f"{path}: expected an array 'keypoints' (rows, K, 3)")
-        arrays = {k: np.asarray(data[k]) for k in ("keypoints", "world", "world_weights", "mask")
-                  if k in data}  # fmt: skip
+        arrays = {k: np.asarray(data[k]) for k in ("keypoints", *GUIDE_FIELDS) if k in data}
     keypoints = np.asarray(arrays.pop("keypoints"), np.float64)
     count = len(index) if rows is None else rows
     if len(keypoints) < count:
         raise OpenHMRError(f"{path}: {len(keypoints)} rows of keypoints for {count} index rows")
     guides = None
     if arrays:
-        guides = slice_guides(FitGuides(**{k: arrays.get(k) for k in FIELDS}), slice(0, count))
+        guides = slice_guides(FitGuides(**arrays), slice(0, count))
         guides.check(count)
     return keypoints[:count], guides
-
-
-FIELDS = ("world", "world_weights", "mask")

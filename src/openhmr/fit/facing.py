@@ -59,12 +59,19 @@ def aligned_camera(
     }
 
 
+def world_orients(problem: Problem) -> bool:
+    """Whether the 3D term is on and reads orientation (`world_rotate` False), so that the
+    world landmarks give a facing candidate (`world_turn`)."""
+    on = problem.extras.world is not None and bool(problem.config.world_weight)
+    return on and not problem.config.world_rotate
+
+
 def world_turn(problem: Problem, start: dict[str, torch.Tensor]) -> torch.Tensor | None:
     """(B, 3, 3) roots turned so that the body's keypoints face as the world landmarks do
-    (the rotation of their weighted Procrustes alignment), when the 3D term is on and reads
-    orientation (`world_rotate` False); rows without landmarks keep their root.  Else None."""
-    extras, config = problem.extras, problem.config
-    if extras.world is None or not config.world_weight or config.world_rotate:
+    (the rotation of their weighted Procrustes alignment), when `world_orients`; rows without
+    landmarks keep their root.  Else None."""
+    extras = problem.extras
+    if not world_orients(problem):
         return None
     with torch.no_grad():
         posed = problem.posed(start)

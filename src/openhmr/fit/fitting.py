@@ -40,7 +40,7 @@ from openhmr.body.model import BodyModel
 from openhmr.errors import OpenHMRError
 from openhmr.fit import objective
 from openhmr.fit.config import FitConfig
-from openhmr.fit.facing import aligned_camera, choose_facing, world_turn
+from openhmr.fit.facing import aligned_camera, choose_facing, world_orients
 from openhmr.fit.guides import FitGuides, silhouette_targets, world_tensors
 from openhmr.fit.keypoints import body_matrix, read_keypoints
 from openhmr.fit.optimize import Extras, Problem, adam, lbfgs, robust_scales
@@ -272,7 +272,7 @@ def _fit(
     problem = Problem(model, matrix, targets, weights, estimate, discriminator, config, extras)
     scales = robust_scales(config)
     start = {k: v.detach().clone() for k, v in estimate.items()}
-    if config.facing_candidates > 1 or world_turn(problem, start) is not None:
+    if config.facing_candidates > 1 or world_orients(problem):
         start = choose_facing(problem, start, config)
     else:
         start = aligned_camera(problem, start, scales[0])

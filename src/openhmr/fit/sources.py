@@ -14,11 +14,15 @@ GHUM's world landmarks and masks, its crops placed by Thunder's keypoints.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from openhmr.errors import OpenHMRError
 from openhmr.fit.guides import PoseEvidence
+
+if TYPE_CHECKING:  # the pose networks load lazily, when a fit needs them
+    from openhmr.posenet.blazepose import BlazePoseLandmarks
 
 KeypointSource = Callable[[np.ndarray, np.ndarray], "np.ndarray | PoseEvidence"]
 CROP_MARGIN = 224.0 / 150.0  # HMR's crop side over the person box's longer side
@@ -88,7 +92,7 @@ def blazepose_source(
     pose flag is below `MIN_POSE_FLAG` keeps Thunder's keypoints and gets no world landmarks or
     mask."""
     from openhmr.posenet import BlazePose, MoveNet
-    from openhmr.posenet.blazepose import COCO_FROM_BLAZEPOSE, VARIANTS
+    from openhmr.posenet.blazepose import VARIANTS
 
     if variant not in VARIANTS:
         raise OpenHMRError(f"BlazePose variant: expected one of {VARIANTS}, got {variant!r}")
@@ -98,29 +102,49 @@ def blazepose_source(
         )
     thunder = MoveNet.pretrained("thunder")
     net = BlazePose.pretrained(variant)
-    coco = list(COCO_FROM_BLAZEPOSE)
 
     def source(image: np.ndarray, boxes: np.ndarray) -> PoseEvidence:
         found = thunder.keypoints(image, boxes, margin=CROP_MARGIN)
-        read = net.landmarks(image, boxes, keypoints=found, masks=masks)
-        person = read.pose_flag >= MIN_POSE_FLAG  # N
-        theirs = read.coco17()
-        if keypoints == "blazepose":
-            chosen = np.where(person[:, None, None], theirs, found)
-        elif keypoints == "confident":
-            better = person[:, None] & (theirs[..., 2] > found[..., 2])
-            chosen = np.where(better[..., None], theirs, found)
-        elif keypoints == "average":
-            chosen = average_keypoints(found, np.where(person[:, None, None], theirs, 0.0))
-        else:
-            chosen = found
-        weights = np.where(person[:, None], read.visibility[:, coco], 0.0)
-        mask = None
-        if masks:
-            mask = np.where(person[:, None, None], read.mask, 0.0).astype(np.float32)
-        return PoseEvidence(chosen, read.world[:, coco], weights, mask)
+        person, theirs, world, weights, mask = gated(
+            net.landmarks(image, boxes, keypoints=found, masks=masks)
+        )
+        chosen = choose_keypoints(keypoints, found, theirs, person)
+        return PoseEvidence(chosen, world, weights, mask)
 
     return source
+
+
+def gated(read: BlazePoseLandmarks) -> tuple:
+    """BlazePose's reading, its people with a pose flag below `MIN_POSE_FLAG` removed: person
+    (N,) bool; its COCO-17 keypoints (N, 17, 3) (visibility as confidence, 0 for a removed
+    person); world landmarks (N, 17, 3) (COCO-17); their weights (N, 17) (visibility, 0 for a
+    removed person); masks (N, H, W) float32 (0 for a removed person; None without masks)."""
+    from openhmr.posenet.blazepose import COCO_FROM_BLAZEPOSE
+
+    coco = list(COCO_FROM_BLAZEPOSE)
+    person = read.pose_flag >= MIN_POSE_FLAG
+    theirs = read.coco17()
+    theirs[..., 2] = np.where(person[:, None], theirs[..., 2], 0.0)
+    weights = np.where(person[:, None], read.visibility[:, coco], 0.0)
+    mask = None
+    if read.mask is not None:
+        mask = np.where(person[:, None, None], read.mask, 0.0).astype(np.float32)
+    return person, theirs, read.world[:, coco], weights, mask
+
+
+def choose_keypoints(
+    choice: str, found: np.ndarray, theirs: np.ndarray, person: np.ndarray
+) -> np.ndarray:
+    """The 2D targets (N, 17, 3) from Thunder's keypoints `found` and BlazePose's `theirs`
+    (`gated`) by `blazepose_source`'s keypoints option; a person not `person` keeps Thunder's."""
+    if choice == "blazepose":
+        return np.where(person[:, None, None], theirs, found)
+    if choice == "confident":
+        better = person[:, None] & (theirs[..., 2] > found[..., 2])
+        return np.where(better[..., None], theirs, found)
+    if choice == "average":
+        return average_keypoints(found, theirs)
+    return found
 
 
 def average_keypoints(first: np.ndarray, second: np.ndarray) -> np.ndarray:
