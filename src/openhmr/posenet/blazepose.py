@@ -10,7 +10,7 @@ upright, side 2.5 × the hips' reach) from 2D keypoints: given ones, or MoveNet 
 each box.
 
 The network (`blazepose_net.py`) and the published weights (converted by
-`tools/convert_blazepose.py`, bundled as float16) match TF.js on the same crops; see
+`tools/convert_posenet.py blazepose`, bundled as float16) match TF.js on the same crops; see
 docs/posenet.md. Landmark order: MediaPipe's 33 pose landmarks (`LANDMARK_NAMES`), then 6
 auxiliary points (`AUXILIARY_NAMES`; 33, 34: the hips' centre and a point above the head,
 the two that place the next frame's crop).
@@ -93,7 +93,7 @@ class BlazePose(BlazePoseNet):
     @classmethod
     def pretrained(cls, variant: str = "heavy", path: str | Path | None = None) -> BlazePose:
         """The published network, from the converted weights bundled with the package (or
-        `path`, a file written by `tools/convert_blazepose.py`), float32, in eval mode."""
+        `path`, a file written by `tools/convert_posenet.py`), float32, in eval mode."""
         net = cls(variant)
         load_weights(net, path or ASSETS / f"blazepose_{variant}.safetensors")
         return net.eval()

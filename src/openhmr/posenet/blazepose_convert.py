@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import save_file
 
 from openhmr.errors import OpenHMRError
-from openhmr.files import atomic_path
 from openhmr.posenet.blazepose_net import LANDMARKS, BlazePoseNet
 from openhmr.posenet.tfjs import GraphModel, GraphNode, read_graph_model
+from openhmr.posenet.weights import save_weights
 
 CONV, DEPTHWISE = "_FusedConv2D", "FusedDepthwiseConv2dNative"
 
@@ -207,12 +206,7 @@ def convert_graph(model_json: str | Path, variant: str, out: str | Path) -> dict
     state = state_dict_from_graph(graph, net)
     metadata = {"variant": variant, "source": Path(model_json).name,
                 "generatedBy": str(graph.metadata.get("generatedBy", ""))}  # fmt: skip
-    with atomic_path(out) as tmp:
-        save_file({k: v.astype(np.float16) for k, v in state.items()}, str(tmp), metadata)
-    return {
-        "parameters": int(sum(v.size for v in state.values())),
-        "bytes": Path(out).stat().st_size,
-    }
+    return save_weights(state, out, metadata)
 
 
 def load_graph(model_json: str | Path, variant: str) -> BlazePoseNet:

@@ -1,8 +1,8 @@
 """BlazePose GHUM (Bazarevsky et al. 2020; Google MediaPipe `pose_landmark`) heavy and full as
 PyTorch modules, channels-first, batch norm folded into the biases as published.
 
-Read from the published graphs (`tools/convert_blazepose.py` maps them): a MobileNetV2-style
-encoder (inverted residuals, ReLU6) from 256² to 8², lateral projections of each resolution's
+Read from the published graphs (`tools/convert_posenet.py blazepose` maps them): a
+MobileNetV2-style encoder (inverted residuals, ReLU6) from 256² to 8², lateral projections of each resolution's
 last features, and three heads:
 
 - heatmaps: a top-down decoder 8² → 64² (×2 bilinear upsampling, half-pixel centres, plus the

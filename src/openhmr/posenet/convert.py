@@ -28,13 +28,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import save_file
 
 from openhmr.errors import OpenHMRError
-from openhmr.files import atomic_path
 from openhmr.posenet.movenet import MoveNet
 from openhmr.posenet.tfjs import GraphModel, read_graph_model
 from openhmr.posenet.weights import load_weights as load_weights  # its home before weights.py
+from openhmr.posenet.weights import save_weights
 
 PREFIX = "StatefulPartitionedCall/"
 FEATURES = "center_net_mobile_net_v2fpn_feature_extractor/"
@@ -137,9 +136,4 @@ def convert_graph(model_json: str | Path, variant: str, out: str | Path) -> dict
     state = state_dict_from_graph(graph, net)
     metadata = {"variant": variant, "source": Path(model_json).name,
                 "generatedBy": str(graph.metadata.get("generatedBy", ""))}  # fmt: skip
-    with atomic_path(out) as tmp:
-        save_file({k: v.astype(np.float16) for k, v in state.items()}, str(tmp), metadata)
-    return {
-        "parameters": int(sum(v.size for v in state.values())),
-        "bytes": Path(out).stat().st_size,
-    }
+    return save_weights(state, out, metadata)

@@ -1,5 +1,6 @@
-"""Loading a converted pose-network weight file (safetensors, written by
-`openhmr.posenet.convert`) into its module, checked name by name and shape by shape."""
+"""Pose-network weight files (safetensors, float16): writing a converted state dict
+(`save_weights`, used by the MoveNet and BlazePose converters) and loading one into its
+module, checked name by name and shape by shape (`load_weights`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,23 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.numpy import load_file
+from safetensors.numpy import load_file, save_file
 
 from openhmr.errors import OpenHMRError
+from openhmr.files import atomic_path
+
+
+def save_weights(
+    state: dict[str, np.ndarray], out: str | Path, metadata: dict[str, str]
+) -> dict[str, int]:
+    """Write a converted state dict as float16 safetensors (atomically), with `metadata`;
+    returns {"parameters": count, "bytes": file size}."""
+    with atomic_path(out) as tmp:
+        save_file({k: v.astype(np.float16) for k, v in state.items()}, str(tmp), metadata)
+    return {
+        "parameters": int(sum(v.size for v in state.values())),
+        "bytes": Path(out).stat().st_size,
+    }
 
 
 def load_weights(net: torch.nn.Module, path: str | Path) -> None:
