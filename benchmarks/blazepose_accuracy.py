@@ -28,7 +28,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from common import machine
-from posenet_lsp import load_split
+from posenet_lsp import add_split_arguments, load_split
 
 from openhmr.evaluate.keypoints2d import limb_pck
 from openhmr.inference.predictor import load_image
@@ -102,11 +102,7 @@ def tfjs_ms(crops: list[torch.Tensor]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/lspet")
-    parser.add_argument("--first", type=int, default=7201, help="first image number (7201)")
-    parser.add_argument("--last", type=int, default=8000, help="last image number (8000)")
-    parser.add_argument("--step", type=int, default=1, help="every step-th image (1)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (2)")
+    add_split_arguments(parser)
     parser.add_argument("--tfjs-crops", type=int, default=3, help="crops timed in TF.js (3)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()

@@ -38,6 +38,15 @@ from openhmr.posenet import MoveNet
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def add_split_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data, --first, --last, --step (the held-out LSP-extended images) and --threads."""
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/lspet")
+    parser.add_argument("--first", type=int, default=7201, help="first image number (7201)")
+    parser.add_argument("--last", type=int, default=8000, help="last image number (8000)")
+    parser.add_argument("--step", type=int, default=1, help="every step-th image (1)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (2)")
+
+
 def load_split(data: Path, first: int, last: int, step: int):
     """Images im<first>..im<last> present on disk: paths, keypoints (N, 14, 3), boxes, and the
     training keypoints before `first`."""
@@ -95,11 +104,7 @@ def detection_scores(paths, boxes, names) -> dict[str, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/lspet")
-    parser.add_argument("--first", type=int, default=7201, help="first image number (7201)")
-    parser.add_argument("--last", type=int, default=8000, help="last image number (8000)")
-    parser.add_argument("--step", type=int, default=1, help="every step-th image (1)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (2)")
+    add_split_arguments(parser)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--skip", nargs="*", default=[], choices=["keypoints", "detection"])
     parser.add_argument("--detectors", nargs="*", default=list(DETECTORS), choices=list(DETECTORS))
