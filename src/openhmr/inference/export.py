@@ -76,8 +76,6 @@ def write_glb_meshes(
     photo): meshes: (vertices (V_i, 3), faces (F_i, 3)) pairs, y-up (see `write_glb`);
     colors: an optional RGB in [0, 1] per mesh (a matte material, and smooth vertex normals so
     viewers shade it like the overlay); names: optional node names."""
-    import json
-    import struct
 
     if colors is not None and len(colors) != len(meshes):
         raise OpenHMRError(f"write_glb: {len(meshes)} meshes but {len(colors)} colours")
@@ -120,7 +118,16 @@ def write_glb_meshes(
             }
             for color in colors
         ]
-    binary = b"".join(chunks)  # every chunk is a multiple of 4 bytes
+    write_glb_container(path, gltf, chunks)
+
+
+def write_glb_container(path: str | os.PathLike, gltf: dict, chunks: list[bytes]) -> None:
+    """A binary glTF 2.0 file (atomically): the `gltf` JSON (its one buffer set here) and the
+    binary chunk, the concatenated `chunks` (each a multiple of 4 bytes)."""
+    import json
+    import struct
+
+    binary = b"".join(chunks)
     gltf["buffers"] = [{"byteLength": len(binary)}]
     text = json.dumps(gltf, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 4)

@@ -2,8 +2,8 @@
 PyTorch modules, channels-first, batch norm folded into the biases as published.
 
 Read from the published graphs (`tools/convert_posenet.py blazepose` maps them): a
-MobileNetV2-style encoder (inverted residuals, ReLU6) from 256² to 8², lateral projections of each resolution's
-last features, and three heads:
+MobileNetV2-style encoder (inverted residuals, ReLU6) from 256² to 8², lateral projections of
+each resolution's last features, and three heads:
 
 - heatmaps: a top-down decoder 8² → 64² (×2 bilinear upsampling, half-pixel centres, plus the
   lateral at each step), 1 × 1 to 39 maps, sigmoid;

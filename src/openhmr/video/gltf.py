@@ -10,9 +10,7 @@ not in the mesh (glTF skinning is linear blend only).
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,8 +19,7 @@ from scipy.spatial.transform import Rotation
 
 from openhmr.body import BodyModel
 from openhmr.errors import OpenHMRError
-from openhmr.files import atomic_path
-from openhmr.inference.export import vertex_normals
+from openhmr.inference.export import vertex_normals, write_glb_container
 from openhmr.video.smooth import TrackSeries
 
 FLOAT, UINT16, UINT32 = 5126, 5123, 5125
@@ -85,15 +82,7 @@ class _Builder:
         animation["channels"].append({"sampler": sampler, "target": {"node": node, "path": path}})
 
     def write(self, path: str | os.PathLike) -> None:
-        binary = b"".join(self.chunks)
-        self.gltf["buffers"] = [{"byteLength": len(binary)}]
-        text = json.dumps(self.gltf, separators=(",", ":")).encode("utf-8")
-        text += b" " * (-len(text) % 4)
-        total = 12 + 8 + len(text) + 8 + len(binary)
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            fh.write(struct.pack("<4sII", b"glTF", 2, total))
-            fh.write(struct.pack("<I4s", len(text), b"JSON") + text)
-            fh.write(struct.pack("<I4s", len(binary), b"BIN\x00") + binary)
+        write_glb_container(path, self.gltf, self.chunks)
 
 
 def top_weights(weights: np.ndarray, count: int = 4) -> tuple[np.ndarray, np.ndarray]:
