@@ -86,9 +86,8 @@ def run_demo_command(
         focal_length=focal_length,
         refine=refine,
         keypoint_source=source,
+        orientations=orientations,
     )
-    if orientations is not None:
-        predictor.model.set_orientations(orientations)
     if kind == "video":
         from openhmr.inference.video import run_video
 

@@ -115,15 +115,19 @@ class Predictor:
         cls,
         path: str | os.PathLike = "default",
         body_model: str | os.PathLike | BodyModel = "open",
+        orientations: int | None = None,
         **options: object,
     ) -> Predictor:
         """Load a checkpoint ("default": the bundled model) with a body model ("open": the
-        bundled open model, or a path to SMPL); options go to `Predictor`.  With
-        ``refine=True`` the checkpoint's discriminator (if it has one and no discriminator
-        option is given) becomes the fit's adversarial prior."""
+        bundled open model, or a path to SMPL); orientations: how many ways up a MoveNet
+        encoder reads each crop (`HMR.set_orientations`; None: the checkpoint's); options go to
+        `Predictor`.  With ``refine=True`` the checkpoint's discriminator (if it has one and no
+        discriminator option is given) becomes the fit's adversarial prior."""
         checkpoint_path = resolve_checkpoint(path)
         body = body_model if isinstance(body_model, BodyModel) else load_body_model(body_model)
         checkpoint = load_checkpoint(checkpoint_path, body_model=body)
+        if orientations is not None:
+            checkpoint.model.set_orientations(orientations)
         if options.get("refine") and options.get("discriminator") is None:
             options["discriminator"] = checkpoint.discriminator
         return cls(checkpoint.model, **options)

@@ -39,8 +39,7 @@ def run_track_command(
         device=device,
         batch_size=batch_size,
         focal_length=focal_length,
+        orientations=orientations,
     )
-    if orientations is not None:
-        predictor.model.set_orientations(orientations)
     predictor.detector = TiledDetector(predictor.detector)  # > 6 people, small people
     return run_tracked(predictor, path, out, fps=fps, progress=progress)
