@@ -9,7 +9,8 @@ Per data set (a record index: LSP-extended's held-out split for 2D PCK, `openhmr
 splits for 3D), once, cached under --cache: the bundled default model's predictions; MoveNet
 Thunder's keypoints on each row's person box (as `--refine movenet`); BlazePose (`--variant`)
 on the crop Thunder's keypoints place: its COCO-17 2D landmarks, world landmarks, visibility,
-pose flag and mask (in the row's evaluation crop, 64²); the seconds each took. On synthetic
+pose flag and mask (in the row's evaluation crop, 64²); the seconds each took. On a 2D split,
+the PCK@0.2 of the 12 limb joints of each choice of 2D targets itself. On synthetic
 sets with parts/, the mask's IoU against the rendered body (foreground of the part maps, full
 resolution) and the PA-MPJPE of BlazePose's world landmarks against the truth.
 
@@ -40,6 +41,7 @@ from common import machine
 from openhmr.body import load_body_model
 from openhmr.data.records import load_index
 from openhmr.evaluate import evaluate_predictions, get_protocol, predict_index
+from openhmr.evaluate.keypoints2d import limb_pck
 from openhmr.evaluate.predict import Predictions
 from openhmr.evaluate.refine import evidence_from_source, refine_predictions, slice_guides
 from openhmr.fit import FitGuides, PoseEvidence, config_from_options
@@ -217,7 +219,13 @@ def main() -> None:
         if "mask_iou" in data:
             entry["mask_iou_mean"] = float(np.nanmean(data["mask_iou"]))
             entry["mask_iou_median"] = float(np.nanmedian(data["mask_iou"]))
-        if index.joints3d is not None:
+        if index.joints3d is None:  # a 2D split: the targets' own PCK of the 12 limb joints
+            truth = index.keypoints2d[:, :14]
+            entry["targets_limb_pck"] = {
+                choice: limb_pck(targets(data, choice), truth).value
+                for choice in ("movenet", "blazepose", "average", "confident")
+            }
+        else:
             world12 = data["world"][:, COCO_OF_LSP12]
             entry["blazepose_world_pa_mpjpe_12"] = pa_mpjpe_12(world12, index)
         print(name, json.dumps({k: v for k, v in entry.items()}, indent=None))

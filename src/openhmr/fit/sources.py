@@ -151,7 +151,7 @@ def average_keypoints(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Two readings of the same keypoints (N, K, 3) x, y, confidence, averaged: positions
     weighted by confidence, the larger confidence kept (where neither has any, the first's
     position).  On held-out LSP-extended, MoveNet Thunder's and BlazePose heavy's averaged so
-    reach PCK@0.2 0.662 on the 12 limb joints, against 0.657 and 0.633 alone (docs/fitting.md)."""
+    reach PCK@0.2 0.662 on the 12 limb joints, against 0.656 and 0.642 alone (docs/fitting.md)."""
     a, b = first[..., 2:], second[..., 2:]
     total = a + b
     mean = (first[..., :2] * a + second[..., :2] * b) / np.where(total > 0, total, 1.0)
