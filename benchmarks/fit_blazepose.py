@@ -44,6 +44,7 @@ from openhmr.evaluate import evaluate_predictions, get_protocol, predict_index
 from openhmr.evaluate.keypoints2d import limb_pck
 from openhmr.evaluate.predict import Predictions
 from openhmr.evaluate.refine import evidence_from_source, refine_predictions, slice_guides
+from openhmr.files import atomic_path
 from openhmr.fit import FitGuides, PoseEvidence, config_from_options
 from openhmr.fit.sources import CROP_MARGIN, choose_keypoints, gated
 from openhmr.geometry.procrustes import procrustes_align
@@ -112,8 +113,8 @@ def cache_set(name: str, path: Path, cache: Path, variant: str, limit: int | Non
     parts = Path(path).parent / "parts"
     if parts.is_dir():
         out["mask_iou"] = mask_iou(index, parts, recorder.masks)
-    cache.mkdir(parents=True, exist_ok=True)
-    np.savez(file, **out)
+    with atomic_path(file) as tmp, open(tmp, "wb") as handle:  # an interrupted run leaves none
+        np.savez(handle, **out)
     return out
 
 

@@ -128,15 +128,18 @@ def evidence_in_crops(
     return FitGuides(evidence.world, evidence.world_weights, mask)
 
 
-def merge_evidence(keypoints: np.ndarray, found: list[tuple]) -> PoseEvidence | None:
-    """One `PoseEvidence` for the people of several images ((keypoints, layout, evidence or
-    None, (H, W)) each, in order), when every image's came with world landmarks; masks (a
-    list, one per person, each its own image's size) are kept when every image had them."""
-    if not found or any(e is None or e.world is None for _, _, e, _ in found):
+def merge_evidence(
+    keypoints: np.ndarray, readings: list[PoseEvidence | None]
+) -> PoseEvidence | None:
+    """One `PoseEvidence` for the people of several images (`keypoints` all of them, in order;
+    one reading per image, None where it had none), when every image's reading has world
+    landmarks; masks (a list, one per person, each its own image's size) are kept when every
+    reading has them."""
+    if not readings or any(e is None or e.world is None for e in readings):
         return None
-    world = np.concatenate([e.world for _, _, e, _ in found])
-    weights = np.concatenate([e.world_weights for _, _, e, _ in found])
+    world = np.concatenate([e.world for e in readings])
+    weights = np.concatenate([e.world_weights for e in readings])
     masks = None
-    if all(e.masks is not None for _, _, e, _ in found):
-        masks = [mask for _, _, e, _ in found for mask in e.masks]
+    if all(e.masks is not None for e in readings):
+        masks = [mask for e in readings for mask in e.masks]
     return PoseEvidence(keypoints, world, weights, masks)

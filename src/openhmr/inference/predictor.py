@@ -256,12 +256,12 @@ class Predictor:
                 raise OpenHMRError(
                     f"keypoints: {len(keypoints)} people's keypoints for {len(image_boxes)} boxes"
                 )
-            found.append((keypoints, layout, evidence, image.shape[:2]))
-        layouts = {layout for _, layout, _, _ in found}
+            found.append((keypoints, layout, evidence))
+        layouts = {layout for _, layout, _ in found}
         if len(layouts) > 1:
             raise OpenHMRError(f"keypoints: one layout per call, got {sorted(layouts)}")
-        keypoints = np.concatenate([k for k, _, _, _ in found])
-        return keypoints, layouts.pop(), merge_evidence(keypoints, found)
+        keypoints = np.concatenate([k for k, _, _ in found])
+        return keypoints, layouts.pop(), merge_evidence(keypoints, [e for _, _, e in found])
 
     @torch.no_grad()
     def _regress(self, crops: np.ndarray) -> dict[str, torch.Tensor]:
