@@ -262,3 +262,35 @@ def test_loads_through_openhmr(model: dict[str, np.ndarray]) -> None:
     assert tuple(out.keypoints.shape) == (1, 19, 3)
     expected = numpy_lbs(model, pose)
     np.testing.assert_allclose(out.vertices[0].detach().numpy(), expected, atol=1e-4)
+
+
+def test_annotated_variant_moves_hips_and_shoulders_only() -> None:
+    """ "open-annotated": the same mesh, its hips and shoulders where COCO / LSP annotators put
+    them, against the calibration's formula written out per point on a random posed body."""
+    import torch
+
+    from openhmr.body import COCOPLUS_NAMES, load_body_model
+    from openhmr.body.keypoints import ANNOTATOR_OFFSETS
+
+    plain, moved = load_body_model("open"), load_body_model("open-annotated")
+    generator = torch.Generator().manual_seed(3)
+    pose = 0.4 * torch.randn(2, 24, 3, generator=generator)
+    betas = torch.randn(2, 10, generator=generator)
+    a = plain(pose=pose, betas=betas).keypoints.double().numpy()
+    b = moved(pose=pose, betas=betas).keypoints.double().numpy()
+    k = {name: i for i, name in enumerate(COCOPLUS_NAMES)}
+    expected = a.copy()
+    for side, other in (("left", "right"), ("right", "left")):
+        for joint, towards in (("hip", "shoulder"), ("shoulder", "hip")):
+            p = a[:, k[f"{side}_{joint}"]]
+            along = a[:, k[f"{side}_{towards}"]] - p
+            out = p - a[:, k[f"{other}_{joint}"]]
+            offsets = ANNOTATOR_OFFSETS[joint]
+            expected[:, k[f"{side}_{joint}"]] = p + offsets["along"] * along + offsets["out"] * out
+    np.testing.assert_allclose(b, expected, atol=2e-6)
+    assert not np.allclose(a[:, k["left_hip"]], b[:, k["left_hip"]], atol=1e-3)
+    np.testing.assert_array_equal(
+        plain(pose=pose, betas=betas).vertices.numpy(),
+        moved(pose=pose, betas=betas).vertices.numpy(),
+    )
+    assert moved.name == "open-annotated" and plain.name != moved.name

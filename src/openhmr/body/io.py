@@ -1,6 +1,7 @@
 """Body model files → `BodyModelData` (plain numpy arrays), whatever the file kind.
 
-Supported: the bundled open model (`"open"`), official SMPL `.pkl` (read without chumpy), the
+Supported: the bundled open model (`"open"`: keypoints at joint centres; `"open-annotated"`: the
+same model with its hip and shoulder keypoints where annotators put them), official SMPL `.pkl` (read without chumpy), the
 smplx package's `.npz`, and the project's own `.npz` (see docs/body_model_format.md).
 """
 
@@ -19,6 +20,7 @@ import scipy.sparse
 from openhmr.body.keypoints import (
     COCOPLUS_NAMES,
     SMPL_JOINT_NAMES,
+    annotator_matrix,
     approximate_cocoplus_regressor,
     default_keypoint_names,
 )
@@ -27,7 +29,13 @@ from openhmr.errors import OpenHMRError
 from openhmr.files import atomic_path, read_npz
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-BUNDLED_MODELS = {"open": ASSETS / "open_body_model.npz"}
+BUNDLED_MODELS = {
+    "open": ASSETS / "open_body_model.npz",
+    "open-annotated": ASSETS / "open_body_model.npz",
+}
+# bundled names whose hip and shoulder keypoints move to where COCO's and LSP's annotators put
+# them (`openhmr.body.keypoints.annotator_matrix`); the file itself keeps joint centres
+ANNOTATED_MODELS = ("open-annotated",)
 FORMAT_NAME = "openhmr-body-model"
 REQUIRED_KEYS = ("v_template", "shapedirs", "J_regressor", "weights", "kintree_table", "f")
 
@@ -253,6 +261,9 @@ def read_body_model(
     )
     meta.setdefault("name", path.stem)
     meta["path"] = str(path)
+    if isinstance(path_or_name, str) and path_or_name in ANNOTATED_MODELS:
+        regressor = annotator_matrix(names) @ regressor
+        meta["name"], meta["keypoints"] = path_or_name, "annotators"
     return BodyModelData(
         v_template=arrays["v_template"].astype(np.float64),
         shapedirs=arrays["shapedirs"].astype(np.float64),

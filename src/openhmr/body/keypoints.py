@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from openhmr.errors import OpenHMRError
+
 SMPL_JOINT_NAMES: tuple[str, ...] = (
     "pelvis",
     "left_hip",
@@ -230,3 +232,48 @@ def default_keypoint_names(count: int) -> tuple[str, ...]:
     if count == len(H36M17_NAMES):
         return H36M17_NAMES
     return tuple(f"keypoint_{i}" for i in range(count))
+
+
+# Where COCO's and LSP's annotators put hips and shoulders, as affine combinations of a body's
+# joint-centre keypoints, per side:
+#   annotated_hip      = hip      + a · (shoulder − hip)      + b · (hip − other hip)
+#   annotated_shoulder = shoulder + a · (hip − shoulder)      + b · (shoulder − other shoulder)
+# (a > 0: along the torso towards its other end; b > 0: outwards).  Calibrated by
+# tools/calibrate_coco.py: MoveNet Thunder (TF.js original) on 300 synthetic images of the open
+# body model (seed 1001), checked on 100 more: COCO hips sit 7.5% of the torso up and 10% of
+# the hip width inwards of the body's hip joints, COCO shoulders 12% of the torso above its
+# shoulder joints (the outward term, 0.6%, is noise); LSP's annotations agree with COCO's
+# (docs/fitting.md).
+ANNOTATOR_OFFSETS: dict[str, dict[str, float]] = {
+    "hip": {"along": 0.075, "out": -0.101},
+    "shoulder": {"along": -0.120, "out": -0.006},
+}
+_OFFSET_POINTS = {"hip": ("shoulder", "hip"), "shoulder": ("hip", "shoulder")}
+
+
+def annotator_matrix(
+    names: tuple[str, ...] = COCOPLUS_NAMES,
+    offsets: dict[str, dict[str, float]] | None = None,
+) -> np.ndarray:
+    """(K, K) weights moving a keypoint set's hips and shoulders to where annotators put them
+    (`ANNOTATOR_OFFSETS`, or `offsets`; a joint left out stays).  Rows sum to 1, so the move
+    commutes with rotation, translation and projection.  names: the set's K keypoint names; it
+    needs both hips and both shoulders."""
+    offsets = ANNOTATOR_OFFSETS if offsets is None else offsets
+    index = {name: k for k, name in enumerate(names)}
+    needed = [f"{s}_{j}" for s in ("left", "right") for j in ("hip", "shoulder")]
+    missing = [name for name in needed if name not in index]
+    if missing:
+        raise OpenHMRError(f"annotated keypoints: the keypoint set has no {', '.join(missing)}")
+    matrix = np.eye(len(names))
+    for row, name in enumerate(names):
+        side, _, joint = name.partition("_")
+        if joint not in offsets or side not in ("left", "right"):
+            continue
+        other = "right" if side == "left" else "left"
+        towards, across = _OFFSET_POINTS[joint]
+        along, out = offsets[joint]["along"], offsets[joint]["out"]
+        matrix[row, row] += out - along
+        matrix[row, index[f"{side}_{towards}"]] += along
+        matrix[row, index[f"{other}_{across}"]] -= out
+    return matrix

@@ -22,26 +22,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from openhmr.body.keypoints import COCO17_NAMES, COCOPLUS_NAMES
+from openhmr.body.keypoints import ANNOTATOR_OFFSETS, COCO17_NAMES, COCOPLUS_NAMES, annotator_matrix
 from openhmr.errors import OpenHMRError
 
 # rows of each OpenPose layout that hold the COCO-17 keypoints, in COCO-17 order
 OPENPOSE25_TO_COCO17 = (0, 16, 15, 18, 17, 5, 2, 6, 3, 7, 4, 12, 9, 13, 10, 14, 11)
 OPENPOSE18_TO_COCO17 = (0, 15, 14, 17, 16, 5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10)
 
-# COCO hips and shoulders as affine combinations of cocoplus points (docs/fitting.md), per side:
-#   coco_hip      = hip      + a · (shoulder − hip)      + b · (hip − other hip)
-#   coco_shoulder = shoulder + a · (hip − shoulder)      + b · (shoulder − other shoulder)
-# (a > 0: along the torso towards its other end; b > 0: outwards).  Calibrated by
-# tools/calibrate_coco.py: MoveNet Thunder (TF.js original) on 300 synthetic images of the open
-# body model (seed 1001), checked on 100 more: COCO hips sit 7.5% of the torso up and 10% of
-# the hip width inwards of the body's hip joints, COCO shoulders 12% of the torso above its
-# shoulder joints (the outward term, 0.6%, is noise).
-COCO17_OFFSETS: dict[str, dict[str, float]] = {
-    "hip": {"along": 0.075, "out": -0.101},
-    "shoulder": {"along": -0.120, "out": -0.006},
-}
-_OFFSET_POINTS = {"hip": ("shoulder", "hip"), "shoulder": ("hip", "shoulder")}
+# COCO hips and shoulders as affine combinations of cocoplus points: where annotators put them
+# (`openhmr.body.keypoints.ANNOTATOR_OFFSETS`, calibrated by tools/calibrate_coco.py)
+COCO17_OFFSETS: dict[str, dict[str, float]] = ANNOTATOR_OFFSETS
 
 LAYOUTS = ("coco17", "openpose25", "openpose18", "cocoplus19", "lsp14")
 _BY_COUNT = {17: "coco17", 25: "openpose25", 18: "openpose18", 19: "cocoplus19", 14: "lsp14"}
@@ -55,19 +45,8 @@ def coco17_matrix(offsets: dict[str, dict[str, float]] | None = None) -> np.ndar
     """(17, 19) weights: COCO-17 keypoints from the 19 cocoplus keypoints (rows sum to 1).
     offsets: {"hip" / "shoulder": {"along": a, "out": b}} (default: the calibrated
     `COCO17_OFFSETS`; a joint left out maps to its namesake)."""
-    offsets = COCO17_OFFSETS if offsets is None else offsets
-    matrix = np.zeros((len(COCO17_NAMES), len(COCOPLUS_NAMES)))
-    for row, name in enumerate(COCO17_NAMES):
-        side, _, joint = name.partition("_")
-        matrix[row, _cocoplus(name)] = 1.0
-        if joint in offsets:
-            other = "right" if side == "left" else "left"
-            towards, across = _OFFSET_POINTS[joint]
-            along, out = offsets[joint]["along"], offsets[joint]["out"]
-            matrix[row, _cocoplus(name)] += out - along
-            matrix[row, _cocoplus(f"{side}_{towards}")] += along
-            matrix[row, _cocoplus(f"{other}_{across}")] -= out
-    return matrix
+    moved = annotator_matrix(COCOPLUS_NAMES, COCO17_OFFSETS if offsets is None else offsets)
+    return moved[[_cocoplus(name) for name in COCO17_NAMES]]
 
 
 COCO17_MAPPINGS = ("calibrated", "namesake")
