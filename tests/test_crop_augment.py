@@ -147,3 +147,90 @@ def test_jitter_is_a_fixed_fraction_of_the_box_at_any_resolution(tmp_path, res):
     np.testing.assert_allclose(
         (moved - plain)[:, :2].numpy(), np.broadcast_to(-2 * shift / 224, (19, 2)), atol=1e-5
     )
+
+
+def _standing_person() -> np.ndarray:
+    """Cocoplus keypoints (19, 3) of an upright figure, arms down: y grows downwards."""
+    points = {
+        "right_ankle": (90, 400), "right_knee": (92, 320), "right_hip": (95, 240),
+        "left_hip": (125, 240), "left_knee": (128, 320), "left_ankle": (130, 400),
+        "right_wrist": (70, 250), "right_elbow": (75, 200), "right_shoulder": (85, 140),
+        "left_shoulder": (135, 140), "left_elbow": (145, 200), "left_wrist": (150, 250),
+        "neck": (110, 135), "head_top": (110, 80), "nose": (110, 110), "left_eye": (115, 105),
+        "right_eye": (105, 105), "left_ear": (120, 108), "right_ear": (100, 108),
+    }  # fmt: skip
+    from openhmr.body.keypoints import COCOPLUS_NAMES
+
+    keypoints = np.ones((19, 3))
+    keypoints[:, :2] = [points[name] for name in COCOPLUS_NAMES]
+    return keypoints
+
+
+@pytest.mark.parametrize(("level", "low_y"), [("chest", 190.0), ("hips", 240.0), ("knees", 320.0)])
+def test_truncated_box_frames_the_body_above_the_cut(level, low_y):
+    """Upright figure: the box spans the head top (y 80) down to the cut (chest: halfway
+    from hips 240 to shoulders 140, elbows at 200 left out; hips, wrists at 250 left out;
+    knees 320), x over the kept points; side = extent · 224 / 150 (HMR's box)."""
+    from openhmr.data.augment import truncated_box
+
+    keypoints = _standing_person()
+    center, scale = truncated_box(keypoints, level)
+    kept_x = {"chest": (75, 145), "hips": (70, 150), "knees": (70, 150)}[level]
+    extent = max(low_y - 80.0, kept_x[1] - kept_x[0])
+    np.testing.assert_allclose(center, [(kept_x[0] + kept_x[1]) / 2, (80 + low_y) / 2])
+    assert scale == pytest.approx(extent * 224 / 150 / 200)
+
+
+def test_truncated_box_follows_the_body_axis_and_needs_the_torso():
+    """An upside-down figure (image turned 180°) is cut at its own hips, so the box keeps its
+    head end; without visible hips there is no truncated box."""
+    from openhmr.data.augment import truncated_box
+
+    keypoints = _standing_person()
+    upside_down = keypoints.copy()
+    upside_down[:, :2] = [300.0, 500.0] - keypoints[:, :2]
+    center, scale = truncated_box(upside_down, "hips")
+    expected_center, expected_scale = truncated_box(keypoints, "hips")
+    np.testing.assert_allclose(center, [300.0, 500.0] - expected_center)
+    assert scale == pytest.approx(expected_scale)
+    keypoints[2, 2] = 0.0
+    assert truncated_box(keypoints, "hips") is None
+
+
+def test_truncation_hides_the_cut_legs_and_keeps_the_labels(tmp_path):
+    """With truncation always on, the crop frames the upper body: the ankles fall outside
+    (visibility 0) while the head stays in; the 3D / SMPL labels are the sample's own."""
+    from PIL import Image
+
+    from openhmr.data.dataset import RecordDataset
+    from openhmr.data.records import RecordIndex
+
+    Image.fromarray(np.zeros((500, 300, 3), np.uint8)).save(tmp_path / "a.png")
+    keypoints = _standing_person()[None]
+    pose = np.linspace(-0.3, 0.3, 72)[None]
+    index = RecordIndex(
+        imgname=np.array(["a.png"]), center=np.array([[110.0, 240.0]]), scale=np.array([2.4]),
+        keypoints2d=keypoints, image_root=tmp_path, pose=pose, betas=np.ones((1, 10)),
+        has_smpl=np.array([True]),
+    )  # fmt: skip
+    still = AugmentConfig(jitter=0.0, scale_range=(1.0, 1.0), flip_prob=0.0, color=0.0)
+    whole = RecordDataset(index, still, res=224, seed=1).get(0, 0)
+    cut = RecordDataset(index, AugmentConfig(**{**still.__dict__, "truncation_prob": 1.0}),
+                        res=224, seed=1).get(0, 0)  # fmt: skip
+    assert whole["keypoints2d"][:, 2].all()
+    ankles = [0, 5]
+    assert not cut["keypoints2d"][ankles, 2].any()
+    assert cut["keypoints2d"][13, 2] == 1  # head top
+    np.testing.assert_array_equal(cut["pose"].numpy(), whole["pose"].numpy())
+    np.testing.assert_array_equal(cut["betas"].numpy(), whole["betas"].numpy())
+
+
+def test_truncation_draw_leaves_the_other_draws_alone():
+    """Turning truncation on changes no other draw of a sample (its draws come last)."""
+    from openhmr.data.augment import sample_augmentation
+
+    on = sample_augmentation(AugmentConfig(truncation_prob=1.0), np.random.default_rng(5))
+    off = sample_augmentation(AugmentConfig(), np.random.default_rng(5))
+    assert on.truncation is not None and off.truncation is None
+    np.testing.assert_array_equal(on.shift, off.shift)
+    assert (on.scale, on.flip, on.rotation_deg) == (off.scale, off.flip, off.rotation_deg)

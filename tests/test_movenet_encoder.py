@@ -290,3 +290,46 @@ def test_mean_pose_baseline_is_the_network_with_its_updates_zeroed(lightning_hmr
     for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b)
         torch.testing.assert_close(a, lightning_hmr.regressor.mean_theta.expand_as(a))
+
+
+def test_blazepose_features_are_blazepose_on_the_crop_its_rule_places():
+    """φ's BlazePose part equals `BlazePose.landmarks` run on the crop as an image with the
+    same Thunder keypoints (landmarks back in [−1, 1], world, visibility, pose flag); unseen
+    keypoints lose their position only with "seen-keypoints"."""
+    from PIL import Image
+
+    from openhmr.inference.command import EXAMPLE_IMAGE as BUNDLED_PHOTO
+    from openhmr.model.movenet_encoder import BLAZEPOSE_DIM, UNSEEN_SCORE
+    from openhmr.posenet import BlazePose
+
+    photo = np.asarray(Image.open(BUNDLED_PHOTO).convert("RGB"))
+    side = min(photo.shape[:2])
+    crop = np.asarray(Image.fromarray(photo[:side, :side]).resize((256, 256), Image.BILINEAR))
+    images = torch.from_numpy(crop.copy()).permute(2, 0, 1)[None].float()
+    model = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
+                features="seen-keypoints+blazepose-full").eval()  # fmt: skip
+    plain = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
+                features="keypoints+blazepose-full").eval()  # fmt: skip
+    with torch.no_grad():
+        phi = model.encoder(images)[0].double().numpy()
+        phi_plain = plain.encoder(images)[0].double().numpy()
+        keypoints = model.encoder.parts(images)[1][0].double().numpy()
+    assert phi.shape == (51 + BLAZEPOSE_DIM,) == (feature_dim("seen-keypoints+blazepose"),)
+    points = keypoints.copy()
+    points[:, :2] = (points[:, :2] + 1) * 128
+    read = BlazePose.pretrained("full").landmarks(
+        crop, np.array([[0.0, 0.0, 256.0, 256.0]]), keypoints=points[None], masks=False
+    )
+    blaze = phi[51:-1].reshape(33, 6)
+    assert phi[-1] == pytest.approx(read.pose_flag[0], abs=1e-5) and phi[-1] > 0.5
+    np.testing.assert_allclose((blaze[:, :2] + 1) * 128, read.landmarks[0, :33, :2], atol=2e-3)
+    np.testing.assert_allclose(blaze[:, 2:5], read.world[0, :33], atol=1e-5)
+    np.testing.assert_allclose(blaze[:, 5], read.visibility[0, :33], atol=1e-5)
+    unseen = keypoints[:, 2] < UNSEEN_SCORE
+    assert unseen.any() and (~unseen).any()  # a half-length portrait: the legs are unseen
+    shown = phi[:51].reshape(17, 3)
+    np.testing.assert_array_equal(shown[unseen, :2], 0.0)
+    np.testing.assert_allclose(shown[~unseen], keypoints[~unseen], atol=1e-6)
+    np.testing.assert_allclose(phi_plain[:51].reshape(17, 3), keypoints, atol=1e-6)
+    np.testing.assert_allclose(phi_plain[51:], phi[51:], atol=1e-6)
+    assert not any("blazepose" in k for k in model.state_dict())

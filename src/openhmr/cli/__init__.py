@@ -11,12 +11,23 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from openhmr.cli import batch, body, convert, demo, export, mocap, serve, synth, train
+from openhmr.cli import (
+    batch,
+    body,
+    convert,
+    demo,
+    export,
+    mocap,
+    pseudo_label,
+    serve,
+    synth,
+    train,
+)
 from openhmr.cli import eval as evaluate
 from openhmr.cli.common import OneLineParser
 from openhmr.errors import OpenHMRError
 
-COMMANDS = (body, convert, synth, train, mocap, export, evaluate, demo, batch, serve)
+COMMANDS = (body, convert, synth, train, mocap, pseudo_label, export, evaluate, demo, batch, serve)
 """The command modules, in the order `openhmr --help` lists them."""
 
 

@@ -16,6 +16,7 @@ from openhmr.data.augment import (
     rotate_joints3d,
     rotate_pose_root,
     sample_augmentation,
+    truncated_box,
 )
 from openhmr.data.crop import crop_matrix, normalize_keypoints, transform_points, warp_image
 from openhmr.data.records import RecordIndex
@@ -71,10 +72,15 @@ class RecordDataset(torch.utils.data.Dataset):
         index, res = self.index, self.res
         rng = np.random.default_rng([self.seed, int(lap), int(row)])
         params = sample_augmentation(self.augment, rng)
-        scale = float(index.scale[row]) * params.scale
+        center, scale = index.center[row], float(index.scale[row])
+        if params.truncation is not None:
+            box = truncated_box(index.keypoints2d[row].astype(np.float64), params.truncation)
+            if box is not None:
+                center, scale = box
+        scale = scale * params.scale
         # the jitter is in pixels of the paper's 224 crop whatever `res` is (a fixed fraction
         # of the box); move the centre by the same amount in image pixels
-        center = index.center[row] + params.shift * (200.0 * scale / CROP_SIZE)
+        center = center + params.shift * (200.0 * scale / CROP_SIZE)
         matrix = crop_matrix(center, scale, res, params.rotation_deg)
         image = warp_image(read_image(index.image_root / str(index.imgname[row])), matrix, res)
         keypoints = index.keypoints2d[row].astype(np.float64).copy()

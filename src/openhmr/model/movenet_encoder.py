@@ -5,9 +5,21 @@
   "pooled"            the backbone's final map (1280 channels, stride 32), averaged: (B, 1280);
   "keypoints"         its 17 decoded keypoints (COCO order) as x, y in [−1, 1] of the crop and
                       the heatmap score: (B, 51);
-  "pooled+keypoints"  both, concatenated: (B, 1331).
+  "pooled+keypoints"  both, concatenated: (B, 1331);
+  "keypoints+blazepose", "keypoints+blazepose-full"
+                      the keypoints, then BlazePose GHUM's reading (heavy / full,
+                      `openhmr.posenet.BlazePose`) of the crop MediaPipe's rule places from
+                      them: its 33 landmarks as x, y in [−1, 1] of the crop, metric 3D world
+                      coordinates about the hips (the crop's axes) and visibility, then its
+                      pose flag: (B, 51 + 199) (all but the flag zero when it is below 0.5).
 The keypoints are where the network finds each named joint, left from right; the pooled map
-adds what a point cannot say (depth order, limb orientation, clothing).
+adds what a point cannot say (depth order, limb orientation, clothing); BlazePose, trained on
+real photos with 3D body fits, adds depth.  "seen-keypoints" in place of "keypoints": the
+keypoints scoring below `UNSEEN_SCORE` count as unseen, their x, y zeroed (the score stays),
+so a joint the network cannot see (a leg cut off by the crop) carries no made-up position for
+the regressor to read.
+BlazePose is frozen and loaded from the package's own weights: it is not part of the
+encoder's state dict (checkpoints do not carry it).
 
 orientations: how many ways up the crop is read. MoveNet was trained on people the right way
 up and misses most upside-down ones (a quarter of LSP-extended's); with 2 the crop is also read
@@ -21,6 +33,9 @@ were trained at 256 for Thunder, 192 for Lightning).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,17 +43,42 @@ from openhmr.errors import OpenHMRError
 from openhmr.posenet.mobilenet import LAST_CHANNELS
 from openhmr.posenet.movenet import MoveNet
 
+if TYPE_CHECKING:
+    from openhmr.posenet.blazepose import BlazePose
+
 MOVENET_BACKBONES = {"movenet_thunder": "thunder", "movenet_lightning": "lightning"}
-FEATURES = ("pooled", "keypoints", "pooled+keypoints")
+FEATURES = (
+    "pooled",
+    "keypoints",
+    "pooled+keypoints",
+    "keypoints+blazepose",
+    "keypoints+blazepose-full",
+    "seen-keypoints",
+    "seen-keypoints+blazepose",
+    "seen-keypoints+blazepose-full",
+)
 ORIENTATIONS = (1, 2, 4)
 KEYPOINT_DIM = 17 * 3
+BLAZEPOSE_LANDMARKS = 33
+BLAZEPOSE_DIM = BLAZEPOSE_LANDMARKS * 6 + 1
+MIN_POSE_FLAG = 0.5  # BlazePose's pose flag below this: its reading is zeroed
+UNSEEN_SCORE = 0.2  # keypoints below this score count as unseen in φ
+
+
+def blazepose_variant(features: str) -> str | None:
+    """The BlazePose variant a features choice reads ("heavy", "full") or None."""
+    if "blazepose" not in features:
+        return None
+    return "full" if features.endswith("blazepose-full") else "heavy"
 
 
 def feature_dim(features: str) -> int:
     """The length of φ for a `features` choice."""
     check_features(features)
-    return (LAST_CHANNELS if "pooled" in features else 0) + (
-        KEYPOINT_DIM if "keypoints" in features else 0
+    return (
+        (LAST_CHANNELS if "pooled" in features else 0)
+        + (KEYPOINT_DIM if "keypoints" in features else 0)
+        + (BLAZEPOSE_DIM if "blazepose" in features else 0)
     )
 
 
@@ -69,14 +109,69 @@ def turn_back(xy: torch.Tensor, turns: int) -> torch.Tensor:
     return torch.stack(turned, dim=-1)
 
 
-def combine_parts(pooled: torch.Tensor, keypoints: torch.Tensor, features: str) -> torch.Tensor:
-    """pooled (B, 1280), keypoints (B, 17, 3) normalised x, y and score -> φ (B, D)."""
+def hide_unseen(keypoints: torch.Tensor, threshold: float = UNSEEN_SCORE) -> torch.Tensor:
+    """keypoints (..., 3) x, y, score -> the same with x, y zeroed where the score is below
+    `threshold`."""
+    seen = (keypoints[..., 2:] >= threshold).to(keypoints.dtype)
+    return torch.cat([keypoints[..., :2] * seen, keypoints[..., 2:]], dim=-1)
+
+
+def combine_parts(
+    pooled: torch.Tensor | None,
+    keypoints: torch.Tensor,
+    features: str,
+    blazepose: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """pooled (B, 1280), keypoints (B, 17, 3) normalised x, y and score, blazepose
+    (B, `BLAZEPOSE_DIM`) (`blazepose_reading`) -> φ (B, D)."""
     parts = []
     if "pooled" in features:
         parts.append(pooled)
-    if "keypoints" in features:
+    if "seen-keypoints" in features:
+        parts.append(hide_unseen(keypoints).flatten(1))
+    elif "keypoints" in features:
         parts.append(keypoints.flatten(1))
+    if "blazepose" in features:
+        if blazepose is None:
+            raise OpenHMRError(f"encoder features {features!r} need BlazePose's reading")
+        parts.append(blazepose)
     return torch.cat(parts, dim=1)
+
+
+@torch.no_grad()
+def blazepose_reading(net, images: torch.Tensor, keypoints: torch.Tensor) -> torch.Tensor:
+    """BlazePose `net` on the crop MediaPipe's rule places inside each HMR crop.
+
+    images (B, 3, S, S) RGB 0–255; keypoints (B, 17, 3) COCO x, y in [−1, 1] of the crop and
+    score (MoveNet's) -> (B, `BLAZEPOSE_DIM`): per landmark x, y in [−1, 1] of the HMR crop,
+    world x, y, z metres (the crop's axes: x right, y down, z away), visibility; then the pose
+    flag.  All but the flag are zero where the flag is below `MIN_POSE_FLAG`."""
+    from openhmr.posenet.blazepose_net import INPUT_SIZE
+    from openhmr.posenet.pose_roi import crop_points_to_image, roi_from_keypoints, sample_crops
+
+    size = images.shape[-1]
+    points = keypoints.detach().double().cpu().numpy().copy()
+    points[..., :2] = (points[..., :2] + 1.0) * (size / 2.0)
+    boxes = np.tile([0.0, 0.0, size, size], (len(points), 1))
+    roi = roi_from_keypoints(points, boxes)
+    affine = roi.crop_to_image(INPUT_SIZE)
+    like = next(net.parameters())
+    crops = sample_crops(images.to(like.device, like.dtype) / 255.0, affine, INPUT_SIZE)
+    out = net(crops)
+    count = BLAZEPOSE_LANDMARKS
+    ld = out.ld_3d[:, :count].double().cpu().numpy()
+    xy = crop_points_to_image(ld[..., :2], affine) * (2.0 / size) - 1.0
+    world = out.world_3d[:, :count].double().cpu().numpy()
+    world = np.concatenate(
+        [np.einsum("nij,nkj->nki", roi.axes, world[..., :2]), world[..., 2:]], axis=2
+    )
+    visibility = 1.0 / (1.0 + np.exp(-ld[..., 3:4]))
+    flag = out.pose_flag.double().cpu().numpy().reshape(-1, 1)
+    reading = np.concatenate([xy, world, visibility], axis=2).reshape(len(ld), -1)
+    reading = reading * (flag >= MIN_POSE_FLAG)
+    return torch.from_numpy(np.concatenate([reading, flag], axis=1)).to(
+        images.device, torch.float32
+    )
 
 
 class MoveNetEncoder(nn.Module):
@@ -98,6 +193,21 @@ class MoveNetEncoder(nn.Module):
         self.turns = turns_of(orientations)
         self.net = MoveNet.pretrained(variant) if pretrained else MoveNet(variant)
         self.feature_dim = feature_dim(features)
+        self.blazepose_variant = blazepose_variant(features)
+
+    def blazepose(self, variant: str | None = None) -> BlazePose:
+        """The frozen BlazePose `variant` (default: the features'), loaded from the package's
+        weights once and kept out of the state dict, on the encoder's device."""
+        from openhmr.posenet.blazepose import BlazePose
+
+        variant = variant or self.blazepose_variant
+        if variant is None:
+            raise OpenHMRError(f"encoder features {self.features!r} read no BlazePose")
+        nets = self.__dict__.setdefault("_blazepose", {})
+        if variant not in nets:
+            nets[variant] = BlazePose.pretrained(variant).requires_grad_(False)
+        device = next(self.net.parameters()).device
+        return nets[variant].to(device)
 
     @property
     def input_size(self) -> int:
@@ -132,4 +242,8 @@ class MoveNetEncoder(nn.Module):
         return pooled[best, rows], keypoints[best, rows]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return combine_parts(*self.parts(images), self.features)
+        pooled, keypoints = self.parts(images)
+        blazepose = None
+        if self.blazepose_variant is not None:
+            blazepose = blazepose_reading(self.blazepose(), images, keypoints)
+        return combine_parts(pooled, keypoints, self.features, blazepose)

@@ -132,6 +132,12 @@ def _sample(source: torch.Tensor, affine: np.ndarray, height: int, width: int) -
     return F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def sample_crops(images: torch.Tensor, affine: np.ndarray, size: int) -> torch.Tensor:
+    """One bilinear crop from each image (zeros outside): images (N, C, H, W), affine
+    (N, 2, 3) crop -> image (continuous pixels) -> (N, C, size, size)."""
+    return _sample(images, affine, size, size)
+
+
 def warp_crops(image: torch.Tensor, affine: np.ndarray, size: int) -> torch.Tensor:
     """Bilinear crops (zeros outside the image): image (3, H, W), affine (N, 2, 3) crop ->
     image (continuous pixels) -> (N, 3, size, size) in the image's dtype and device."""

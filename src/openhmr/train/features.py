@@ -4,11 +4,13 @@ images. With the encoder frozen (`optim.train_encoder: false`) a step is then th
 the body model, the losses and the discriminator: no image is decoded or convolved.
 
 A cache file `<cache_dir>/<name>.npz` holds, for each (lap, row), what a MoveNet encoder's
-`parts` give — pooled (1280) float16 and keypoints (17, 3) — or, for another encoder, φ
-itself, plus the sample's labels (keypoints2d, joints3d, pose, betas, has_smpl, has_3d) drawn
-with the same augmentation `RecordDataset.get(row, lap)` draws. Its `identity` (the index, the
-encoder's weights, the crop, the augmentation, the laps) is checked on reuse: a cache made for
-other inputs is rebuilt, never silently used.
+`parts` give — pooled (1280) float16 and keypoints (17, 3) — and, when its features read
+BlazePose, BlazePose's reading of the crop (`blazepose_reading`) by both variants (heavy and
+full, so either can be trained from one cache), or, for another encoder, φ itself, plus the
+sample's labels (keypoints2d, joints3d, pose, betas, has_smpl, has_3d) drawn with the same
+augmentation `RecordDataset.get(row, lap)` draws. Its `identity` (the index, the encoder's
+weights, the crop, the augmentation, the laps) is checked on reuse: a cache made for other
+inputs is rebuilt, never silently used.
 """
 
 from __future__ import annotations
@@ -25,9 +27,15 @@ from openhmr.data.dataset import RecordDataset
 from openhmr.errors import OpenHMRError
 from openhmr.files import write_npz
 from openhmr.model.hmr import HMR
-from openhmr.model.movenet_encoder import MoveNetEncoder, combine_parts
+from openhmr.model.movenet_encoder import (
+    MoveNetEncoder,
+    blazepose_reading,
+    blazepose_variant,
+    combine_parts,
+)
 
 LABELS = ("keypoints2d", "joints3d", "pose", "betas", "has_smpl", "has_3d")
+BLAZEPOSE_CACHED = ("heavy", "full")
 
 
 def encoder_fingerprint(model: HMR) -> str:
@@ -56,6 +64,8 @@ def cache_identity(model: HMR, dataset: RecordDataset, laps: int) -> dict:
     }
     if model.config.orientations != 1:
         identity["orientations"] = model.config.orientations
+    if blazepose_variant(model.config.features) is not None:
+        identity["blazepose"] = list(BLAZEPOSE_CACHED)
     return identity
 
 
@@ -63,10 +73,12 @@ def _encode(model: HMR, images: torch.Tensor) -> dict[str, np.ndarray]:
     x = model.normalize(images.float() / 255.0)
     if isinstance(model.encoder, MoveNetEncoder):
         pooled, keypoints = model.encoder.parts(x)
-        return {
-            "pooled": pooled.half().numpy(),
-            "keypoints": keypoints.float().numpy(),
-        }
+        parts = {"pooled": pooled.half().numpy(), "keypoints": keypoints.float().numpy()}
+        if model.encoder.blazepose_variant is not None:
+            for variant in BLAZEPOSE_CACHED:
+                net = model.encoder.blazepose(variant)
+                parts[f"blazepose_{variant}"] = blazepose_reading(net, x, keypoints).numpy()
+        return parts
     return {"features": model.encoder(x).half().numpy()}
 
 
@@ -146,10 +158,14 @@ class FeatureDataset(torch.utils.data.Dataset):
         if "features" in arrays:
             phi = torch.from_numpy(arrays.pop("features").astype(np.float32))
         else:
+            variant = blazepose_variant(features)
+            if variant is not None and f"blazepose_{variant}" not in arrays:
+                raise OpenHMRError(f"{path}: no BlazePose {variant} reading for {features!r}")
             phi = combine_parts(
                 torch.from_numpy(arrays.pop("pooled").astype(np.float32)),
                 torch.from_numpy(arrays.pop("keypoints").astype(np.float32)),
                 features,
+                None if variant is None else torch.from_numpy(arrays[f"blazepose_{variant}"]),
             )
         self.features = phi
         self.labels = {name: torch.from_numpy(arrays[name]) for name in LABELS}
