@@ -294,3 +294,24 @@ def test_annotated_variant_moves_hips_and_shoulders_only() -> None:
         moved(pose=pose, betas=betas).vertices.numpy(),
     )
     assert moved.name == "open-annotated" and plain.name != moved.name
+
+
+def test_checkpoints_load_with_the_body_model_they_were_trained_with(tmp_path) -> None:
+    """A checkpoint saved with "open-annotated" loads with it by default; the bundled default
+    model (trained with joint-centre keypoints) with "open"; a given body model wins."""
+    from openhmr.body import load_body_model
+    from openhmr.inference.predictor import Predictor, resolve_checkpoint
+    from openhmr.model import HMR, save_checkpoint
+    from openhmr.model.checkpoint import trained_body_model
+
+    path = save_checkpoint(
+        tmp_path / "annotated.safetensors",
+        HMR(body_model=load_body_model("open-annotated"), width=8, hidden=16),
+    )
+    assert trained_body_model(path) == "open-annotated"
+    assert Predictor.from_checkpoint(path).model.body_model.name == "open-annotated"
+    assert Predictor.from_checkpoint(path, body_model="open").model.body_model.name != (
+        "open-annotated"
+    )
+    assert trained_body_model(resolve_checkpoint("default")) == "open"
+    assert trained_body_model(tmp_path / "missing.safetensors") == "open"

@@ -156,10 +156,11 @@ def _check_model(config: WorkerConfig) -> None:
     Ray starts rather than a failure in every worker."""
     from openhmr.body import load_body_model
     from openhmr.inference.predictor import resolve_checkpoint
-    from openhmr.model.checkpoint import load_checkpoint
+    from openhmr.model.checkpoint import load_checkpoint, trained_body_model
 
     path = resolve_checkpoint(config.checkpoint)  # "default": the bundled model
-    load_checkpoint(path, body_model=load_body_model(config.body_model))
+    body_model = config.body_model or trained_body_model(path)
+    load_checkpoint(path, body_model=load_body_model(body_model))
 
 
 def _as_result(row: Sequence) -> Result:

@@ -20,11 +20,12 @@ from openhmr.inference.predictor import Predictor, as_detections, load_image
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """checkpoint: a path or "default"; threads: torch threads in each worker; crops: crops
+    """checkpoint: a path or "default"; body_model: a name or path (None: the one the
+    checkpoint was trained with); threads: torch threads in each worker; crops: crops
     per network batch."""
 
     checkpoint: str = "default"
-    body_model: str = "open"
+    body_model: str | None = None
     refine: bool = False
     device: str = "cpu"
     threads: int = 1

@@ -1,8 +1,9 @@
 """Body model files → `BodyModelData` (plain numpy arrays), whatever the file kind.
 
-Supported: the bundled open model (`"open"`: keypoints at joint centres; `"open-annotated"`: the
-same model with its hip and shoulder keypoints where annotators put them), official SMPL `.pkl` (read without chumpy), the
-smplx package's `.npz`, and the project's own `.npz` (see docs/body_model_format.md).
+Supported: the bundled open model (`"open"`: keypoints at joint centres; `"open-annotated"`:
+the same model with its hip and shoulder keypoints where annotators put them), official SMPL
+`.pkl` (read without chumpy), the smplx package's `.npz`, and the project's own `.npz` (see
+docs/body_model_format.md).
 """
 
 from __future__ import annotations

@@ -29,7 +29,11 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument(
         "--checkpoint", default="default", help="model (default: the bundled model)"
     )
-    parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
+    parser.add_argument(
+        "--body-model",
+        help="'open', 'open-annotated' or a path (default: the body model the checkpoint "
+        "was trained with)",
+    )
     parser.add_argument(
         "--address",
         help="Ray cluster to run on (host:port or 'auto'; default: start Ray locally)",

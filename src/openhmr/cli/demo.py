@@ -25,7 +25,11 @@ def add_parser(commands: Commands) -> None:
         help="openhmr .safetensors, SPIN model_checkpoint.pt or HMR TF ckpt "
         "(default: the bundled model, docs/default_model.md)",
     )
-    parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
+    parser.add_argument(
+        "--body-model",
+        help="'open', 'open-annotated' or a path (default: the body model the checkpoint "
+        "was trained with)",
+    )
     parser.add_argument(
         "--bbox",
         action="append",

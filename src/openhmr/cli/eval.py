@@ -37,7 +37,11 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="images per batch (32)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--workers", type=int, default=0, help="data loader workers (0)")
-    parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
+    parser.add_argument(
+        "--body-model",
+        help="'open', 'open-annotated' or a path (default: the body model the checkpoint "
+        "was trained with)",
+    )
     parser.add_argument(
         "--keypoint-regressor",
         help="(K, V) regressor replacing the model's keypoints, e.g. SPIN's "
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> None:
     from openhmr.evaluate.protocols import check_index
     from openhmr.evaluate.segmentation import UPI_S1H_PART_ORDER, part_lookup
     from openhmr.model import load_checkpoint
-    from openhmr.model.checkpoint import body_model_identity
+    from openhmr.model.checkpoint import body_model_identity, trained_body_model
 
     protocol = get_protocol(args.protocol)
     out = args.out or Path("out") / f"eval_{protocol.name}.json"
@@ -126,10 +130,12 @@ def run(args: argparse.Namespace) -> None:
     total = len(index)
     if args.limit is not None:
         index = index.subset(slice(0, args.limit))
-    body_model = load_body_model(
-        args.body_model, keypoint_regressor=args.keypoint_regressor, device=args.device
-    )
     checkpoint_path = checkpoint_file(args.checkpoint)
+    body_model = load_body_model(
+        args.body_model or trained_body_model(checkpoint_path),
+        keypoint_regressor=args.keypoint_regressor,
+        device=args.device,
+    )
     checkpoint = load_checkpoint(checkpoint_path, body_model=body_model)
     predictions = predict_index(
         checkpoint.model, index, args.batch_size, args.device, args.workers, progress=True

@@ -20,7 +20,11 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument(
         "--checkpoint", help="as for demo (default: the bundled model, docs/default_model.md)"
     )
-    parser.add_argument("--body-model", default="open", help="'open' (default) or a path")
+    parser.add_argument(
+        "--body-model",
+        help="'open', 'open-annotated' or a path (default: the body model the checkpoint "
+        "was trained with)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     parser.set_defaults(run=run)
 

@@ -109,6 +109,9 @@ class RecordDataset(torch.utils.data.Dataset):
             "pose": torch.tensor(pose, dtype=torch.float32),
             "betas": torch.tensor(betas, dtype=torch.float32),
             "has_smpl": torch.tensor(has_smpl),
-            "has_3d": torch.tensor(index.joints3d is not None),
+            # per row: a labelled index may hold rows without 3D (validity all zero)
+            "has_3d": torch.tensor(
+                index.joints3d is not None and bool(index.joints3d[row, :, 3].any())
+            ),
             "index": torch.tensor(row),
         }

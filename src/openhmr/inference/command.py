@@ -38,7 +38,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
 def run_demo_command(
     input_path: str | None,
     checkpoint: str | None,
-    body_model: str,
+    body_model: str | None,
     bbox: str | Sequence[str] | None,
     keypoints: str | None,
     out: Path,

@@ -45,6 +45,7 @@ from openhmr.inference.detect import Detections, MoveNetPersonDetector, PersonDe
 from openhmr.inference.people import Person, PersonFit, person_fits, place_people
 from openhmr.inference.timing import StageTimer, maybe_stage
 from openhmr.model import HMR, Discriminator, load_checkpoint
+from openhmr.model.checkpoint import trained_body_model
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_MODEL = ASSETS / "default_model.safetensors"
@@ -114,16 +115,19 @@ class Predictor:
     def from_checkpoint(
         cls,
         path: str | os.PathLike = "default",
-        body_model: str | os.PathLike | BodyModel = "open",
+        body_model: str | os.PathLike | BodyModel | None = None,
         orientations: int | None = None,
         **options: object,
     ) -> Predictor:
         """Load a checkpoint ("default": the bundled model) with a body model ("open": the
-        bundled open model, or a path to SMPL); orientations: how many ways up a MoveNet
+        bundled open model, "open-annotated", or a path to SMPL; None: the bundled one the
+        checkpoint was trained with, `trained_body_model`); orientations: how many ways up a MoveNet
         encoder reads each crop (`HMR.set_orientations`; None: the checkpoint's); options go to
         `Predictor`.  With ``refine=True`` the checkpoint's discriminator (if it has one and no
         discriminator option is given) becomes the fit's adversarial prior."""
         checkpoint_path = resolve_checkpoint(path)
+        if body_model is None:
+            body_model = trained_body_model(checkpoint_path)
         body = body_model if isinstance(body_model, BodyModel) else load_body_model(body_model)
         checkpoint = load_checkpoint(checkpoint_path, body_model=body)
         if orientations is not None:

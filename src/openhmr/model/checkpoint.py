@@ -220,3 +220,31 @@ def load_checkpoint(path: str | os.PathLike, body_model: BodyModel | None = None
         f"{path}: not a checkpoint openhmr knows (openhmr .safetensors, SPIN "
         "model_checkpoint.pt, ImageNet ResNet-50 .pth, or HMR's TF model.ckpt-*)"
     )
+
+
+def trained_body_model(path: str | os.PathLike) -> str:
+    """The bundled body model a checkpoint was trained with, by name ("open", or
+    "open-annotated" whose keypoints sit where annotators put them): read from an openhmr
+    file's record or a training checkpoint's config.  Anything else (another body model
+    file, other formats) gives "open"."""
+    from openhmr.body.io import BUNDLED_MODELS
+
+    path = Path(path)
+    name = None
+    if path.suffix == ".safetensors" and path.is_file():
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                record = json.loads((handle.metadata() or {}).get(RECORD_KEY, "{}"))
+        except Exception:  # unreadable: load_checkpoint says why
+            record = {}
+        name = (record.get("body_model") or {}).get("name")
+        name = name or ((record.get("config") or {}).get("model") or {}).get("body_model")
+    elif path.suffix == ".ckpt" and path.is_file():
+        data = torch_load_plain(path)
+        config = (
+            (data.get("hyper_parameters") or {}).get("config") if isinstance(data, dict) else None
+        )
+        name = ((config or {}).get("model") or {}).get("body_model")
+    return name if isinstance(name, str) and name in BUNDLED_MODELS else "open"

@@ -12,7 +12,7 @@ from openhmr.video.tiles import TiledDetector
 def run_track_command(
     input_path: str | None,
     checkpoint: str | None,
-    body_model: str,
+    body_model: str | None,
     out: Path,
     device: str,
     batch_size: int,

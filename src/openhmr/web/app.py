@@ -218,7 +218,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 7860,
     checkpoint: str | None = None,
-    body_model: str = "open",
+    body_model: str | None = None,
     device: str = "cpu",
 ) -> None:
     """Load the model once and serve the page until interrupted (Ctrl-C or SIGTERM)."""
