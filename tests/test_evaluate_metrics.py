@@ -173,3 +173,33 @@ def test_root_orientation_errors_are_the_angle_between_the_two_roots():
     pred = np.zeros((5, 24, 3))
     pred[:, 0] = (turns * true).as_rotvec()
     np.testing.assert_allclose(root_orientation_errors(pred, true.as_rotvec()), angles, atol=1e-4)
+
+
+def test_posture_of_known_bodies():
+    """The open model's rest body turned to face the camera (a half turn about x: camera axes
+    have y down): its face points along its own ear → nose line, the model's 11° down-tilt
+    off the camera axis, here computed from the rest keypoints; its straight legs hang
+    within a few degrees of the torso. Knees bent by a right angle (about the body's x)
+    swing the shins ~90° from it; a head tipped back 40° lifts the face from 11° below the
+    camera axis to 29° above it."""
+    import math
+
+    from openhmr.body import COCOPLUS_NAMES, load_body_model
+    from openhmr.evaluate.posture import posture
+
+    body = load_body_model("open")
+    k = {name: i for i, name in enumerate(COCOPLUS_NAMES)}
+    rest = body(pose=torch.zeros(1, 24, 3), betas=torch.zeros(1, 10)).keypoints[0].numpy()
+    forward = rest[k["nose"]] - (rest[k["left_ear"]] + rest[k["right_ear"]]) / 2
+    tilt = np.degrees(np.arctan2(abs(forward[1]), forward[2]))
+    poses = torch.zeros(3, 24, 3)
+    poses[:, 0, 0] = math.pi
+    poses[1, [4, 5], 0] = math.pi / 2  # knees
+    poses[2, 15, 0] = -math.radians(40)  # head back
+    with torch.no_grad():
+        keypoints = body(pose=poses, betas=torch.zeros(3, 10)).keypoints.numpy()
+    reading = posture(keypoints)
+    assert reading.face_deg[0] == pytest.approx(tilt, abs=0.1)
+    assert reading.shin_deg[0].max() < 8
+    assert np.all(np.abs(reading.shin_deg[1] - 90) < 8)
+    assert reading.face_deg[2] == pytest.approx(40 - tilt, abs=1)
