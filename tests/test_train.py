@@ -270,3 +270,28 @@ def test_rank_agreement_check_names_the_first_differing_tensor():
         check_ranks_agree(module, differing)
     expected = [float(p.detach().double().sum()) for p in module.parameters()]
     assert parameter_checksums(module).tolist() == pytest.approx(expected)
+
+
+def test_a_dataset_read_for_its_2d_labels_only(tmp_path):
+    """data.train[i].labels "2d": the batch keeps the samples' 2D keypoints and images but no
+    3D or SMPL label counts; an unknown labels value is one clear error."""
+    import dataclasses
+
+    from openhmr.data.dataset import RecordDataset
+    from openhmr.data.records import load_index
+    from openhmr.train.data import Labels2D, resolve_index
+    from openhmr.train.sections import DatasetEntry
+    from openhmr.train.validate import check_values
+
+    config = tiny_config(tmp_path / "run", "data.synthetic.val.num=3")
+    index = load_index(resolve_index("synthetic:val", config, progress=False))
+    dataset = RecordDataset(index, res=64, seed=1)
+    plain, only2d = dataset.get(1, 0), Labels2D(dataset).get(1, 0)
+    assert bool(plain["has_smpl"]) and bool(plain["has_3d"])
+    assert not bool(only2d["has_smpl"]) and not bool(only2d["has_3d"])
+    for key in ("image", "keypoints2d", "pose"):
+        assert torch.equal(plain[key], only2d[key])
+    entries = (DatasetEntry(config.data.train[0].index, 1.0, "3d"),)
+    bad = dataclasses.replace(config, data=dataclasses.replace(config.data, train=entries))
+    with pytest.raises(OpenHMRError, match=r"data\.train\[0\]\.labels: expected 'all' or '2d'"):
+        check_values(bad)

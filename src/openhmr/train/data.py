@@ -141,6 +141,29 @@ def use_feature_caches(
     return TrainingData(caches, data.ratios, data.mocap, data.val, data.identity)
 
 
+class Labels2D(torch.utils.data.Dataset):
+    """A training dataset read for its 2D keypoints only (`DatasetEntry.labels` "2d"): every
+    item's has_smpl and has_3d are False, so no 3D or SMPL loss reads it."""
+
+    takes_lap = True
+
+    def __init__(self, dataset: torch.utils.data.Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def get(self, row: int, lap: int) -> dict[str, torch.Tensor]:
+        inner = self.dataset
+        item = dict(inner.get(row, lap) if getattr(inner, "takes_lap", False) else inner[row])
+        item["has_smpl"] = torch.zeros_like(item["has_smpl"])
+        item["has_3d"] = torch.zeros_like(item["has_3d"])
+        return item
+
+    def __getitem__(self, row: int) -> dict[str, torch.Tensor]:
+        return self.get(row, 0)
+
+
 def train_loader(
     data: TrainingData, config: TrainConfig, steps: range, rank: int, world_size: int
 ) -> torch.utils.data.DataLoader:
@@ -155,8 +178,12 @@ def train_loader(
         rank=rank,
         world_size=world_size,
     )
+    datasets = [
+        dataset if entry.labels == "all" else Labels2D(dataset)
+        for dataset, entry in zip(data.train, config.data.train, strict=True)
+    ]
     return make_loader(
-        MixedDataset(data.train),
+        MixedDataset(datasets),
         batch_sampler=sampler,
         workers=config.data.workers,
         seed=config.seed,

@@ -40,10 +40,13 @@ class ModelSection:
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    """One training dataset: a record index and its share of every batch."""
+    """One training dataset: a record index and its share of every batch; labels: "all"
+    (every label the index has) or "2d" (its 2D keypoints only: 3D joints and SMPL
+    parameters are not used, e.g. to measure what pseudo-labels add)."""
 
     index: str
     ratio: float = 1.0
+    labels: str = "all"
 
 
 @dataclass(frozen=True)

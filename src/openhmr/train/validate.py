@@ -88,6 +88,10 @@ def _check_data(data: DataSection) -> None:
         raise OpenHMRError("config data.train is empty: name at least one record index")
     for i, entry in enumerate(data.train):
         _number(f"data.train[{i}].ratio", entry.ratio, above=0)
+        if entry.labels not in ("all", "2d"):
+            raise OpenHMRError(
+                f"config data.train[{i}].labels: expected 'all' or '2d', got {entry.labels!r}"
+            )
     names = [entry.index for entry in data.train] + ([data.val] if data.val else [])
     for name in names:
         split = name[len(SYNTHETIC_PREFIX) :] if name.startswith(SYNTHETIC_PREFIX) else None
