@@ -333,3 +333,30 @@ def test_blazepose_features_are_blazepose_on_the_crop_its_rule_places():
     np.testing.assert_allclose(phi_plain[:51].reshape(17, 3), keypoints, atol=1e-6)
     np.testing.assert_allclose(phi_plain[51:], phi[51:], atol=1e-6)
     assert not any("blazepose" in k for k in model.state_dict())
+
+
+def test_blazepose_cache_holds_both_variants_and_gives_the_encoders_phi(synth_split, tmp_path):
+    """A cache for BlazePose features holds heavy's and full's readings; either features
+    choice read from it is the encoder's φ on the same augmented crop; a cache made without
+    them cannot serve them."""
+    model = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
+                features="seen-keypoints+blazepose").eval()  # fmt: skip
+    full = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
+               features="keypoints+blazepose-full").eval()  # fmt: skip
+    index = load_index(synth_split).subset(slice(0, 2))
+    dataset = RecordDataset(index, AugmentConfig(truncation_prob=0.5), res=256, seed=2)
+    path = build_feature_cache(model, dataset, 1, tmp_path / "b.npz", progress=False)
+    with np.load(path) as data:
+        assert {"blazepose_heavy", "blazepose_full"} <= set(data.files)
+        assert json.loads(str(data["identity"]))["blazepose"] == ["heavy", "full"]
+    for net, features in ((model, "seen-keypoints+blazepose"), (full, "keypoints+blazepose-full")):
+        cache = FeatureDataset(path, features)
+        for row in range(2):
+            with torch.no_grad():
+                phi = net.encoder(dataset.get(row, 0)["image"][None].float())[0]
+            torch.testing.assert_close(cache.get(row, 0)["features"], phi, atol=1e-4, rtol=1e-4)
+    plain = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
+                features="keypoints").eval()  # fmt: skip
+    other = build_feature_cache(plain, dataset, 1, tmp_path / "k.npz", progress=False)
+    with pytest.raises(OpenHMRError, match="no BlazePose heavy reading"):
+        FeatureDataset(other, "keypoints+blazepose")
