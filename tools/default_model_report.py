@@ -6,10 +6,18 @@ placed by the same box, on held-out real LSP-extended images (2D) and on a fresh
         --without-prior runs/default_model_noprior/model.safetensors \
         --lsp-val runs/data/lspet_val.npz --mocap runs/data/cmu_poses.npz \
         --synth-out runs/default_eval/synth --out runs/default_eval/report.json \
-        --pictures runs/default_eval/pictures
+        --pictures runs/default_eval/pictures [--sampler-out runs/default_eval/sampler]
 
 The mean-pose baseline is the trained network with its regression updates zeroed: every image
 gets the learned mean Θ₀ (pose, shape and crop camera), i.e. the mean body placed by the box.
+
+Each checkpoint is scored with the body model it was trained with (`trained_body_model`:
+"open", joint-centre keypoints, or "open-annotated", hips and shoulders where annotators put
+them), on synthetic splits whose truth comes from that same body model (the same seed gives
+the same images under both; the splits are generated per body model, `<out>_<body model>`).
+A model trained with "open-annotated" is also scored with its θ, β posed through "open"
+(rows `<name>@open`), against the joint-centre truth the older models are scored on.
+--sampler-out adds a fresh split of the built-in pose sampler (seed --sampler-seed).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from openhmr.evaluate.predict import predict_index
 from openhmr.evaluate.protocols import evaluate_predictions
 from openhmr.files import atomic_path
 from openhmr.model import HMR, load_checkpoint
+from openhmr.model.checkpoint import trained_body_model
 from openhmr.synth import SynthConfig, generate
 
 # crops per network call: MoveNet read 4 ways up runs fastest per crop at small batches on a
@@ -70,6 +79,8 @@ def main() -> None:
     parser.add_argument("--synth-out", required=True)
     parser.add_argument("--synth-num", type=int, default=300)
     parser.add_argument("--synth-seed", type=int, default=99)
+    parser.add_argument("--sampler-out", help="a fresh split of the built-in pose sampler")
+    parser.add_argument("--sampler-seed", type=int, default=98)
     parser.add_argument(
         "--orientations",
         type=int,
@@ -84,40 +95,68 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    body = load_body_model("open")
-    models = {"model": load_checkpoint(args.model, body_model=body).model}
+    bodies: dict[str, object] = {}
+
+    def body_of(name: str):
+        if name not in bodies:
+            bodies[name] = load_body_model(name)
+        return bodies[name]
+
+    def load(path: str) -> HMR:
+        return load_checkpoint(path, body_model=body_of(trained_body_model(path))).model
+
+    models = {"model": load(args.model)}
     models["mean_pose_baseline"] = mean_pose_model(models["model"])
     if args.without_prior:
-        models["without_prior"] = load_checkpoint(args.without_prior, body_model=body).model
+        models["without_prior"] = load(args.without_prior)
     for entry in args.also:
         name, _, path = entry.partition("=")
-        models[name] = load_checkpoint(path, body_model=body).model
+        models[name] = load(path)
     if args.orientations:
         for model in models.values():
             model.set_orientations(args.orientations)
-    synth = Path(args.synth_out) / "synth.npz"
-    if not synth.exists():
-        generate(
-            SynthConfig(
-                out=args.synth_out, num=args.synth_num, seed=args.synth_seed, mocap=args.mocap
-            ),
-            progress=False,
-        )
-    lsp, fresh = load_index(args.lsp_val), load_index(synth)
+    splits = {"synthetic": (args.synth_out, args.synth_seed, args.mocap)}
+    if args.sampler_out:
+        splits["sampler"] = (args.sampler_out, args.sampler_seed, None)
+
+    def split(kind: str, body_name: str):
+        out, seed, mocap = splits[kind]
+        folder = f"{out}_{body_name}" if body_name != "open" else out
+        path = Path(folder) / "synth.npz"
+        if not path.exists():
+            config = SynthConfig(out=folder, num=args.synth_num, seed=seed, mocap=mocap,
+                                 body_model=body_name)  # fmt: skip
+            generate(config, progress=False)
+        return load_index(path)
+
+    lsp = load_index(args.lsp_val)
     report = {
         "lsp_val": {"index": args.lsp_val, "rows": len(lsp)},
-        "synthetic": {"index": str(synth), "rows": len(fresh), "seed": args.synth_seed},
+        **{
+            kind: {"folder": out, "rows": args.synth_num, "seed": seed}
+            for kind, (out, seed, _) in splits.items()
+        },
         "orientations": {name: m.config.orientations for name, m in models.items()},
+        "body_models": {name: m.body_model.name for name, m in models.items()},
     }
     lsp_rows = []
     for name, model in models.items():
-        on_lsp = predict_index(model, lsp, batch_size=BATCH, progress=False)
-        on_fresh = predict_index(model, fresh, batch_size=BATCH, progress=False)
-        lsp_rows.append(on_lsp)
-        report[name] = {
-            "lsp_val": evaluate_predictions("keypoints2d", on_lsp, lsp).metrics,
-            "synthetic": evaluate_predictions("synthetic", on_fresh, fresh).metrics,
-        }
+        body_name = "open-annotated" if model.body_model.name == "open-annotated" else "open"
+        readings = [(name, body_name, model.body_model)]
+        if body_name != "open":
+            readings.append((f"{name}@open", "open", body_of("open")))
+        for row_name, truth_body, body in readings:
+            model.body_model = body
+            on_lsp = predict_index(model, lsp, batch_size=BATCH, progress=False)
+            if row_name == name:
+                lsp_rows.append(on_lsp)
+            report[row_name] = {"lsp_val": evaluate_predictions("keypoints2d", on_lsp, lsp).metrics}
+            for kind in splits:
+                index = split(kind, truth_body)
+                on_split = predict_index(model, index, batch_size=BATCH, progress=False)
+                report[row_name][kind] = evaluate_predictions("synthetic", on_split, index).metrics
+        model.body_model = readings[0][2]
+    body = models["model"].body_model
     if args.pictures:  # the model, its mean pose and the twin without the prior
         shown = dict(list(models.items())[:3])
         save_pictures(Path(args.pictures), shown, lsp, lsp_rows[:3], body)
