@@ -360,3 +360,16 @@ def test_blazepose_cache_holds_both_variants_and_gives_the_encoders_phi(synth_sp
     other = build_feature_cache(plain, dataset, 1, tmp_path / "k.npz", progress=False)
     with pytest.raises(OpenHMRError, match="no BlazePose heavy reading"):
         FeatureDataset(other, "keypoints+blazepose")
+
+
+def test_caches_only_encodes_the_named_entries_and_trains_nothing(tmp_path, capsys):
+    from openhmr.cli import main
+
+    argv = ["train", "--config", "configs/quick.yaml", "--caches-only", "--entries", "0"]
+    argv += [f"--set={item}" for item in (*TINY_MOVENET, f"out={tmp_path}")]
+    assert main(argv) == 0
+    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["train0_synth.npz"]
+    assert not (tmp_path / "checkpoints").exists()
+    assert main([*argv[:-len(TINY_MOVENET) - 1], "--entries", "3",
+                 *argv[-len(TINY_MOVENET) - 1:]]) == 2  # fmt: skip
+    assert "data.train has entries 0..0" in capsys.readouterr().err

@@ -29,6 +29,15 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument("--devices", type=int, help="devices per node (trainer.devices)")
     parser.add_argument("--num-nodes", type=int, help="machines (trainer.num_nodes)")
     parser.add_argument("--accelerator", help="cpu, gpu or auto (trainer.accelerator)")
+    parser.add_argument(
+        "--caches-only",
+        action="store_true",
+        help="encode the feature caches (data.cache_laps) and stop, without training",
+    )
+    parser.add_argument(
+        "--entries",
+        help="with --caches-only: the data.train positions to encode, e.g. 0,2 (default all)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -46,6 +55,9 @@ def run(args: argparse.Namespace) -> None:
             overrides.append(f"{key}={getattr(args, flag)}")
     config = load_config(args.config, overrides)
     check_inputs(config)  # train() checks again; here before the first line is printed
+    if args.caches_only or args.entries:
+        _caches_only(config, args.entries)
+        return
     print(
         f"training {config.out}: global batch {config.global_batch} "
         f"({config.data.batch_size} per device), {config.trainer.max_steps} steps"
@@ -53,3 +65,17 @@ def run(args: argparse.Namespace) -> None:
     path = train(config, resume=args.resume)
     if path is not None:  # DDP: rank 0 writes the model
         print(f"wrote {path}")
+
+
+def _caches_only(config, entries: str | None) -> None:
+    from openhmr.errors import OpenHMRError
+    from openhmr.train.run import build_caches
+
+    wanted = None
+    if entries:
+        try:
+            wanted = [int(part) for part in entries.split(",")]
+        except ValueError:
+            raise OpenHMRError(f"--entries: expected positions like 0,2, got {entries!r}") from None
+    build_caches(config, wanted)
+    print(f"encoded the feature caches of {config.out} in {config.data.cache_dir}")

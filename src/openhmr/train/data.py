@@ -3,6 +3,7 @@ indexes mixed per batch, the mocap stream for the discriminator, the validation 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,10 +116,16 @@ def build_training_data(config: TrainConfig, progress: bool = True) -> TrainingD
 
 
 def use_feature_caches(
-    data: TrainingData, config: TrainConfig, model, progress: bool = True
+    data: TrainingData,
+    config: TrainConfig,
+    model,
+    progress: bool = True,
+    entries: Sequence[int] | None = None,
 ) -> TrainingData:
     """With `data.cache_laps`, each training dataset replaced by its encoder-output cache
-    (built first when missing or made for other inputs; `openhmr.train.features`)."""
+    (built first when missing or made for other inputs; `openhmr.train.features`).
+    entries: build only these datasets' caches (positions in `data.train`) and return `data`
+    as it was (to encode caches ahead of training, e.g. in parallel)."""
     laps = config.data.cache_laps
     if not laps:
         return data
@@ -127,6 +134,8 @@ def use_feature_caches(
     folder = Path(config.data.cache_dir.replace("{out}", config.out))
     caches = []
     for i, dataset in enumerate(data.train):
+        if entries is not None and i not in entries:
+            continue
         name = f"train{i}_{Path(data.identity['train'][i]['index']).stem}"
         path = build_feature_cache(
             model,
@@ -136,6 +145,8 @@ def use_feature_caches(
             workers=config.data.workers,
             progress=progress,
         )
+        if entries is not None:
+            continue
         caches.append(FeatureDataset(path, config.model.features))
         data.identity["train"][i]["feature_cache"] = {"file": str(path), "laps": laps}
     return TrainingData(caches, data.ratios, data.mocap, data.val, data.identity)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +211,26 @@ def _lightning_trainer(config: TrainConfig, callbacks: list[Callback]) -> L.Trai
         deterministic=False,
         default_root_dir=config.out,
     )
+
+
+def build_caches(
+    config: TrainConfig, entries: Sequence[int] | None = None, progress: bool = True
+) -> None:
+    """Encode the feature caches of `data.train` (only those at the positions `entries`, if
+    given) as training would, without training: several processes can encode different
+    entries at once, and a later `train` reuses the caches."""
+    check_values(config)
+    check_inputs(config)
+    if not config.data.cache_laps:
+        raise OpenHMRError("--caches-only: the config caches nothing (data.cache_laps is 0)")
+    count = len(config.data.train)
+    wanted = list(range(count)) if entries is None else list(entries)
+    bad = [i for i in wanted if not 0 <= i < count]
+    if bad:
+        raise OpenHMRError(f"--entries: data.train has entries 0..{count - 1}, got {bad}")
+    data = build_training_data(config, progress=progress)
+    module = HMRTrainingModule(config, mean_pose=initial_mean_pose(config, data))
+    use_feature_caches(data, config, module.model, progress=progress, entries=wanted)
 
 
 def train(
