@@ -115,6 +115,9 @@ def test_cli_fits_resumes_and_reports_missing_chunks(split, checkpoint, tmp_path
     assert main([*argv, "--merge", str(merged), "--no-world", "--max-error", "1"]) == 0
     labelled = load_index(merged)
     assert len(labelled) == 3 and labelled.has_smpl is not None
+    record = labelled.meta["pseudo_labels"]
+    assert record["command"].startswith("openhmr pseudo-label ") and "--merge" in record["command"]
+    assert record["manifest"]["targets"] == "source" and record["manifest"]["rows"] == 3
     assert "3 of 3 persons labelled" in capsys.readouterr().out
     with pytest.raises(OpenHMRError, match="not fitted yet"):
         read_chunks(run, rows=5)

@@ -15,11 +15,14 @@ The report is computed on the float16-rounded weights, i.e. on exactly what ship
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 
 from openhmr.body import load_body_model
+from openhmr.data.records import load_index
 from openhmr.model import load_checkpoint, save_checkpoint
+from openhmr.model.checkpoint import trained_body_model
 
 LIMIT_BYTES = 60 * 1024 * 1024
 
@@ -59,10 +62,15 @@ def main() -> None:
         type=int,
         help="ship the model reading crops this many ways up (1, 2, 4; MoveNet encoders)",
     )
+    parser.add_argument(
+        "--pseudo-labels",
+        help="the labelled index training read (openhmr pseudo-label --merge): its file's "
+        "sha256, the command that made it and its run's settings go into the record",
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    body = load_body_model("open")
+    body = load_body_model(trained_body_model(args.model))
     checkpoint = load_checkpoint(args.model, body_model=body)
     record = checkpoint.record
     if args.orientations:
@@ -78,6 +86,17 @@ def main() -> None:
     training_data = record.get("training_data") or {}
     if args.run:
         training_data = json.loads((Path(args.run) / "config.json").read_text())["data"]
+    if args.pseudo_labels:
+        labelled = load_index(args.pseudo_labels)
+        digest = hashlib.sha256(Path(args.pseudo_labels).read_bytes()).hexdigest()
+        training_data = {
+            **training_data,
+            "pseudo_labels": {
+                "file": args.pseudo_labels,
+                "sha256": digest,
+                **labelled.meta.get("pseudo_labels", {}),
+            },
+        }
     path = save_checkpoint(
         args.out,
         checkpoint.model,

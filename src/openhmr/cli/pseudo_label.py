@@ -76,6 +76,10 @@ def add_parser(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    import dataclasses
+    import shlex
+    import sys
+
     import torch
 
     from openhmr.data.records import load_index, save_index
@@ -113,6 +117,11 @@ def run(args: argparse.Namespace) -> None:
     if args.merge is not None:
         keep = PseudoLabelFilter(args.max_error, args.min_keypoints, not args.no_world)
         labelled = merge_pseudo_labels(index.subset(slice(0, args.rows)), args.out, keep)
+        record = {
+            **labelled.meta["pseudo_labels"],
+            "command": shlex.join(["openhmr", *getattr(args, "argv", sys.argv[1:])]),
+        }
+        labelled = dataclasses.replace(labelled, meta={**labelled.meta, "pseudo_labels": record})
         save_index(args.merge, labelled)
         good = labelled.meta["pseudo_labels"]["good"]
         print(f"wrote {args.merge}: {good} of {len(labelled)} persons labelled")

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from openhmr.data.records import RecordIndex
 from openhmr.errors import OpenHMRError
-from openhmr.pseudo.run import read_chunks
+from openhmr.pseudo.run import MANIFEST, read_chunks
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def merge_pseudo_labels(
         **index.meta,
         "pseudo_labels": {
             "run": str(run),
+            "manifest": json.loads((Path(run) / MANIFEST).read_text()),
             "filter": keep.__dict__,
             "good": int(good.sum()),
             "rows": len(index),
