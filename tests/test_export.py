@@ -103,3 +103,14 @@ def test_cli_bad_checkpoint_is_one_line_error(tmp_path: Path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("openhmr export: error:") and "\n" not in err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_blazepose_features_are_not_exported(tmp_path: Path):
+    from openhmr.errors import OpenHMRError
+    from openhmr.model.export import export_onnx
+
+    model = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
+                features="seen-keypoints+blazepose-full", hidden=32).eval()  # fmt: skip
+    with pytest.raises(OpenHMRError, match="ONNX export: encoder features"):
+        export_onnx(model, tmp_path / "x.onnx", image_size=256)
+    assert not (tmp_path / "x.onnx").exists()

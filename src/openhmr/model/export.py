@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from openhmr.errors import OpenHMRError
 from openhmr.model.hmr import HMR, ParameterNetwork
 from openhmr.onnx_export import write_onnx
 
@@ -23,7 +24,14 @@ def export_onnx(
 ) -> Path:
     """Write ``model`` as ONNX: input ``images`` (B, 3, S, S) normalised as the model expects,
     output ``params`` (B, T, P) — every iteration's parameter vector (P = 85 for the HMR head,
-    157 for SPIN's).  The body model is not part of the graph.  Written atomically."""
+    157 for SPIN's).  The body model is not part of the graph.  Written atomically.
+    Encoders that read BlazePose (features "...+blazepose") place its crop in numpy and are not
+    exported (one `OpenHMRError`)."""
+    if "blazepose" in model.config.features:
+        raise OpenHMRError(
+            f"ONNX export: encoder features {model.config.features!r} place BlazePose's crop "
+            f"outside the graph; export supports the other features"
+        )
     network = ParameterNetwork(model)
     example = torch.zeros(2, 3, image_size, image_size)
     return write_onnx(network, example, path, INPUT_NAME, [OUTPUT_NAME], dynamic_batch, opset)
