@@ -1,7 +1,7 @@
 """Image -> mesh throughput of the default model, beside the paper's ResNet-50 network, on CPU.
 
     python benchmarks/image_to_mesh.py [--images 32] [--batches 1 16] [--repeats 3] \
-        [--orientations 1]
+        [--orientations 1] [--checkpoint NAME=PATH ...]
 
 What is timed: `Predictor.predict_many` on decoded RGB images — detect (MoveNet MultiPose),
 crop, network (encoder + IEF × 3), body model (the full mesh) and the full-image camera; no
@@ -9,7 +9,8 @@ rendering or file writing. "batch 1": one image per call; "batch 16": 16 images 
 their crops sharing network batches of 16. Pipelines (same detector, same images, timed in
 alternation): the shipped default model (its record's encoder, crop size and orientation
 search), optionally the same model reading crops other numbers of ways up (--orientations),
-and the paper's network (full ResNet-50 at 224², random weights: the cost is what matters).
+other checkpoints (--checkpoint, e.g. a model whose encoder also runs BlazePose), and the
+paper's network (full ResNet-50 at 224², random weights: the cost is what matters).
 Images: the open body rendered walking over noise at 640 × 480 (`benchmarks/demo.py`), one
 person each.
 Prints images/s per pipeline and batch, the stage shares, and the ratio default / ResNet-50.
@@ -60,18 +61,28 @@ def main() -> None:
         default=[],
         help="also time the default model reading crops this many ways up (1, 2, 4)",
     )
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also time these checkpoints (each with the body model it was trained with)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
     body = load_body_model("open")
-    default = Predictor.from_checkpoint("default", body_model=body)
+    default = Predictor.from_checkpoint("default")
     resnet = HMR(backbone="resnet50", normalization="imagenet", body_model=body).eval()
     c = default.model.config
     pipelines = {f"default ({c.backbone}, {c.image_size}², {c.orientations} ways up)": default}
     for orientations in args.orientations:
         variant = copy.deepcopy(default.model).set_orientations(orientations)
         pipelines[f"default, {orientations} ways up"] = Predictor(variant)
+    for entry in args.checkpoint:
+        name, _, path = entry.partition("=")
+        pipelines[name] = Predictor.from_checkpoint(path)
     pipelines["paper ResNet-50 (224²)"] = Predictor(resnet)
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(Path(tmp), args.images, 640, 480)
