@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> None:
     from openhmr.train import load_config, train
     from openhmr.train.validate import check_inputs
 
+    entries = _entries(args.entries)  # before the config, so a typo costs nothing
     overrides = list(args.overrides)
     for flag, key in (
         ("devices", "trainer.devices"),
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> None:
     config = load_config(args.config, overrides)
     check_inputs(config)  # train() checks again; here before the first line is printed
     if args.caches_only or args.entries:
-        _caches_only(config, args.entries)
+        _caches_only(config, entries)
         return
     print(
         f"training {config.out}: global batch {config.global_batch} "
@@ -67,15 +68,19 @@ def run(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
-def _caches_only(config, entries: str | None) -> None:
+def _entries(text: str | None) -> list[int] | None:
     from openhmr.errors import OpenHMRError
+
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise OpenHMRError(f"--entries: expected positions like 0,2, got {text!r}") from None
+
+
+def _caches_only(config, entries: list[int] | None) -> None:
     from openhmr.train.run import build_caches
 
-    wanted = None
-    if entries:
-        try:
-            wanted = [int(part) for part in entries.split(",")]
-        except ValueError:
-            raise OpenHMRError(f"--entries: expected positions like 0,2, got {entries!r}") from None
-    build_caches(config, wanted)
+    build_caches(config, entries)
     print(f"encoded the feature caches of {config.out} in {config.data.cache_dir}")
