@@ -105,12 +105,26 @@ def test_cli_bad_checkpoint_is_one_line_error(tmp_path: Path, capsys):
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_blazepose_features_are_not_exported(tmp_path: Path):
-    from openhmr.errors import OpenHMRError
+@pytest.mark.slow  # a minute on two cores: `make test-slow`
+def test_onnx_of_an_encoder_reading_blazepose_matches_pytorch(tmp_path: Path):
+    """BlazePose's crop placement, warp and network are in the graph: a real photo's crop and
+    the same crop upside down give PyTorch's parameters."""
+    from PIL import Image
+
+    from openhmr.inference.command import EXAMPLE_IMAGE
     from openhmr.model.export import export_onnx
 
+    torch.manual_seed(0)
     model = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
                 features="seen-keypoints+blazepose-full", hidden=32).eval()  # fmt: skip
-    with pytest.raises(OpenHMRError, match="ONNX export: encoder features"):
-        export_onnx(model, tmp_path / "x.onnx", image_size=256)
-    assert not (tmp_path / "x.onnx").exists()
+    path = export_onnx(model, tmp_path / "hmr.onnx", image_size=256)
+    photo = np.asarray(Image.open(EXAMPLE_IMAGE).convert("RGB"))
+    side = min(photo.shape[:2])
+    crop = np.asarray(Image.fromarray(photo[:side, :side]).resize((256, 256)))
+    images = torch.from_numpy(crop.copy()).permute(2, 0, 1)[None].float()
+    images = torch.cat([images, torch.rot90(images, 2, dims=(2, 3))]).contiguous()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"images": images.numpy()})
+    with torch.no_grad():
+        want = torch.stack(model.regress(images), dim=1).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

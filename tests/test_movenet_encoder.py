@@ -322,7 +322,9 @@ def test_blazepose_features_are_blazepose_on_the_crop_its_rule_places():
     )
     blaze = phi[51:-1].reshape(33, 6)
     assert phi[-1] == pytest.approx(read.pose_flag[0], abs=1e-5) and phi[-1] > 0.5
-    np.testing.assert_allclose((blaze[:, :2] + 1) * 128, read.landmarks[0, :33, :2], atol=2e-3)
+    np.testing.assert_allclose(
+        (blaze[:, :2] + 1) * 128, read.landmarks[0, :33, :2], rtol=2e-5, atol=2e-3
+    )
     np.testing.assert_allclose(blaze[:, 2:5], read.world[0, :33], atol=1e-5)
     np.testing.assert_allclose(blaze[:, 5], read.visibility[0, :33], atol=1e-5)
     unseen = keypoints[:, 2] < UNSEEN_SCORE

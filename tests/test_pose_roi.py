@@ -197,3 +197,42 @@ def test_landmarks_on_a_blank_image_flag_no_person(photo_and_net):
     assert found.pose_flag[0] < 0.1
     for value in (found.landmarks, found.world, found.mask, found.visibility):
         assert np.isfinite(value).all()
+
+
+def test_torch_roi_matches_the_numpy_rule():
+    """The traceable torch ROI, affine and crop sampling (the encoder's BlazePose reading) give
+    what the numpy ones give: usable keypoints, unusable ones (a low-scoring hip, NaNs), and a
+    keypoint set whose radius is zero fall back the same way."""
+    import torch
+
+    from openhmr.posenet.pose_roi import (
+        crop_to_image_torch,
+        roi_from_keypoints,
+        roi_from_keypoints_torch,
+        sample_crops,
+        sample_crops_torch,
+    )
+
+    rng = np.random.default_rng(3)
+    keypoints = np.concatenate(
+        [rng.uniform(20, 230, (5, 17, 2)), rng.uniform(0.3, 1.0, (5, 17, 1))], axis=2
+    )
+    keypoints[1, 11, 2] = 0.05  # a hip too faint: the box's crop
+    keypoints[2, 3] = np.nan  # a NaN keypoint: the box's crop
+    keypoints[3, :, :2] = 100.0  # every point on the hips: no length
+    boxes = np.tile([10.0, 20.0, 200.0, 180.0], (5, 1))
+    roi = roi_from_keypoints(keypoints, boxes)
+    centre, side, up = roi_from_keypoints_torch(
+        torch.from_numpy(keypoints), torch.from_numpy(boxes)
+    )
+    np.testing.assert_allclose(centre.numpy(), roi.centre, atol=1e-9)
+    np.testing.assert_allclose(side.numpy(), roi.side, atol=1e-9)
+    np.testing.assert_allclose(up.numpy(), roi.up, atol=1e-9)
+    affine = crop_to_image_torch(centre, side, up, 64)
+    np.testing.assert_allclose(affine.numpy(), roi.crop_to_image(64), atol=1e-9)
+    images = torch.from_numpy(rng.uniform(0, 1, (5, 3, 250, 260)))
+    np.testing.assert_allclose(
+        sample_crops_torch(images, affine, 64).numpy(),
+        sample_crops(images, roi.crop_to_image(64), 64).numpy(),
+        atol=1e-9,
+    )

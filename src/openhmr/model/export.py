@@ -25,13 +25,11 @@ def export_onnx(
     """Write ``model`` as ONNX: input ``images`` (B, 3, S, S) normalised as the model expects,
     output ``params`` (B, T, P) — every iteration's parameter vector (P = 85 for the HMR head,
     157 for SPIN's).  The body model is not part of the graph.  Written atomically.
-    Encoders that read BlazePose (features "...+blazepose") place its crop in numpy and are not
-    exported (one `OpenHMRError`)."""
-    if "blazepose" in model.config.features:
-        raise OpenHMRError(
-            f"ONNX export: encoder features {model.config.features!r} place BlazePose's crop "
-            f"outside the graph; export supports the other features"
-        )
+    An encoder's frozen BlazePose (features "...+blazepose") is in the graph too."""
     network = ParameterNetwork(model)
+    if getattr(model.encoder, "blazepose_variant", None) is not None:
+        # registered here so the exporter sees its weights (the encoder keeps it outside its
+        # state dict)
+        network.blazepose = model.encoder.blazepose()
     example = torch.zeros(2, 3, image_size, image_size)
     return write_onnx(network, example, path, INPUT_NAME, [OUTPUT_NAME], dynamic_batch, opset)

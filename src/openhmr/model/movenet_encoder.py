@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -147,31 +146,33 @@ def blazepose_reading(net, images: torch.Tensor, keypoints: torch.Tensor) -> tor
     world x, y, z metres (the crop's axes: x right, y down, z away), visibility; then the pose
     flag.  All but the flag are zero where the flag is below `MIN_POSE_FLAG`."""
     from openhmr.posenet.blazepose_net import INPUT_SIZE
-    from openhmr.posenet.pose_roi import crop_points_to_image, roi_from_keypoints, sample_crops
+    from openhmr.posenet.pose_roi import (
+        crop_to_image_torch,
+        roi_from_keypoints_torch,
+        sample_crops_torch,
+    )
 
     size = images.shape[-1]
-    points = keypoints.detach().double().cpu().numpy().copy()
-    points[..., :2] = (points[..., :2] + 1.0) * (size / 2.0)
-    boxes = np.tile([0.0, 0.0, size, size], (len(points), 1))
-    roi = roi_from_keypoints(points, boxes)
-    affine = roi.crop_to_image(INPUT_SIZE)
     like = next(net.parameters())
-    crops = sample_crops(images.to(like.device, like.dtype) / 255.0, affine, INPUT_SIZE)
-    out = net(crops)
+    points = keypoints.to(like.device, torch.float32)
+    points = torch.cat([(points[..., :2] + 1.0) * (size / 2.0), points[..., 2:]], dim=-1)
+    boxes = torch.tensor([[0.0, 0.0, size, size]], device=like.device).expand(len(points), 4)
+    centre, side, up = roi_from_keypoints_torch(points, boxes)
+    affine = crop_to_image_torch(centre, side, up, INPUT_SIZE)
+    crops = sample_crops_torch(images.to(like.device, torch.float32) / 255.0, affine, INPUT_SIZE)
+    out = net(crops.to(like.dtype))
     count = BLAZEPOSE_LANDMARKS
-    ld = out.ld_3d[:, :count].double().cpu().numpy()
-    xy = crop_points_to_image(ld[..., :2], affine) * (2.0 / size) - 1.0
-    world = out.world_3d[:, :count].double().cpu().numpy()
-    world = np.concatenate(
-        [np.einsum("nij,nkj->nki", roi.axes, world[..., :2]), world[..., 2:]], axis=2
-    )
-    visibility = 1.0 / (1.0 + np.exp(-ld[..., 3:4]))
-    flag = out.pose_flag.double().cpu().numpy().reshape(-1, 1)
-    reading = np.concatenate([xy, world, visibility], axis=2).reshape(len(ld), -1)
-    reading = reading * (flag >= MIN_POSE_FLAG)
-    return torch.from_numpy(np.concatenate([reading, flag], axis=1)).to(
-        images.device, torch.float32
-    )
+    ld = out.ld_3d[:, :count].float()
+    xy = torch.einsum("nij,nkj->nki", affine[:, :, :2], ld[..., :2]) + affine[:, None, :, 2]
+    xy = xy * (2.0 / size) - 1.0
+    world = out.world_3d[:, :count].float()
+    axes = affine[:, :, :2] / (side / INPUT_SIZE)[:, None, None]  # columns: right, down
+    world = torch.cat([torch.einsum("nij,nkj->nki", axes, world[..., :2]), world[..., 2:]], -1)
+    visibility = torch.sigmoid(ld[..., 3:4])
+    flag = out.pose_flag.float().reshape(-1, 1)
+    reading = torch.cat([xy, world, visibility], dim=2).flatten(1)
+    reading = reading * (flag >= MIN_POSE_FLAG).to(reading.dtype)
+    return torch.cat([reading, flag], dim=1).to(images.device)
 
 
 class MoveNetEncoder(nn.Module):
@@ -207,7 +208,9 @@ class MoveNetEncoder(nn.Module):
         if variant not in nets:
             nets[variant] = BlazePose.pretrained(variant).requires_grad_(False)
         device = next(self.net.parameters()).device
-        return nets[variant].to(device)
+        if next(nets[variant].parameters()).device != device:
+            nets[variant].to(device)
+        return nets[variant]
 
     @property
     def input_size(self) -> int:

@@ -160,3 +160,57 @@ def paste_masks(masks: torch.Tensor, affine: np.ndarray, height: int, width: int
 def crop_points_to_image(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
     """points (N, K, 2) crop pixels -> (N, K, 2) image pixels through affine (N, 2, 3)."""
     return np.einsum("nij,nkj->nki", affine[:, :, :2], points) + affine[:, None, :, 2]
+
+
+def roi_from_keypoints_torch(
+    keypoints: torch.Tensor,
+    boxes: torch.Tensor,
+    reach: float = REACH,
+    min_score: float = MIN_SCORE,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`roi_from_keypoints` in torch ops (traceable, batched on any device): keypoints
+    (N, 17, 3) x, y pixels, score; boxes (N, 4) x, y, w, h -> centre (N, 2), side (N,), up
+    (N, 2) unit vectors."""
+    xy, score = keypoints[..., :2], keypoints[..., 2]
+    hips = xy[:, list(HIPS)].mean(dim=1)
+    shoulders = xy[:, list(SHOULDERS)].mean(dim=1)
+    torso = shoulders - hips
+    length = torch.linalg.vector_norm(torso, dim=1)
+    usable = (score[:, list(HIPS + SHOULDERS)].amin(dim=1) >= min_score) & (length > 1e-6)
+    usable = usable & torch.isfinite(keypoints).all(dim=2).all(dim=1)
+    distance = torch.linalg.vector_norm(xy - hips[:, None], dim=2)
+    confident = score >= min_score
+    radius = reach * torch.where(confident, distance, torch.zeros_like(distance)).amax(dim=1)
+    up = torso / length.clamp_min(1e-9)[:, None]
+    upright = torch.tensor([0.0, -1.0], dtype=keypoints.dtype, device=keypoints.device)
+    up = torch.where((radius >= 1e-9)[:, None], up, upright)
+    box_centre = boxes[:, :2] + boxes[:, 2:] / 2
+    box_side = 2 * SCALE * boxes[:, 2:].amax(dim=1) / 2
+    pick = usable[:, None]
+    centre = torch.where(pick, hips, box_centre)
+    side = torch.where(usable, 2 * SCALE * radius, box_side)
+    return centre, side, torch.where(pick, up, upright.expand_as(up))
+
+
+def crop_to_image_torch(
+    centre: torch.Tensor, side: torch.Tensor, up: torch.Tensor, size: int
+) -> torch.Tensor:
+    """`PoseROI.crop_to_image` in torch: (N, 2, 3) affine, image point = A @ crop point + b."""
+    right = torch.stack([-up[:, 1], up[:, 0]], dim=1)
+    axes = torch.stack([right, -up], dim=2)  # columns: right, down
+    linear = axes * (side / size)[:, None, None]
+    offset = centre - linear @ torch.full((2,), size / 2, dtype=up.dtype, device=up.device)
+    return torch.cat([linear, offset[:, :, None]], dim=2)
+
+
+def sample_crops_torch(images: torch.Tensor, affine: torch.Tensor, size: int) -> torch.Tensor:
+    """`sample_crops` in torch ops: images (N, C, H, W), affine (N, 2, 3) crop -> image
+    (continuous pixels) -> (N, C, size, size), bilinear, zeros outside."""
+    steps = torch.arange(size, dtype=affine.dtype, device=affine.device) + 0.5
+    grid_y, grid_x = torch.meshgrid(steps, steps, indexing="ij")
+    points = torch.stack([grid_x, grid_y, torch.ones_like(grid_x)], dim=-1)  # S x S x 3
+    mapped = torch.einsum("nij,hwj->nhwi", affine, points)
+    height, width = images.shape[-2:]
+    scale = torch.tensor([2.0 / width, 2.0 / height], dtype=mapped.dtype, device=mapped.device)
+    grid = (mapped * scale - 1.0).to(images.dtype)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
