@@ -7,7 +7,6 @@ from pathlib import Path
 
 import torch
 
-from openhmr.errors import OpenHMRError
 from openhmr.model.hmr import HMR, ParameterNetwork
 from openhmr.onnx_export import write_onnx
 
