@@ -50,6 +50,7 @@ from openhmr.fit.sources import CROP_MARGIN, choose_keypoints, gated
 from openhmr.geometry.procrustes import procrustes_align
 from openhmr.inference.predictor import DEFAULT_MODEL
 from openhmr.model import load_checkpoint
+from openhmr.model.checkpoint import trained_body_model
 from openhmr.posenet import BlazePose, MoveNet
 
 LSP12 = list(range(12))  # LSP's 12 limb joints (of 14): ankles .. wrists
@@ -163,7 +164,7 @@ def score(name: str, path: Path, predictions: Predictions, body_model) -> dict:
     return out
 
 
-def speed(repeats: int) -> dict:
+def speed(repeats: int, checkpoint: str = "default") -> dict:
     """Seconds per person for the bundled photo through `Predictor` (given box), unrefined and
     refined with each source; median of `repeats` after one warm-up, interleaved."""
     from openhmr import Predictor
@@ -172,10 +173,10 @@ def speed(repeats: int) -> dict:
     from openhmr.inference.predictor import load_image
 
     image, box = load_image(EXAMPLE_IMAGE), np.array([[40.0, 20.0, 430.0, 492.0]])
-    runs = {"unrefined": Predictor.from_checkpoint("default")}
+    runs = {"unrefined": Predictor.from_checkpoint(checkpoint)}
     for name in ("movenet", "blazepose", "blazepose-full"):
         runs[name] = Predictor.from_checkpoint(
-            "default", refine=True, keypoint_source=keypoint_source(name)
+            checkpoint, refine=True, keypoint_source=keypoint_source(name)
         )
     times: dict[str, list[float]] = {name: [] for name in runs}
     for round_ in range(repeats + 1):
@@ -195,15 +196,23 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--config", action="append", metavar="NAME:KEY=VALUE,...")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--checkpoint", default=str(DEFAULT_MODEL), help="the regressor (default: the bundled)"
+    )
+    parser.add_argument(
+        "--body-model",
+        help="default: the one the checkpoint was trained with; synthetic sets must be "
+        "rendered with it (openhmr synth --body-model) for their 3D truth to match",
+    )
     parser.add_argument("--speed", type=int, default=5, metavar="REPEATS",
                         help="time one person through Predictor (0: skip)")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(2)
-    body_model = load_body_model("open")
-    model = load_checkpoint(DEFAULT_MODEL, body_model=body_model).model.eval()
+    body_model = load_body_model(args.body_model or trained_body_model(args.checkpoint))
+    model = load_checkpoint(args.checkpoint, body_model=body_model).model.eval()
     report = {"machine": machine(), "variant": args.variant, "sets": {}}
     if args.speed:
-        report["seconds_per_person"] = speed(args.speed)
+        report["seconds_per_person"] = speed(args.speed, args.checkpoint)
         print("seconds per person", json.dumps(report["seconds_per_person"]))
     for item in args.data:
         name, _, path = item.partition("=")
