@@ -359,6 +359,10 @@ def test_blazepose_cache_holds_both_variants_and_gives_the_encoders_phi(synth_sp
             torch.testing.assert_close(cache.get(row, 0)["features"], phi, atol=1e-4, rtol=1e-4)
     plain = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
                 features="keypoints").eval()  # fmt: skip
+    stamp = path.stat().st_mtime_ns  # a cache with BlazePose's readings serves plain features
+    assert build_feature_cache(plain, dataset, 1, path, progress=False) == path
+    assert path.stat().st_mtime_ns == stamp
+    assert FeatureDataset(path, "keypoints").features.shape == (2, 51)
     other = build_feature_cache(plain, dataset, 1, tmp_path / "k.npz", progress=False)
     with pytest.raises(OpenHMRError, match="no BlazePose heavy reading"):
         FeatureDataset(other, "keypoints+blazepose")

@@ -100,7 +100,7 @@ def build_feature_cache(
     if path.exists():
         with np.load(path) as data:
             stored = json.loads(str(data["identity"])) if "identity" in data.files else None
-        if stored == identity:
+        if stored == identity or _serves(stored, identity):
             return path
     was_training = model.training
     model.eval()
@@ -126,6 +126,13 @@ def build_feature_cache(
     arrays = {name: np.concatenate(parts) for name, parts in chunks.items()}
     write_npz(path, {"identity": np.array(json.dumps(identity)), **arrays}, compress=False)
     return path
+
+
+def _serves(stored: dict | None, identity: dict) -> bool:
+    """A cache that also holds BlazePose's readings serves features that do not read them."""
+    if stored is None or "blazepose" in identity or "blazepose" not in stored:
+        return False
+    return {k: v for k, v in stored.items() if k != "blazepose"} == identity
 
 
 class _Keyed(torch.utils.data.Dataset):
