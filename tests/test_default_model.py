@@ -22,6 +22,7 @@ from openhmr.evaluate import evaluate_predictions, mean_pose_model, predict_inde
 from openhmr.inference import Predictor
 from openhmr.inference.predictor import DEFAULT_MODEL
 from openhmr.model import load_checkpoint
+from openhmr.model.checkpoint import trained_body_model
 from openhmr.synth import SynthConfig, generate
 from tests.conftest import SHARED_DATA
 
@@ -29,9 +30,12 @@ LSPET = SHARED_DATA / "lspet"
 MOCAP = SHARED_DATA / "mocap"
 
 
+BODY = trained_body_model(DEFAULT_MODEL)  # "open-annotated": hips, shoulders as annotated
+
+
 @pytest.fixture(scope="module")
 def shipped():
-    return load_checkpoint(DEFAULT_MODEL, body_model=load_body_model("open"))
+    return load_checkpoint(DEFAULT_MODEL, body_model=load_body_model(BODY))
 
 
 def test_ships_half_precision_within_budget_with_its_record(shipped):
@@ -47,12 +51,16 @@ def test_ships_half_precision_within_budget_with_its_record(shipped):
     assert stages[1]["encoder_lr"] == pytest.approx(stages[0]["encoder_lr"] / 10)
     assert record["architecture"]["iterations"] == 3
     assert record["config"]["optim"]["adversarial"] is True
+    assert record["architecture"]["features"] == "seen-keypoints+blazepose"
+    assert record["body_model"]["name"] == "open-annotated"
     assert record["metrics"]["steps"] > 0
     evaluation = record["metrics"]["evaluation"]
-    assert {"model", "mean_pose_baseline", "without_prior"} <= set(evaluation)
+    assert {"model", "model@open", "mean_pose_baseline", "previous"} <= set(evaluation)
     # the data it was trained on is named, and LSP-extended's held-out rows are not in it
     names = json.dumps(record["training_data"])
     assert "lspet_train" in names and "lspet_val" not in names.replace('"val"', "")
+    pseudo = record["training_data"]["pseudo_labels"]  # the pseudo-label set: which, and how
+    assert len(pseudo["sha256"]) == 64 and pseudo["command"].startswith("openhmr pseudo-label")
 
 
 def _scores(model, index) -> dict[str, float]:
@@ -70,10 +78,9 @@ def fresh_synthetic(tmp_path_factory):
         pytest.skip("../shared/data/mocap is absent")
     folder = tmp_path_factory.mktemp("fresh")
     save_pose_set(folder / "poses.npz", build_pose_set([MOCAP]))
-    generate(
-        SynthConfig(out=str(folder / "synth"), num=300, seed=99, mocap=str(folder / "poses.npz")),
-        progress=False,
-    )
+    config = SynthConfig(out=str(folder / "synth"), num=300, seed=99,
+                         mocap=str(folder / "poses.npz"), body_model=BODY)  # fmt: skip
+    generate(config, progress=False)
     return load_index(folder / "synth" / "synth.npz")
 
 
@@ -93,9 +100,10 @@ def test_root_orientation_and_3d_on_a_fresh_synthetic_split(synthetic_scores):
     assert ours["pa_mpjpe"] < 0.9 * mean["pa_mpjpe"], synthetic_scores
 
 
-def test_pa_mpjpe_acceptance_on_a_fresh_synthetic_split(synthetic_scores):
-    # acceptance: PA-MPJPE ≤ 80 mm (the mean pose: ~122); MPJPE is reported beside it
-    assert synthetic_scores["model"]["pa_mpjpe"] <= 80.0, synthetic_scores
+def test_pa_mpjpe_on_a_fresh_synthetic_split(synthetic_scores):
+    # issue 17's acceptance was ≤ 80 mm (the mean pose: ~122); this model: 67.5 (issue 27 asks
+    # ≤ 62, not met yet); MPJPE is reported beside it
+    assert synthetic_scores["model"]["pa_mpjpe"] <= 72.0, synthetic_scores
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +129,9 @@ def test_held_out_lsp_extended_2d_beats_the_mean_pose(lsp_scores):
 
 
 def test_held_out_lsp_extended_2d_acceptance(lsp_scores):
-    # acceptance: PCK@0.2 (torso) of the projected keypoints ≥ 0.45 (the mean pose: ~0.10),
-    # upside-down people included
-    assert lsp_scores["model"]["pck2d_torso@0.2"] >= 45.0, lsp_scores
+    # PCK@0.2 (torso) of the projected keypoints, upside-down people included: issue 17 asked
+    # ≥ 0.45 (the mean pose: ~0.10); this model 0.501 (issue 27 asks ≥ 0.58, not met yet)
+    assert lsp_scores["model"]["pck2d_torso@0.2"] >= 48.0, lsp_scores
 
 
 def test_predictor_and_demo_use_it_by_default(tmp_path):
@@ -138,6 +146,20 @@ def test_predictor_and_demo_use_it_by_default(tmp_path):
     assert (out / "astronaut_overlay.png").is_file()
 
 
+def test_the_bundled_photo_faces_the_camera_and_its_unseen_shins_hang():
+    """The half-length portrait: the face (ears' midpoint → nose) within 30° of the direction
+    to the camera, and both shins, which the photo does not show, within 45° of the torso's
+    down direction, as standing or seated on a chair (the previous model: 33°, tipped back,
+    and 64–67°, legs raised in front of the body)."""
+    from openhmr.evaluate.posture import posture
+
+    people = Predictor.from_checkpoint("default")("src/openhmr/inference/assets/astronaut.jpg")
+    reading = posture(people[0].keypoints3d[None])
+    assert reading.face_deg[0] <= 30.0, reading
+    assert reading.shin_deg.max() <= 45.0, reading
+
+
+@pytest.mark.slow  # the export alone takes a minute on two cores: `make test-slow`
 def test_onnx_export_of_it_agrees_with_pytorch(shipped, tmp_path, capsys):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
