@@ -35,3 +35,16 @@ def checkpoint_file(spec: str) -> str:
     from openhmr.inference.predictor import resolve_checkpoint
 
     return str(resolve_checkpoint(spec))
+
+
+def add_fit_option(parser: argparse.ArgumentParser) -> None:
+    """`--fit KEY=VALUE` (repeatable) into `args.fit_options`: `openhmr.fit.FitConfig`
+    overrides, read by `openhmr.fit.config_from_options`."""
+    parser.add_argument(
+        "--fit",
+        dest="fit_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a fitting setting (openhmr.fit.FitConfig), e.g. --fit iterations=100",
+    )

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from openhmr.checks import check_count, check_device, check_output_file
-from openhmr.cli.common import Commands, checkpoint_file
+from openhmr.cli.common import Commands, add_fit_option, checkpoint_file
 from openhmr.errors import OpenHMRError
 
 
@@ -77,14 +77,7 @@ def add_parser(commands: Commands) -> None:
         metavar="PX",
         help="with --refine truth: Gaussian noise (pixels) added to the keypoints (seed 0)",
     )
-    parser.add_argument(
-        "--fit",
-        dest="fit_options",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a fitting setting (openhmr.fit.FitConfig), e.g. --fit iterations=100",
-    )
+    add_fit_option(parser)
     parser.set_defaults(run=run)
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from openhmr.checks import check_count, check_number, check_output_file
-from openhmr.cli.common import Commands
+from openhmr.cli.common import Commands, add_fit_option
 
 
 def add_parser(commands: Commands) -> None:
@@ -45,14 +45,7 @@ def add_parser(commands: Commands) -> None:
     )
     parser.add_argument("--chunk", type=int, default=128, help="persons a chunk file (128)")
     parser.add_argument("--rows", type=int, help="fit only the first N rows")
-    parser.add_argument(
-        "--fit",
-        dest="fit_options",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a FitConfig field (repeatable)",
-    )
+    add_fit_option(parser)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument(
         "--merge", type=Path, help="when every chunk is done, write the labelled index here (.npz)"
