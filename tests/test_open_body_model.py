@@ -297,8 +297,8 @@ def test_annotated_variant_moves_hips_and_shoulders_only() -> None:
 
 
 def test_checkpoints_load_with_the_body_model_they_were_trained_with(tmp_path) -> None:
-    """A checkpoint saved with "open-annotated" loads with it by default; the bundled default
-    model (trained with joint-centre keypoints) with "open"; a given body model wins."""
+    """A checkpoint saved with "open-annotated" loads with it by default, as the bundled default
+    model does; a given body model wins; a missing file's answer is "open"."""
     from openhmr.body import load_body_model
     from openhmr.inference.predictor import Predictor, resolve_checkpoint
     from openhmr.model import HMR, save_checkpoint
@@ -313,5 +313,5 @@ def test_checkpoints_load_with_the_body_model_they_were_trained_with(tmp_path) -
     assert Predictor.from_checkpoint(path, body_model="open").model.body_model.name != (
         "open-annotated"
     )
-    assert trained_body_model(resolve_checkpoint("default")) == "open"
+    assert trained_body_model(resolve_checkpoint("default")) == "open-annotated"  # v3
     assert trained_body_model(tmp_path / "missing.safetensors") == "open"
