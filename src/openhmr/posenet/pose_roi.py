@@ -118,24 +118,24 @@ def roi_from_keypoints(
     )
 
 
-def _sample(source: torch.Tensor, affine: np.ndarray, height: int, width: int) -> torch.Tensor:
+def _sample(
+    source: torch.Tensor, affine: np.ndarray | torch.Tensor, height: int, width: int
+) -> torch.Tensor:
     """source (N, C, h, w) sampled bilinearly (zeros outside) at each output pixel's centre
     mapped by affine (N, 2, 3) from the output frame (height × width) into the source's
-    (continuous pixels) -> (N, C, height, width)."""
-    ys = torch.arange(height, dtype=torch.float64) + 0.5
-    xs = torch.arange(width, dtype=torch.float64) + 0.5
+    (continuous pixels) -> (N, C, height, width).  The mapping is computed in the affine's
+    dtype and device (a numpy affine: float64 on the CPU); only torch ops, so it traces."""
+    affine = torch.as_tensor(affine)
+    ys = torch.arange(height, dtype=affine.dtype, device=affine.device) + 0.5
+    xs = torch.arange(width, dtype=affine.dtype, device=affine.device) + 0.5
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     points = torch.stack([grid_x, grid_y, torch.ones_like(grid_x)], dim=-1)  # H x W x 3
-    mapped = torch.einsum("nij,hwj->nhwi", torch.from_numpy(affine), points)  # N x H x W x 2
-    scale = torch.tensor([2.0 / source.shape[3], 2.0 / source.shape[2]], dtype=torch.float64)
+    mapped = torch.einsum("nij,hwj->nhwi", affine, points)  # N x H x W x 2
+    scale = torch.tensor(
+        [2.0 / source.shape[3], 2.0 / source.shape[2]], dtype=mapped.dtype, device=mapped.device
+    )
     grid = (mapped * scale - 1.0).to(source.device, source.dtype)
     return F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-def sample_crops(images: torch.Tensor, affine: np.ndarray, size: int) -> torch.Tensor:
-    """One bilinear crop from each image (zeros outside): images (N, C, H, W), affine
-    (N, 2, 3) crop -> image (continuous pixels) -> (N, C, size, size)."""
-    return _sample(images, affine, size, size)
 
 
 def warp_crops(image: torch.Tensor, affine: np.ndarray, size: int) -> torch.Tensor:
@@ -204,13 +204,6 @@ def crop_to_image_torch(
 
 
 def sample_crops_torch(images: torch.Tensor, affine: torch.Tensor, size: int) -> torch.Tensor:
-    """`sample_crops` in torch ops: images (N, C, H, W), affine (N, 2, 3) crop -> image
-    (continuous pixels) -> (N, C, size, size), bilinear, zeros outside."""
-    steps = torch.arange(size, dtype=affine.dtype, device=affine.device) + 0.5
-    grid_y, grid_x = torch.meshgrid(steps, steps, indexing="ij")
-    points = torch.stack([grid_x, grid_y, torch.ones_like(grid_x)], dim=-1)  # S x S x 3
-    mapped = torch.einsum("nij,hwj->nhwi", affine, points)
-    height, width = images.shape[-2:]
-    scale = torch.tensor([2.0 / width, 2.0 / height], dtype=mapped.dtype, device=mapped.device)
-    grid = (mapped * scale - 1.0).to(images.dtype)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    """One bilinear crop from each image, zeros outside: images (N, C, H, W), affine (N, 2, 3)
+    crop -> image (continuous pixels, a tensor) -> (N, C, size, size)."""
+    return _sample(images, affine, size, size)
