@@ -146,6 +146,32 @@ def test_encoder_losses_combine_final_iteration_and_all_iterations_for_adversary
     assert losses.total.item() == pytest.approx(2 * 0.5 + 7 * expected_adv, rel=1e-5)
 
 
+def test_iteration_losses_all_average_every_iteration():
+    """Reprojection 5.0 on the first iteration's keypoints and 0.5 on the last: "all" is their
+    mean (2.75); a 3D error of 1 m in one coordinate of one joint on the first only: its mean
+    with 0; the adversarial term is unchanged."""
+    eye = torch.eye(3).expand(1, 24, 3, 3)
+    zeros2d = torch.zeros(1, 19, 2)
+    wrong3d = torch.zeros(1, 19, 3)
+    wrong3d[0, 0, 0] = 1.0
+    first = _output(eye, torch.zeros(1, 10), zeros2d + 5.0, wrong3d)
+    last = _output(eye, torch.zeros(1, 10), zeros2d + 0.5, torch.zeros(1, 19, 3))
+    target = torch.cat([torch.zeros(1, 19, 2), torch.ones(1, 19, 1)], -1)
+    kwargs = dict(keypoints3d=torch.zeros(1, 14, 3), discriminator=_ConstantD())
+    final = encoder_losses([first, last], target, **kwargs)
+    every = encoder_losses([first, last], target, iterations="all", **kwargs)
+    assert every.reprojection.item() == pytest.approx((5.0 + 0.5) / 2)
+    only_first = encoder_losses([first], target, **kwargs).keypoints3d.item()
+    assert only_first > 0 and final.keypoints3d.item() == 0.0
+    assert every.keypoints3d.item() == pytest.approx(only_first / 2)
+    assert every.adversarial.item() == pytest.approx(final.adversarial.item())
+    with pytest.raises(OpenHMRError, match="iteration losses"):
+        encoder_losses([first, last], target, iterations="last")
+    no_keypoints = _output(eye, torch.zeros(1, 10), None, None)
+    with pytest.raises(OpenHMRError, match="need a body model"):
+        encoder_losses([no_keypoints, last], target, iterations="all")
+
+
 def test_mixed_batch_and_batch_without_3d():
     eye = torch.eye(3).expand(2, 24, 3, 3)
     out = _output(eye, torch.zeros(2, 10), torch.zeros(2, 19, 2), torch.zeros(2, 19, 3))

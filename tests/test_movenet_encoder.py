@@ -166,6 +166,10 @@ def test_keypoints_only_body_equals_the_full_mesh(lightning_hmr):
     assert light.vertices is None
     torch.testing.assert_close(light.keypoints3d, full.keypoints3d, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(light.keypoints2d, full.keypoints2d, atol=1e-6, rtol=1e-5)
+    every = lightning_hmr.decode_all(params, "all")
+    for mesh, points in zip(every, lightning_hmr.decode_all(params, "keypoints-all"), strict=True):
+        assert points.vertices is None
+        torch.testing.assert_close(points.keypoints2d, mesh.keypoints2d, atol=1e-6, rtol=1e-5)
     with pytest.raises(OpenHMRError, match="pose_body"):
         lightning_hmr.decode_all(params, "mesh")
 

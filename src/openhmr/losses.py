@@ -40,6 +40,9 @@ class LossWeights:
     adversarial: float = 1.0
 
 
+ITERATION_LOSSES = ("final", "all")
+
+
 @dataclass(frozen=True)
 class EncoderLosses:
     """Unweighted terms (scalars) and the weighted total the encoder minimises."""
@@ -144,6 +147,20 @@ def _discriminator_inputs(outputs: Sequence, detach: bool) -> tuple[torch.Tensor
     return (rotations.detach(), betas.detach()) if detach else (rotations, betas)
 
 
+def _supervised_terms(
+    output, keypoints2d, keypoints3d, has_keypoints3d, smpl_pose, smpl_betas, has_smpl, zero
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One iteration's reprojection, 3D and SMPL terms (`encoder_losses`)."""
+    reprojection = reprojection_loss(output.keypoints2d, keypoints2d)
+    joints3d = zero
+    if keypoints3d is not None:
+        joints3d = keypoints3d_loss(output.keypoints3d, keypoints3d, has_keypoints3d)
+    smpl = zero
+    if smpl_pose is not None and smpl_betas is not None:
+        smpl = smpl_parameter_loss(output.rotations, output.betas, smpl_pose, smpl_betas, has_smpl)
+    return reprojection, joints3d, smpl
+
+
 def encoder_losses(
     outputs: Sequence,
     keypoints2d: torch.Tensor,
@@ -154,22 +171,25 @@ def encoder_losses(
     has_smpl: torch.Tensor | None = None,
     discriminator: torch.nn.Module | None = None,
     weights: LossWeights = LossWeights(),
+    iterations: str = "final",
 ) -> EncoderLosses:
     """The encoder's objective from `HMR`'s per-iteration outputs (each an `HMROutput` made with
     a body model).  keypoints2d (B, K, 3); keypoints3d (B, 14, 3) with has_keypoints3d (B,);
     smpl_pose (B, 24, 3) and smpl_betas (B, 10) with has_smpl (B,); None = not in this batch.
-    Reprojection and 3D use the final iteration; the adversarial term every iteration."""
-    final = outputs[-1]
-    if final.keypoints2d is None:
+    Reprojection and 3D use the final iteration (the paper's; iterations "all": their mean
+    over every iteration, each of which then needs its keypoints); the adversarial term every
+    iteration."""
+    if iterations not in ITERATION_LOSSES:
+        raise OpenHMRError(
+            f"iteration losses: expected one of {ITERATION_LOSSES}, got {iterations!r}"
+        )
+    supervised = outputs[-1:] if iterations == "final" else list(outputs)
+    if any(o.keypoints2d is None for o in supervised):
         raise OpenHMRError("encoder losses: the HMR outputs need a body model (no keypoints)")
-    zero = final.params.new_zeros(())
-    reprojection = reprojection_loss(final.keypoints2d, keypoints2d)
-    joints3d = zero
-    if keypoints3d is not None:
-        joints3d = keypoints3d_loss(final.keypoints3d, keypoints3d, has_keypoints3d)
-    smpl = zero
-    if smpl_pose is not None and smpl_betas is not None:
-        smpl = smpl_parameter_loss(final.rotations, final.betas, smpl_pose, smpl_betas, has_smpl)
+    zero = outputs[-1].params.new_zeros(())
+    terms = [_supervised_terms(o, keypoints2d, keypoints3d, has_keypoints3d, smpl_pose,
+                               smpl_betas, has_smpl, zero) for o in supervised]  # fmt: skip
+    reprojection, joints3d, smpl = (torch.stack(t).mean() for t in zip(*terms, strict=True))
     adversarial = zero
     if discriminator is not None:
         adversarial = adversarial_encoder_loss(

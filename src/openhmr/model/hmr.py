@@ -14,12 +14,15 @@ from torch import nn
 
 from openhmr.body import BodyModel
 from openhmr.body.keypoint_model import KeypointModel
+from openhmr.body.keypoints import COCO17_NAMES
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import weak_perspective_project
 from openhmr.model.movenet_encoder import (
     MOVENET_BACKBONES,
     ORIENTATIONS,
+    UNSEEN_SCORE,
     MoveNetEncoder,
+    keypoint_columns,
     turns_of,
 )
 from openhmr.model.regressor import build_regressor
@@ -29,7 +32,9 @@ NORMALIZATIONS = ("symmetric", "imagenet", "pixels")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CROP_SIZE = 224
-POSE_BODY = ("all", "final", "keypoints")
+POSE_BODY = ("all", "final", "keypoints", "keypoints-all")
+FEEDBACKS = ("none", "keypoints")
+FEEDBACK_DIMS = {"none": 0, "keypoints": 2 * len(COCO17_NAMES)}
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,12 @@ class HMRConfig:
     pipelines and the predictor crop to it); features: what φ holds — "pooled" (the
     encoder's final map averaged, the paper's) or, for MoveNet encoders, "keypoints" or
     "pooled+keypoints" (`openhmr.model.movenet_encoder`); orientations: how many ways up a
-    MoveNet encoder reads the crop (1, 2 or 4; the most confident reading is kept).
+    MoveNet encoder reads the crop (1, 2 or 4; the most confident reading is kept);
+    feedback: "none" (the paper's IEF: each step reads [φ, Θ_t]) or "keypoints" (each step
+    also reads where the body at Θ_t projects against the pose network's keypoints in φ:
+    per COCO-17 keypoint, keypoint − projection in crop coordinates, zero where the keypoint
+    scores below `UNSEEN_SCORE`; needs a MoveNet encoder whose φ holds keypoints, the "hmr"
+    head and a body model attached, whose keypoints name the COCO-17 points).
     """
 
     backbone: str = "resnet50"
@@ -58,6 +68,7 @@ class HMRConfig:
     image_size: int = CROP_SIZE
     features: str = "pooled"
     orientations: int = 1
+    feedback: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +114,7 @@ class HMR(nn.Module):
         image_size: int = CROP_SIZE,
         features: str = "pooled",
         orientations: int = 1,
+        feedback: str = "none",
         body_model: BodyModel | None = None,
         pretrained_encoder: bool = True,
     ) -> None:
@@ -117,14 +129,19 @@ class HMR(nn.Module):
             raise OpenHMRError(f"iterations: expected ≥ 1, got {iterations}")
         if image_size < 32:
             raise OpenHMRError(f"image_size: expected ≥ 32, got {image_size}")
+        problem = feedback_problem(feedback, backbone, head, features)
+        if problem is not None:
+            raise OpenHMRError(": ".join(problem))
         self.config = HMRConfig(
             backbone, head, width, hidden, iterations, normalization, image_size, features,
-            orientations,
+            orientations, feedback,
         )  # fmt: skip
         self.encoder = build_encoder(
             backbone, width, features, image_size, pretrained_encoder, orientations
         )
-        self.regressor = build_regressor(head, self.encoder.feature_dim, hidden, iterations)
+        self.regressor = build_regressor(
+            head, self.encoder.feature_dim, hidden, iterations, FEEDBACK_DIMS[feedback]
+        )
         self.body_model = body_model
 
     @classmethod
@@ -166,18 +183,38 @@ class HMR(nn.Module):
         """images (B, 3, H, W) -> the head's raw parameters for every iteration, each (B, P)."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise OpenHMRError(f"images: expected (B, 3, H, W), got {tuple(images.shape)}")
-        return self.regressor(self.encoder(images))
+        return self.regress_features(self.encoder(images))
 
     def regress_features(self, features: torch.Tensor) -> list[torch.Tensor]:
         """φ (B, D) computed beforehand (a frozen encoder's cache) -> as `regress`."""
-        return self.regressor(features)
+        if self.config.feedback == "none":
+            return self.regressor(features)
+        return self.regressor(features, lambda theta: self.keypoint_feedback(features, theta))
+
+    def keypoint_feedback(self, features: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """φ (B, D), Θ_t (B, 85) -> (B, 34): per COCO-17 keypoint of φ, its x, y minus where
+        the body at Θ_t projects it (crop coordinates in [−1, 1]), zero where it scores below
+        `UNSEEN_SCORE` (`HMRConfig.feedback` "keypoints")."""
+        if self.body_model is None:
+            raise OpenHMRError("keypoint feedback needs a body model attached to the network")
+        rows = self.__dict__.get("_coco_rows")
+        if rows is None or rows[0] is not self.body_model:
+            rows = (self.body_model, coco17_rows(self.body_model.keypoint_names))
+            self.__dict__["_coco_rows"] = rows
+        theta = self.regressor.decode(params)
+        keypoints = self._keypoint_model()(pose=theta.rotations, betas=theta.betas).keypoints
+        projected = weak_perspective_project(keypoints[:, rows[1]], theta.camera)
+        target = features[:, keypoint_columns(self.config.features)].unflatten(1, (-1, 3))
+        seen = (target[..., 2:] >= UNSEEN_SCORE).to(projected.dtype)
+        return ((target[..., :2] - projected) * seen).flatten(1)
 
     def forward(self, images: torch.Tensor, pose_body: str = "all") -> list[HMROutput]:
         """pose_body: "all" poses the body model for every iteration; "final" only for the
         last (what the losses need besides the rotations and β of every iteration: training
         skips T − 1 body evaluations this way); "keypoints" gives the last iteration's
         keypoints (exactly the mesh's, `KeypointModel`) without its vertices — all training
-        needs, at a fraction of the cost."""
+        needs, at a fraction of the cost; "keypoints-all" every iteration's keypoints (training
+        that supervises every iteration, `optim.iteration_losses` "all")."""
         _check_pose_body(pose_body)  # before the encoder runs
         return self.decode_all(self.regress(images), pose_body)
 
@@ -185,6 +222,8 @@ class HMR(nn.Module):
         """Every iteration's raw parameters -> `HMROutput`s (see `forward` for pose_body)."""
         _check_pose_body(pose_body)
         last = len(params) - 1
+        if pose_body == "keypoints-all":
+            return [self.decode(p, with_body="keypoints") for p in params]
         final = "keypoints" if pose_body == "keypoints" else True
         return [
             self.decode(p, with_body=final if i == last else pose_body == "all")
@@ -240,6 +279,31 @@ def encoder_settings_problem(
         return "image_size", f"the MoveNet encoders need a multiple of 32, got {image_size}"
     if backbone in BACKBONES and features != "pooled":
         return "features", f'the ResNet encoders give "pooled", got {features!r}'
+    return None
+
+
+def coco17_rows(names: tuple[str, ...] | list[str]) -> list[int]:
+    """Which of a body model's keypoints (by name) are COCO's 17, in COCO order."""
+    missing = [n for n in COCO17_NAMES if n not in names]
+    if missing:
+        raise OpenHMRError(
+            f"keypoint feedback: the body model's keypoints lack COCO's {', '.join(missing)}"
+        )
+    return [list(names).index(n) for n in COCO17_NAMES]
+
+
+def feedback_problem(
+    feedback: str, backbone: str, head: str, features: str
+) -> tuple[str, str] | None:
+    """(setting, problem) when this network cannot take `feedback`, else None."""
+    if feedback not in FEEDBACKS:
+        return "feedback", f"expected one of {FEEDBACKS}, got {feedback!r}"
+    if feedback == "none":
+        return None
+    if backbone not in MOVENET_BACKBONES or "keypoints" not in features:
+        return "feedback", "keypoint feedback needs a MoveNet encoder whose features hold keypoints"
+    if head != "hmr":
+        return "feedback", f'keypoint feedback needs the "hmr" head, got {head!r}'
     return None
 
 

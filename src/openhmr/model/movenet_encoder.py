@@ -81,6 +81,16 @@ def feature_dim(features: str) -> int:
     )
 
 
+def keypoint_columns(features: str) -> slice:
+    """Where MoveNet's 17 keypoints (x, y, score each, COCO order) sit in φ for a `features`
+    choice that holds them."""
+    check_features(features)
+    if "keypoints" not in features:
+        raise OpenHMRError(f"encoder features {features!r} hold no keypoints")
+    start = LAST_CHANNELS if "pooled" in features else 0
+    return slice(start, start + KEYPOINT_DIM)
+
+
 def check_features(features: str) -> str:
     if features not in FEATURES:
         raise OpenHMRError(f"encoder features: expected one of {FEATURES}, got {features!r}")

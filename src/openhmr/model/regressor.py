@@ -3,6 +3,9 @@
 - `IEFRegressor`: HMR's head.  Θ = [s, tx, ty | θ 72 axis-angle | β 10] (85 numbers);
   [φ, Θ_t] → FC1024 → ReLU → Dropout(0.5) → FC1024 → ReLU → Dropout(0.5) → FC85 = ΔΘ_t,
   Θ_{t+1} = Θ_t + ΔΘ_t, weights shared across iterations, Θ_0 a trainable mean vector.
+  With `feedback_dim` > 0 each step also reads a feedback vector computed from Θ_t by the
+  caller (`HMR`'s keypoint feedback: where the body at Θ_t projects against the keypoints
+  in φ): [φ, Θ_t, f(Θ_t)] → … → ΔΘ_t.
 - `SpinRegressor`: SPIN's head, with SPIN's names so its checkpoints load unchanged.
   Θ = [pose 144 (24 × 6D, "columns" layout) | β 10 | s, tx, ty] (157 numbers); FC layers
   *without* ReLU (as SPIN), Θ_0 stored as buffers ``init_pose``, ``init_shape``, ``init_cam``.
@@ -14,6 +17,7 @@ betas) so the rest of the network does not care which head it has.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -97,10 +101,12 @@ class IEFRegressor(nn.Module):
         hidden: int = 1024,
         iterations: int = 3,
         mean_theta: torch.Tensor | None = None,
+        feedback_dim: int = 0,
     ) -> None:
         super().__init__()
         self.iterations = iterations
-        self.fc1 = _init_linear(nn.Linear(feature_dim + THETA_DIM, hidden))
+        self.feedback_dim = feedback_dim
+        self.fc1 = _init_linear(nn.Linear(feature_dim + THETA_DIM + feedback_dim, hidden))
         self.fc2 = _init_linear(nn.Linear(hidden, hidden))
         self.fc3 = _init_linear(nn.Linear(hidden, THETA_DIM), gain=0.1)
         self.dropout = nn.Dropout(0.5)
@@ -109,18 +115,33 @@ class IEFRegressor(nn.Module):
             raise OpenHMRError(f"mean Θ: expected ({THETA_DIM},), got {tuple(mean.shape)}")
         self.mean_theta = nn.Parameter(mean[None].clone())  # 1 x 85
 
-    def step(self, features: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-        """ΔΘ for [φ, Θ_t]: (B, F), (B, 85) -> (B, 85)."""
-        x = torch.cat([features, theta], dim=1)
+    def step(
+        self, features: torch.Tensor, theta: torch.Tensor, feedback: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """ΔΘ for [φ, Θ_t(, f(Θ_t))]: (B, F), (B, 85)(, (B, feedback_dim)) -> (B, 85)."""
+        parts = [features, theta] if feedback is None else [features, theta, feedback]
+        x = torch.cat(parts, dim=1)
         x = self.dropout(torch.relu(self.fc1(x)))
         x = self.dropout(torch.relu(self.fc2(x)))
         return self.fc3(x)
 
-    def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
+    def forward(
+        self,
+        features: torch.Tensor,
+        feedback: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> list[torch.Tensor]:
+        """φ (B, F) -> [Θ_1, …, Θ_T]; feedback: Θ_t (B, 85) -> (B, feedback_dim), required
+        exactly when the regressor was built with feedback_dim > 0."""
+        if (feedback is None) != (self.feedback_dim == 0):
+            raise OpenHMRError(
+                f"IEF regressor built with feedback_dim {self.feedback_dim}: "
+                + ("a feedback function is needed" if feedback is None else "it takes none")
+            )
         theta = self.mean_theta.expand(features.shape[0], -1)
         thetas = []
         for _ in range(self.iterations):
-            theta = theta + self.step(features, theta)
+            signal = None if feedback is None else feedback(theta)
+            theta = theta + self.step(features, theta, signal)
             thetas.append(theta)
         return thetas
 
@@ -195,11 +216,14 @@ class SpinRegressor(nn.Module):
 
 
 def build_regressor(
-    head: str, feature_dim: int, hidden: int = 1024, iterations: int = 3
+    head: str, feature_dim: int, hidden: int = 1024, iterations: int = 3, feedback_dim: int = 0
 ) -> IEFRegressor | SpinRegressor:
-    """`"hmr"` (85-D axis-angle Θ) or `"spin"` (157-D, 6D rotations)."""
+    """`"hmr"` (85-D axis-angle Θ; feedback_dim: see `IEFRegressor`) or `"spin"` (157-D, 6D
+    rotations, no feedback)."""
     if head == "hmr":
-        return IEFRegressor(feature_dim, hidden, iterations)
+        return IEFRegressor(feature_dim, hidden, iterations, feedback_dim=feedback_dim)
     if head == "spin":
+        if feedback_dim:
+            raise OpenHMRError('keypoint feedback: only the "hmr" head takes it')
         return SpinRegressor(feature_dim, hidden, iterations)
     raise OpenHMRError(f"head: expected one of {HEADS}, got {head!r}")

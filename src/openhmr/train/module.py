@@ -65,6 +65,7 @@ class HMRTrainingModule(L.LightningModule):
             image_size=m.image_size,
             features=m.features,
             orientations=m.orientations,
+            feedback=m.feedback,
             body_model=load_body_model(m.body_model),
         )
         if mean_pose is not None:
@@ -144,8 +145,9 @@ class HMRTrainingModule(L.LightningModule):
         step = self.data_step(batch_idx)
         torch.manual_seed(step_seed(self.config.seed, step, self.global_rank))
         images, mocap = batch["images"], batch["mocap"]
-        # the losses need the final iteration's keypoints, not its mesh (HMR.forward)
-        outputs = self.predict_batch(images, pose_body="keypoints")
+        # the losses need the keypoints (the final iteration's, or every one's), not the mesh
+        every = self.config.optim.iteration_losses == "all"
+        outputs = self.predict_batch(images, pose_body="keypoints-all" if every else "keypoints")
         adversarial = self.config.optim.adversarial
         losses = encoder_losses(
             outputs,
@@ -157,6 +159,7 @@ class HMRTrainingModule(L.LightningModule):
             images["has_smpl"],
             discriminator=self.discriminator if adversarial else None,
             weights=self.weights,
+            iterations=self.config.optim.iteration_losses,
         )
         terms = {
             "reprojection": losses.reprojection,

@@ -22,7 +22,9 @@ class ModelSection:
     stage, e.g. at a lower learning rate (to continue a run as it was, use --resume).
     backbone "movenet_thunder" / "movenet_lightning" starts the encoder from the bundled
     pretrained pose network (use normalization "pixels" and image_size 256 / 192); features:
-    what φ holds, orientations: how many ways up it reads a crop (`openhmr.model.HMRConfig`)."""
+    what φ holds, orientations: how many ways up it reads a crop, feedback: "keypoints" lets
+    each IEF step read where the body projects against the pose network's keypoints
+    (`openhmr.model.HMRConfig`)."""
 
     backbone: str = "resnet50"
     width: int = 64
@@ -32,6 +34,7 @@ class ModelSection:
     image_size: int = 224
     features: str = "pooled"
     orientations: int = 1
+    feedback: str = "none"
     body_model: str = "open"
     encoder_weights: str | None = None
     mean_pose: str = "mocap"
@@ -91,7 +94,9 @@ class OptimSection:
     """Adam learning rates (the paper's 1e-5 / 1e-4), loss weights (`openhmr.losses.
     LossWeights` fields), whether the adversarial prior is trained and used, and whether the
     encoder trains (false: only the regressor learns; the encoder stays as initialised);
-    regressor_dropout: the IEF regressor's dropout rate while training (the paper's 0.5)."""
+    regressor_dropout: the IEF regressor's dropout rate while training (the paper's 0.5);
+    iteration_losses: "final" (the paper's: reprojection and 3D on the last IEF iteration) or
+    "all" (their mean over every iteration, as SPIN and PyMAF train)."""
 
     encoder_lr: float = 1e-5
     discriminator_lr: float = 1e-4
@@ -99,6 +104,7 @@ class OptimSection:
     adversarial: bool = True
     train_encoder: bool = True
     regressor_dropout: float = 0.5
+    iteration_losses: str = "final"
     weights: dict[str, float] = field(default_factory=dict)
 
 

@@ -34,7 +34,8 @@ def _number(name: str, value: float, **bounds: float) -> None:
 
 def check_values(config: TrainConfig) -> TrainConfig:
     """Every number in range, every name one of its choices; returns the config."""
-    from openhmr.model.hmr import NORMALIZATIONS, encoder_settings_problem
+    from openhmr.losses import ITERATION_LOSSES
+    from openhmr.model.hmr import NORMALIZATIONS, encoder_settings_problem, feedback_problem
     from openhmr.model.movenet_encoder import FEATURES, MOVENET_BACKBONES
     from openhmr.model.resnet import BACKBONES
 
@@ -45,6 +46,10 @@ def check_values(config: TrainConfig) -> TrainConfig:
     problem = encoder_settings_problem(m.backbone, m.features, m.image_size, m.orientations)
     if problem is not None:
         raise OpenHMRError(f"config model.{problem[0]}: {problem[1]}")
+    problem = feedback_problem(m.feedback, m.backbone, "hmr", m.features)
+    if problem is not None:
+        raise OpenHMRError(f"config model.{problem[0]}: {problem[1]}")
+    _choice("optim.iteration_losses", o.iteration_losses, ITERATION_LOSSES)
     _count("model.width", m.width)
     _count("model.hidden", m.hidden)
     _count("model.iterations", m.iterations)
