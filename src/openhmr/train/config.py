@@ -69,7 +69,9 @@ def _build(cls: type, values: Any, where: str) -> Any:
             if not isinstance(value or {}, dict):
                 raise OpenHMRError(f"config {path}: expected a mapping of splits, got {value!r}")
             value = {k: _build(SyntheticSplit, v, f"{path}.{k}") for k, v in (value or {}).items()}
-        elif name in ("augment", "weights") and not isinstance(value or {}, dict):
+        elif name in ("augment", "weights", "feature_augment") and not isinstance(
+            value or {}, dict
+        ):
             raise OpenHMRError(f"config {path}: expected a mapping, got {value!r}")
         kwargs[name] = _coerce(value, hints[name], path)
     return cls(**kwargs)

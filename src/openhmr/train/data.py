@@ -129,8 +129,10 @@ def use_feature_caches(
     laps = config.data.cache_laps
     if not laps:
         return data
+    from openhmr.train.feature_augment import FeatureAugmentConfig
     from openhmr.train.features import FeatureDataset, build_feature_cache
 
+    feature_augment = FeatureAugmentConfig(**config.data.feature_augment)
     folder = Path(config.data.cache_dir.replace("{out}", config.out))
     caches = []
     for i, dataset in enumerate(data.train):
@@ -147,7 +149,9 @@ def use_feature_caches(
         )
         if entries is not None:
             continue
-        caches.append(FeatureDataset(path, config.model.features))
+        caches.append(
+            FeatureDataset(path, config.model.features, feature_augment, seed=dataset.seed)
+        )
         data.identity["train"][i]["feature_cache"] = {"file": str(path), "laps": laps}
     return TrainingData(caches, data.ratios, data.mocap, data.val, data.identity)
 

@@ -33,7 +33,15 @@ from openhmr.model.movenet_encoder import (
     blazepose_variant,
     combine_parts,
 )
+from openhmr.train.feature_augment import (
+    FeatureAugmentConfig,
+    check_feature_augment,
+    sample_feature_transform,
+    transform_labels,
+    transform_phi,
+)
 
+FEATURE_AUGMENT_STREAM = 7  # keeps φ's draws apart from the image augmentation's
 LABELS = ("keypoints2d", "joints3d", "pose", "betas", "has_smpl", "has_3d")
 BLAZEPOSE_CACHED = ("heavy", "full")
 
@@ -149,12 +157,26 @@ class _Keyed(torch.utils.data.Dataset):
 class FeatureDataset(torch.utils.data.Dataset):
     """A feature cache as a dataset with `RecordDataset`'s rows and laps: `get(row, lap)`
     returns the labels and "features" φ (D,) of cached pass lap mod laps (so training past
-    the cached laps repeats them). features: the φ choice (`HMRConfig.features`)."""
+    the cached laps repeats them). features: the φ choice (`HMRConfig.features`); augment:
+    a transform of φ and the labels drawn afresh for every (row, lap) from `seed`
+    (`openhmr.train.feature_augment`; off by default)."""
 
     takes_lap = True
 
-    def __init__(self, path: str | Path, features: str = "pooled") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        features: str = "pooled",
+        augment: FeatureAugmentConfig | None = None,
+        seed: int = 0,
+    ) -> None:
         path = Path(path)
+        self.features_name, self.seed = features, seed
+        self.augment = check_feature_augment(augment or FeatureAugmentConfig())
+        if self.augment.active and "keypoints" not in features:
+            raise OpenHMRError(
+                f"data.feature_augment moves φ's keypoints: features {features!r} hold none"
+            )
         try:
             with np.load(path) as data:
                 self.identity = json.loads(str(data["identity"]))
@@ -187,6 +209,11 @@ class FeatureDataset(torch.utils.data.Dataset):
         item = {name: value[i] for name, value in self.labels.items()}
         item["features"] = self.features[i]
         item["index"] = torch.tensor(row)
+        if self.augment.active:
+            rng = np.random.default_rng([self.seed, int(lap), int(row), FEATURE_AUGMENT_STREAM])
+            transform = sample_feature_transform(self.augment, rng)
+            item = transform_labels(item, transform)
+            item["features"] = transform_phi(item["features"], self.features_name, transform)
         return item
 
     def __getitem__(self, row: int) -> dict[str, torch.Tensor]:

@@ -74,7 +74,10 @@ class DataSection:
     frozen encoder (optim.train_encoder false), encode this many augmented passes over each
     training dataset once, before training, into cache_dir ("{out}" stands for the run's
     folder; runs may share one), and train on them (`openhmr.train.features`); 0: encode
-    every batch's images."""
+    every batch's images; feature_augment: with caches, a rotation / scale / shift of the
+    crop applied to the cached keypoints and the labels, drawn afresh every lap
+    (`openhmr.train.feature_augment.FeatureAugmentConfig`: rotation_deg, rotation_prob,
+    scale, shift)."""
 
     batch_size: int = 64
     workers: int = 2
@@ -87,6 +90,7 @@ class DataSection:
     augment: dict[str, Any] = field(default_factory=dict)
     cache_laps: int = 0
     cache_dir: str = "{out}/features"
+    feature_augment: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,23 @@ def _check_data(data: DataSection) -> None:
         _count(f"data.synthetic.{split}.seed", spec.seed, minimum=0)
         _count(f"data.synthetic.{split}.size", spec.size, minimum=64)
     _check_augment(data.augment)
+    _check_feature_augment(data)
+
+
+def _check_feature_augment(data: DataSection) -> None:
+    from openhmr.train.feature_augment import FeatureAugmentConfig, check_feature_augment
+
+    known = {f.name for f in dataclasses.fields(FeatureAugmentConfig)}
+    unknown = sorted(set(data.feature_augment) - known)
+    if unknown:
+        raise OpenHMRError(
+            f"config data.feature_augment: unknown keys {unknown}; known: {sorted(known)}"
+        )
+    augment = check_feature_augment(FeatureAugmentConfig(**data.feature_augment))
+    if augment.active and not data.cache_laps:
+        raise OpenHMRError(
+            "config data.feature_augment: it moves cached encoder outputs; set data.cache_laps"
+        )
 
 
 def _check_augment(values: dict) -> None:
