@@ -41,9 +41,12 @@ from openhmr.synth import SynthConfig, generate
 BATCH = 2
 
 
-def save_pictures(folder: Path, models: dict[str, HMR], lsp, lsp_rows: list, body) -> None:
-    """Rows: 8 input crops, then each model's meshes (model, mean-pose baseline, no prior).
-    lsp_rows: the models' predictions on `lsp`, already computed for the scores."""
+def save_pictures(
+    folder: Path, models: dict[str, HMR], lsp, lsp_rows: list, body, count: int = 8
+) -> None:
+    """Rows: input crops, then each model's meshes (model, mean-pose baseline, no prior).
+    lsp_rows: the models' predictions on `lsp`, already computed for the scores; count: the
+    first `count` LSP crops, 10 to a picture (lsp_val.png, lsp_val_2.png, …)."""
     from PIL import Image
 
     from openhmr.train.visualize import comparison_grid
@@ -57,10 +60,29 @@ def save_pictures(folder: Path, models: dict[str, HMR], lsp, lsp_rows: list, bod
     synthetic_rows = [
         predict_index(m, synthetic, batch_size=BATCH, progress=False) for m in models.values()
     ]
-    grids = (("lsp_val", lsp, lsp_rows), ("synthetic", synthetic, synthetic_rows))
-    for name, index, rows in grids:
+    grids = [("synthetic", synthetic, synthetic_rows, 8)]
+    for part, start in enumerate(range(0, count, 10)):
+        rows = slice(start, min(start + 10, count))
+        grids.append((
+            "lsp_val" if part == 0 else f"lsp_val_{part + 1}",
+            lsp.subset(rows),
+            [_rows_of(p, rows) for p in lsp_rows],
+            rows.stop - rows.start,
+        ))  # fmt: skip
+    for name, index, rows, shown in grids:
         with atomic_path(folder / f"{name}.png") as tmp:
-            Image.fromarray(comparison_grid(index, rows, body, res)).save(tmp, format="PNG")
+            grid = comparison_grid(index, rows, body, res, count=shown)
+            Image.fromarray(grid).save(tmp, format="PNG")
+
+
+def _rows_of(predictions, rows: slice):
+    """Predictions for a slice of the index's rows."""
+    from dataclasses import fields, replace
+
+    return replace(predictions, **{
+        f.name: getattr(predictions, f.name)[rows]
+        for f in fields(predictions) if f.name != "keypoint_names"
+    })  # fmt: skip
 
 
 def main() -> None:
@@ -92,6 +114,12 @@ def main() -> None:
         help="folder for prediction pictures: lsp_val.png (held-out LSP-extended crops; stays "
         "out of the repository) and synthetic.png (a split of the built-in pose sampler, "
         "derived from no dataset)",
+    )
+    parser.add_argument(
+        "--picture-count",
+        type=int,
+        default=8,
+        help="how many held-out LSP crops the pictures show, 10 to a file (default 8)",
     )
     args = parser.parse_args()
 
@@ -159,7 +187,7 @@ def main() -> None:
     body = models["model"].body_model
     if args.pictures:  # the model, its mean pose and the twin without the prior
         shown = dict(list(models.items())[:3])
-        save_pictures(Path(args.pictures), shown, lsp, lsp_rows[:3], body)
+        save_pictures(Path(args.pictures), shown, lsp, lsp_rows[:3], body, args.picture_count)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(report, indent=2))
