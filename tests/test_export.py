@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from openhmr import HMR, save_checkpoint
+from openhmr import HMR, OpenHMRError, save_checkpoint
 from openhmr.cli import main
 
 ort = pytest.importorskip("onnxruntime")
@@ -103,6 +103,29 @@ def test_cli_bad_checkpoint_is_one_line_error(tmp_path: Path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("openhmr export: error:") and "\n" not in err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_onnx_of_a_network_with_keypoint_feedback_matches_pytorch(tmp_path: Path):
+    """Each IEF step poses the body model's keypoints inside the graph."""
+    from openhmr.body import load_body_model
+    from openhmr.model.export import export_onnx
+
+    torch.manual_seed(0)
+    model = HMR(backbone="movenet_lightning", normalization="pixels", image_size=192,
+                features="seen-keypoints", hidden=64, feedback="keypoints",
+                body_model=load_body_model("open-annotated")).eval()  # fmt: skip
+    path = export_onnx(model, tmp_path / "hmr.onnx", image_size=192)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with np.load(Path(__file__).resolve().parent / "data" / "tfjs_movenet_lightning.npz") as npz:
+        images = np.concatenate([npz[f"input_{i}"] for i in range(2)]).astype(np.float32)
+    images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    (got,) = session.run(None, {"images": images.numpy()})
+    with torch.no_grad():
+        want = torch.stack(model.regress(images), dim=1).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    model.body_model = None
+    with pytest.raises(OpenHMRError, match="needs its body model"):
+        export_onnx(model, tmp_path / "again.onnx", image_size=192)
 
 
 @pytest.mark.slow  # a minute on two cores: `make test-slow`

@@ -65,13 +65,21 @@ def kinematic_levels(parents: list[int] | tuple[int, ...]) -> list[list[int]]:
     return levels
 
 
-@functools.lru_cache(maxsize=32)
 def _tree_indices(
     parents: tuple[int, ...], levels: tuple[tuple[int, ...], ...], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[torch.Tensor, torch.Tensor | None]]]:
     """Index tensors of a kinematic tree, made once per tree and device: root mask (J,),
     each joint's parent (roots: themselves) (J,), and per level its joints and their parents
-    (None for the roots' level)."""
+    (None for the roots' level). Under torch.export / torch.compile tracing they are made
+    afresh: a cached tracing tensor would break every later eager call."""
+    if torch.compiler.is_compiling():
+        return _make_tree_indices(parents, levels, device)
+    return _cached_tree_indices(parents, levels, device)
+
+
+def _make_tree_indices(
+    parents: tuple[int, ...], levels: tuple[tuple[int, ...], ...], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, list[tuple[torch.Tensor, torch.Tensor | None]]]:
     with torch.inference_mode(False):  # cached for later calls, which may need autograd
         is_root = torch.tensor([p < 0 for p in parents], device=device)
         parent_index = torch.tensor(
@@ -87,6 +95,9 @@ def _tree_indices(
             for level in levels
         ]
     return is_root, parent_index, steps
+
+
+_cached_tree_indices = functools.lru_cache(maxsize=32)(_make_tree_indices)
 
 
 def forward_kinematics(

@@ -45,7 +45,12 @@ def run(args: argparse.Namespace) -> None:
     if args.image_size is not None:
         check_count("--image-size", args.image_size, minimum=32)
     if args.checkpoint:
-        model = load_checkpoint(checkpoint_file(args.checkpoint)).model
+        from openhmr.body import load_body_model
+        from openhmr.model.checkpoint import trained_body_model
+
+        path = checkpoint_file(args.checkpoint)
+        # a network with keypoint feedback poses its body model's keypoints inside the graph
+        model = load_checkpoint(path, load_body_model(trained_body_model(path))).model
         source = args.checkpoint
     else:
         model, source = HMR(backbone=args.backbone).eval(), f"untrained {args.backbone}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from openhmr.errors import OpenHMRError
 from openhmr.model.hmr import HMR, ParameterNetwork
 from openhmr.onnx_export import write_onnx
 
@@ -23,9 +24,17 @@ def export_onnx(
 ) -> Path:
     """Write ``model`` as ONNX: input ``images`` (B, 3, S, S) normalised as the model expects,
     output ``params`` (B, T, P) — every iteration's parameter vector (P = 85 for the HMR head,
-    157 for SPIN's).  The body model is not part of the graph.  Written atomically.
+    157 for SPIN's).  The body model is not part of the graph, except for a network with
+    keypoint feedback (`HMRConfig.feedback`), whose steps pose the attached body model's
+    keypoints.  Written atomically.
     An encoder's frozen BlazePose (features "...+blazepose") is in the graph too."""
     network = ParameterNetwork(model)
+    if model.config.feedback != "none":
+        if model.body_model is None:
+            raise OpenHMRError("ONNX export: a network with keypoint feedback needs its body model")
+        # registered so the exporter sees the keypoint model's tensors (kept outside the
+        # network's state dict, as the body model is)
+        network.keypoint_model = model._keypoint_model()
     if getattr(model.encoder, "blazepose_variant", None) is not None:
         # registered here so the exporter sees its weights (the encoder keeps it outside its
         # state dict)
