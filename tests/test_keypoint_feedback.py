@@ -15,6 +15,7 @@ from openhmr.model import HMR, load_checkpoint, save_checkpoint
 from openhmr.model.hmr import coco17_rows
 from openhmr.model.regressor import IEFRegressor, split_theta
 from openhmr.train import load_config, train
+from tests.test_movenet_encoder import TINY_MOVENET
 
 BODY = load_body_model("open")
 
@@ -132,25 +133,13 @@ def test_feedback_settings_are_checked():
         load_config("configs/quick.yaml", ["model.feedback=keypoints"])
 
 
-TINY = [
-    "model.backbone=movenet_lightning",
-    "model.normalization=pixels",
-    "model.image_size=64",
+TINY = [  # the tiny cached MoveNet run of test_movenet_encoder, with feedback
+    *TINY_MOVENET,
     "model.features=seen-keypoints",
     "model.feedback=keypoints",
-    "model.hidden=32",
-    "data.batch_size=4",
-    "data.workers=0",
-    "data.synthetic.train.num=8",
-    "data.synthetic.val.num=4",
-    "data.val_limit=4",
-    "data.mocap_size=64",
     "data.cache_laps=1",
-    "optim.train_encoder=false",
     "optim.iteration_losses=all",
     "trainer.max_steps=2",
-    "trainer.checkpoint_every_steps=2",
-    "trainer.progress_bar=false",
 ]
 
 
