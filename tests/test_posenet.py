@@ -153,6 +153,32 @@ def test_keypoints_api_maps_crops_back_to_the_image():
     assert np.abs(scaled[0, confident, :2] / 2 - ref[confident, :2]).max() < 2.0
 
 
+def test_keypoints_read_turned_boxes_find_people_upside_down_and_sideways():
+    """TF.js's photo turned by 180° and 90°: read one way up, Thunder loses the person; read 4
+    ways up, its keypoints are TF.js's on the upright photo, moved with the turn (pixels)."""
+    net = MoveNet.pretrained("thunder")
+    with np.load(DATA / "tfjs_movenet_thunder.npz") as npz:
+        image, expected = npz["input_1"][0], npz["output_1"]
+    ref = _tfjs_single(expected, (256, 256))
+    box = np.array([[0.0, 0.0, 256.0, 256.0]])
+    confident = ref[:, 2] > 0.3
+    turned = {  # np.rot90 counter-clockwise on screen: (x, y) -> (y, 256 - x)
+        2: (np.rot90(image, 2), np.stack([256 - ref[:, 0], 256 - ref[:, 1]], axis=1)),
+        1: (np.rot90(image, 1), np.stack([ref[:, 1], 256 - ref[:, 0]], axis=1)),
+    }
+    for picture, points in turned.values():
+        picture = np.ascontiguousarray(picture)
+        once = net.keypoints(picture, box)[0]
+        found = net.keypoints(picture, box, orientations=4)[0]
+        assert np.abs(found[confident, :2] - points[confident]).max() < 2.0
+        assert found[:, 2].mean() > once[:, 2].mean() + 0.1
+        assert np.abs(once[confident, :2] - points[confident]).max() > 20.0
+    upright = net.keypoints(image, box, orientations=4)[0]  # the upright reading wins
+    np.testing.assert_allclose(upright, net.keypoints(image, box)[0], atol=1e-6)
+    with pytest.raises(OpenHMRError, match="orientations"):
+        net.keypoints(image, box, orientations=3)
+
+
 def test_detect_finds_the_astronaut_and_nobody_in_a_blank_image():
     from openhmr.inference.predictor import load_image
 

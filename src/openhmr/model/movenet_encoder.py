@@ -40,7 +40,13 @@ from torch import nn
 
 from openhmr.errors import OpenHMRError
 from openhmr.posenet.mobilenet import LAST_CHANNELS
-from openhmr.posenet.movenet import MoveNet
+from openhmr.posenet.movenet import (  # noqa: F401  (ORIENTATIONS, check_orientations: re-exported)
+    ORIENTATIONS,
+    MoveNet,
+    check_orientations,
+    turn_back,
+    turns_of,
+)
 
 if TYPE_CHECKING:
     from openhmr.posenet.blazepose import BlazePose
@@ -56,7 +62,6 @@ FEATURES = (
     "seen-keypoints+blazepose",
     "seen-keypoints+blazepose-full",
 )
-ORIENTATIONS = (1, 2, 4)
 KEYPOINT_DIM = 17 * 3
 BLAZEPOSE_LANDMARKS = 33
 BLAZEPOSE_DIM = BLAZEPOSE_LANDMARKS * 6 + 1
@@ -95,27 +100,6 @@ def check_features(features: str) -> str:
     if features not in FEATURES:
         raise OpenHMRError(f"encoder features: expected one of {FEATURES}, got {features!r}")
     return features
-
-
-def check_orientations(orientations: int) -> int:
-    if orientations not in ORIENTATIONS:
-        raise OpenHMRError(
-            f"encoder orientations: expected one of {ORIENTATIONS}, got {orientations!r}"
-        )
-    return orientations
-
-
-def turns_of(orientations: int) -> tuple[int, ...]:
-    """Quarter turns (counter-clockwise, `torch.rot90` on (H, W)) read for `orientations`."""
-    return {1: (0,), 2: (0, 2), 4: (0, 1, 2, 3)}[check_orientations(orientations)]
-
-
-def turn_back(xy: torch.Tensor, turns: int) -> torch.Tensor:
-    """xy (..., 2) in [−1, 1] of a crop turned by `turns` quarter turns (`torch.rot90`,
-    dims (H, W)) -> the same points in the unturned crop's frame."""
-    x, y = xy.unbind(-1)
-    turned = {0: (x, y), 1: (-y, x), 2: (-x, -y), 3: (y, -x)}[turns % 4]
-    return torch.stack(turned, dim=-1)
 
 
 def hide_unseen(keypoints: torch.Tensor, threshold: float = UNSEEN_SCORE) -> torch.Tensor:

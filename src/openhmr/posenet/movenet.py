@@ -36,6 +36,28 @@ COCO_KEYPOINTS = COCO17_NAMES  # the output order
 INPUT_SCALE = 0.0078430176
 
 
+ORIENTATIONS = (1, 2, 4)
+
+
+def check_orientations(orientations: int) -> int:
+    if orientations not in ORIENTATIONS:
+        raise OpenHMRError(f"orientations: expected one of {ORIENTATIONS}, got {orientations!r}")
+    return orientations
+
+
+def turns_of(orientations: int) -> tuple[int, ...]:
+    """Quarter turns (counter-clockwise, `torch.rot90` on (H, W)) read for `orientations`."""
+    return {1: (0,), 2: (0, 2), 4: (0, 1, 2, 3)}[check_orientations(orientations)]
+
+
+def turn_back(xy: torch.Tensor, turns: int) -> torch.Tensor:
+    """xy (..., 2) in [−1, 1] of a crop turned by `turns` quarter turns (`torch.rot90`,
+    dims (H, W)) -> the same points in the unturned crop's frame."""
+    x, y = xy.unbind(-1)
+    turned = {0: (x, y), 1: (-y, x), 2: (-x, -y), 3: (y, -x)}[turns % 4]
+    return torch.stack(turned, dim=-1)
+
+
 @dataclass(frozen=True)
 class MoveNetSpec:
     """One published network: backbone width, input side (None: any multiple of 32), and
@@ -186,6 +208,24 @@ class MoveNet(nn.Module):
         scale = float(np.float16(1.0 / h)) * h * STRIDE
         return torch.cat([grid[..., :2] * scale, grid[..., 2:]], dim=-1)
 
+    def read_turned(self, crops: torch.Tensor, turns: tuple[int, ...] = (0,)) -> torch.Tensor:
+        """Square crops (B, 3, S, S) read each of `turns` quarter turns up (`torch.rot90`, one
+        network call) -> the single-pose keypoints (B, 17, 3) of the reading with the highest
+        mean score, x, y in the unturned crop's pixels. MoveNet misses most people upside
+        down; reading the turns finds them."""
+        if turns == (0,):
+            return self.decode_single(self(crops))
+        stacked = torch.cat([torch.rot90(crops, t, dims=(2, 3)) for t in turns])
+        size = crops.shape[-1]
+        points = self.decode_single(self(stacked)).unflatten(0, (len(turns), -1))
+        readings = torch.stack([
+            torch.cat([(turn_back(p[..., :2] * (2.0 / size) - 1.0, t) + 1.0) * (size / 2.0),
+                       p[..., 2:]], dim=-1)
+            for p, t in zip(points, turns, strict=True)
+        ])  # fmt: skip
+        best = readings[..., 2].mean(dim=-1).argmax(dim=0)
+        return readings[best, torch.arange(len(crops), device=crops.device)]
+
     def decode_multi(
         self, output: MoveNetOutput
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -205,11 +245,18 @@ class MoveNet(nn.Module):
 
     @torch.no_grad()
     def keypoints(
-        self, image: np.ndarray, boxes: np.ndarray, margin: float = 1.0, batch_size: int = 16
+        self,
+        image: np.ndarray,
+        boxes: np.ndarray,
+        margin: float = 1.0,
+        batch_size: int = 16,
+        orientations: int = 1,
     ) -> np.ndarray:
         """One person per box: image (H, W, 3) uint8 RGB, boxes (N, 4) x, y, w, h pixels ->
         (N, 17, 3) float64 = x, y image pixels, score. Each box is made square about its
-        centre (side = margin × its longer side) and resampled to the input size."""
+        centre (side = margin × its longer side) and resampled to the input size.
+        orientations: read each crop 1, 2 or 4 ways up (`read_turned`)."""
+        turns = turns_of(orientations)
         image = check_image(image)
         boxes = check_boxes(boxes, image.shape[1], image.shape[0])
         if not np.isfinite(margin) or margin <= 0:
@@ -223,7 +270,7 @@ class MoveNet(nn.Module):
         for start in range(0, len(crops), batch_size):
             batch = torch.from_numpy(crops[start : start + batch_size]).to(like.device)
             batch = batch.permute(0, 3, 1, 2).to(like.dtype)
-            out.append(self.decode_single(self(batch)).double().cpu().numpy())
+            out.append(self.read_turned(batch, turns).double().cpu().numpy())
         points = np.concatenate(out) if out else np.zeros((0, 17, 3))
         points[..., :2] = points[..., :2] * to_image[:, None, :1] + to_image[:, None, 1:]
         return points
