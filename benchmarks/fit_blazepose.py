@@ -46,7 +46,7 @@ from openhmr.evaluate.predict import Predictions
 from openhmr.evaluate.refine import evidence_from_source, refine_predictions, slice_guides
 from openhmr.files import atomic_path
 from openhmr.fit import FitGuides, PoseEvidence, config_from_options
-from openhmr.fit.sources import CROP_MARGIN, choose_keypoints, gated
+from openhmr.fit.sources import CROP_MARGIN, SOURCE_ORIENTATIONS, choose_keypoints, gated
 from openhmr.geometry.procrustes import procrustes_align
 from openhmr.inference.predictor import DEFAULT_MODEL
 from openhmr.model import load_checkpoint
@@ -80,7 +80,9 @@ class Recorder:
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray) -> PoseEvidence:
         start = time.perf_counter()
-        found = self.thunder.keypoints(image, boxes, margin=CROP_MARGIN)
+        found = self.thunder.keypoints(
+            image, boxes, margin=CROP_MARGIN, orientations=SOURCE_ORIENTATIONS
+        )
         middle = time.perf_counter()
         read = self.net.landmarks(image, boxes, keypoints=found, masks=True)
         self.seconds["thunder"] += middle - start

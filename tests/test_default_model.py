@@ -47,11 +47,13 @@ def test_ships_half_precision_within_budget_with_its_record(shipped):
     assert record["architecture"]["orientations"] == 1  # 4 ways up on request
     # two training stages, the second from the first's checkpoint at a tenth of the rate
     stages = record["metrics"]["stages"]
-    assert [s["steps"] for s in stages] == [8000, 2000]
+    assert [s["steps"] for s in stages] == [12000, 3000]
     assert stages[1]["encoder_lr"] == pytest.approx(stages[0]["encoder_lr"] / 10)
     assert record["architecture"]["iterations"] == 3
     assert record["config"]["optim"]["adversarial"] is True
     assert record["architecture"]["features"] == "seen-keypoints+blazepose"
+    assert record["architecture"]["feedback"] == "keypoints"
+    assert record["config"]["data"]["feature_augment"]["rotation_deg"] == 30
     assert record["body_model"]["name"] == "open-annotated"
     assert record["metrics"]["steps"] > 0
     evaluation = record["metrics"]["evaluation"]
@@ -101,7 +103,7 @@ def test_root_orientation_and_3d_on_a_fresh_synthetic_split(synthetic_scores):
 
 
 def test_pa_mpjpe_on_a_fresh_synthetic_split(synthetic_scores):
-    # issue 17's acceptance was ≤ 80 mm (the mean pose: ~122); this model: 67.5 (issue 27 asks
+    # issue 17's acceptance was ≤ 80 mm (the mean pose: ~122); this model: 67.2 (issue 27 asks
     # ≤ 62, not met yet); MPJPE is reported beside it
     assert synthetic_scores["model"]["pa_mpjpe"] <= 72.0, synthetic_scores
 
@@ -130,8 +132,8 @@ def test_held_out_lsp_extended_2d_beats_the_mean_pose(lsp_scores):
 
 def test_held_out_lsp_extended_2d_acceptance(lsp_scores):
     # PCK@0.2 (torso) of the projected keypoints, upside-down people included: issue 17 asked
-    # ≥ 0.45 (the mean pose: ~0.10); this model 0.501 (issue 27 asks ≥ 0.58, not met yet)
-    assert lsp_scores["model"]["pck2d_torso@0.2"] >= 48.0, lsp_scores
+    # ≥ 0.45 (the mean pose: ~0.10); this model 0.52 (issue 27 asks ≥ 0.58, not met yet)
+    assert lsp_scores["model"]["pck2d_torso@0.2"] >= 50.0, lsp_scores
 
 
 def test_predictor_and_demo_use_it_by_default(tmp_path):
