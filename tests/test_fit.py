@@ -102,7 +102,7 @@ def test_fitting_after_inference_mode(body):
     body evaluation may be an inference tensor."""
     from openhmr.body import lbs
 
-    lbs._tree_indices.cache_clear()
+    lbs._cached_tree_indices.cache_clear()
     truth = true_bodies(body, 1)
     with torch.inference_mode():
         body(pose=truth["pose"], betas=truth["betas"])

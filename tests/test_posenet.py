@@ -174,7 +174,7 @@ def test_keypoints_read_turned_boxes_find_people_upside_down_and_sideways():
         assert found[:, 2].mean() > once[:, 2].mean() + 0.1
         assert np.abs(once[confident, :2] - points[confident]).max() > 20.0
     upright = net.keypoints(image, box, orientations=4)[0]  # the upright reading wins
-    np.testing.assert_allclose(upright, net.keypoints(image, box)[0], atol=1e-6)
+    np.testing.assert_allclose(upright, net.keypoints(image, box)[0], atol=1e-4)  # batch of 4
     with pytest.raises(OpenHMRError, match="orientations"):
         net.keypoints(image, box, orientations=3)
 
