@@ -89,7 +89,7 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.fps is not None:
         check_number("--fps", args.fps, above=0)
     if args.orientations is not None:
-        from openhmr.model.movenet_encoder import ORIENTATIONS
+        from openhmr.posenet.movenet import ORIENTATIONS
 
         if args.orientations not in ORIENTATIONS:
             expected = ", ".join(map(str, ORIENTATIONS))

@@ -19,14 +19,13 @@ from openhmr.errors import OpenHMRError
 from openhmr.geometry.camera import weak_perspective_project
 from openhmr.model.movenet_encoder import (
     MOVENET_BACKBONES,
-    ORIENTATIONS,
     UNSEEN_SCORE,
     MoveNetEncoder,
     keypoint_columns,
-    turns_of,
 )
 from openhmr.model.regressor import build_regressor
 from openhmr.model.resnet import BACKBONES, build_backbone
+from openhmr.posenet.movenet import ORIENTATIONS, turns_of
 
 NORMALIZATIONS = ("symmetric", "imagenet", "pixels")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -197,13 +196,10 @@ class HMR(nn.Module):
         `UNSEEN_SCORE` (`HMRConfig.feedback` "keypoints")."""
         if self.body_model is None:
             raise OpenHMRError("keypoint feedback needs a body model attached to the network")
-        rows = self.__dict__.get("_coco_rows")
-        if rows is None or rows[0] is not self.body_model:
-            rows = (self.body_model, coco17_rows(self.body_model.keypoint_names))
-            self.__dict__["_coco_rows"] = rows
+        rows = coco17_rows(self.body_model.keypoint_names)
         theta = self.regressor.decode(params)
         keypoints = self._keypoint_model()(pose=theta.rotations, betas=theta.betas).keypoints
-        projected = weak_perspective_project(keypoints[:, rows[1]], theta.camera)
+        projected = weak_perspective_project(keypoints[:, rows], theta.camera)
         target = features[:, keypoint_columns(self.config.features)].unflatten(1, (-1, 3))
         seen = (target[..., 2:] >= UNSEEN_SCORE).to(projected.dtype)
         return ((target[..., :2] - projected) * seen).flatten(1)

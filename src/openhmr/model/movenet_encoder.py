@@ -40,13 +40,7 @@ from torch import nn
 
 from openhmr.errors import OpenHMRError
 from openhmr.posenet.mobilenet import LAST_CHANNELS
-from openhmr.posenet.movenet import (  # noqa: F401  (ORIENTATIONS, check_orientations: re-exported)
-    ORIENTATIONS,
-    MoveNet,
-    check_orientations,
-    turn_back,
-    turns_of,
-)
+from openhmr.posenet.movenet import MoveNet, most_confident_turn, turns_of
 
 if TYPE_CHECKING:
     from openhmr.posenet.blazepose import BlazePose
@@ -227,16 +221,9 @@ class MoveNetEncoder(nn.Module):
         if len(self.turns) == 1:
             return pooled, keypoints
         keypoints = keypoints.unflatten(0, (len(self.turns), -1))  # (T, B, 17, 3)
-        keypoints = torch.stack(
-            [
-                torch.cat([turn_back(keypoints[i, ..., :2], t), keypoints[i, ..., 2:]], dim=-1)
-                for i, t in enumerate(self.turns)
-            ]
-        )
-        best = keypoints[..., 2].mean(dim=-1).argmax(dim=0)  # (B,)
+        keypoints, best = most_confident_turn(keypoints, self.turns)
         rows = torch.arange(best.shape[0], device=best.device)
-        pooled = pooled.unflatten(0, (len(self.turns), -1))
-        return pooled[best, rows], keypoints[best, rows]
+        return pooled.unflatten(0, (len(self.turns), -1))[best, rows], keypoints
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         pooled, keypoints = self.parts(images)

@@ -58,6 +58,20 @@ def turn_back(xy: torch.Tensor, turns: int) -> torch.Tensor:
     return torch.stack(turned, dim=-1)
 
 
+def most_confident_turn(
+    keypoints: torch.Tensor, turns: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """keypoints (T, B, 17, 3): x, y in [−1, 1] of each crop turned by `turns[t]`, score ->
+    the reading of highest mean score per crop, turned back (B, 17, 3), and which turn it
+    was (B,)."""
+    readings = torch.stack([
+        torch.cat([turn_back(k[..., :2], t), k[..., 2:]], dim=-1)
+        for k, t in zip(keypoints, turns, strict=True)
+    ])  # fmt: skip
+    best = readings[..., 2].mean(dim=-1).argmax(dim=0)
+    return readings[best, torch.arange(best.shape[0], device=best.device)], best
+
+
 @dataclass(frozen=True)
 class MoveNetSpec:
     """One published network: backbone width, input side (None: any multiple of 32), and
@@ -218,13 +232,9 @@ class MoveNet(nn.Module):
         stacked = torch.cat([torch.rot90(crops, t, dims=(2, 3)) for t in turns])
         size = crops.shape[-1]
         points = self.decode_single(self(stacked)).unflatten(0, (len(turns), -1))
-        readings = torch.stack([
-            torch.cat([(turn_back(p[..., :2] * (2.0 / size) - 1.0, t) + 1.0) * (size / 2.0),
-                       p[..., 2:]], dim=-1)
-            for p, t in zip(points, turns, strict=True)
-        ])  # fmt: skip
-        best = readings[..., 2].mean(dim=-1).argmax(dim=0)
-        return readings[best, torch.arange(len(crops), device=crops.device)]
+        points = torch.cat([points[..., :2] * (2.0 / size) - 1.0, points[..., 2:]], dim=-1)
+        best, _ = most_confident_turn(points, turns)
+        return torch.cat([(best[..., :2] + 1.0) * (size / 2.0), best[..., 2:]], dim=-1)
 
     def decode_multi(
         self, output: MoveNetOutput

@@ -112,15 +112,18 @@ def _check_data(data: DataSection) -> None:
     _check_feature_augment(data)
 
 
+def _known_keys(name: str, values: dict, cls: type) -> None:
+    """An error naming the keys of `values` that are not fields of dataclass `cls`."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise OpenHMRError(f"config {name}: unknown keys {unknown}; known: {sorted(known)}")
+
+
 def _check_feature_augment(data: DataSection) -> None:
     from openhmr.train.feature_augment import FeatureAugmentConfig, check_feature_augment
 
-    known = {f.name for f in dataclasses.fields(FeatureAugmentConfig)}
-    unknown = sorted(set(data.feature_augment) - known)
-    if unknown:
-        raise OpenHMRError(
-            f"config data.feature_augment: unknown keys {unknown}; known: {sorted(known)}"
-        )
+    _known_keys("data.feature_augment", data.feature_augment, FeatureAugmentConfig)
     augment = check_feature_augment(FeatureAugmentConfig(**data.feature_augment))
     if augment.active and not data.cache_laps:
         raise OpenHMRError(
@@ -131,10 +134,7 @@ def _check_feature_augment(data: DataSection) -> None:
 def _check_augment(values: dict) -> None:
     from openhmr.data.augment import AugmentConfig
 
-    known = {f.name for f in dataclasses.fields(AugmentConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise OpenHMRError(f"config data.augment: unknown keys {unknown}; known: {sorted(known)}")
+    _known_keys("data.augment", values, AugmentConfig)
     augment = AugmentConfig(**values)
     _number("data.augment.jitter", augment.jitter, minimum=0)
     _number("data.augment.flip_prob", augment.flip_prob, minimum=0, maximum=1)
@@ -151,10 +151,7 @@ def _check_augment(values: dict) -> None:
 def _check_loss_weights(weights: dict) -> None:
     from openhmr.losses import LossWeights
 
-    known = {f.name for f in dataclasses.fields(LossWeights)}
-    unknown = sorted(set(weights) - known)
-    if unknown:
-        raise OpenHMRError(f"config optim.weights: unknown keys {unknown}; known: {sorted(known)}")
+    _known_keys("optim.weights", weights, LossWeights)
     for name, value in weights.items():
         _number(f"optim.weights.{name}", value, minimum=0)
 
