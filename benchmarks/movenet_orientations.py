@@ -4,9 +4,12 @@ second, each against the one-way read in the same run (was tools/orientation_2d.
 
     python benchmarks/movenet_orientations.py runs/data/lspet_val.npz --variant lightning
     python benchmarks/movenet_orientations.py runs/default_eval/synth/synth.npz --variant thunder
+    python benchmarks/movenet_orientations.py runs/data/lspet_val.npz --fit-crops
 
 Crops: the index's boxes at the network's input size, no augmentation (what evaluation feeds
-the default model).
+the default model). --fit-crops: instead, `MoveNet.keypoints` on the full images with the
+fit's boxes and margin (`evaluate.refine.person_boxes`, `fit.sources.CROP_MARGIN`: what the
+fit's keypoint source reads), PCK in image pixels.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from common import machine
 from openhmr.data.dataset import RecordDataset
 from openhmr.data.records import load_index
 from openhmr.evaluate.keypoints2d import limb_pck
-from openhmr.model.movenet_encoder import ORIENTATIONS, MoveNetEncoder
+from openhmr.model.movenet_encoder import MoveNetEncoder
+from openhmr.posenet.movenet import ORIENTATIONS
 
 
 @torch.no_grad()
@@ -49,18 +53,47 @@ def keypoints_of(
     return [np.concatenate(o) for o in out], np.concatenate(truth), seconds
 
 
+@torch.no_grad()
+def fit_crop_keypoints(
+    variant: str, orientations: list[int], index
+) -> tuple[list[np.ndarray], np.ndarray, list[float]]:
+    """`MoveNet.keypoints` per image on the fit's boxes, read each of `orientations` ways up:
+    keypoints (N, 17, 3) image pixels per choice, the truth (N, K, 3), seconds per choice."""
+    from openhmr.data.dataset import read_image
+    from openhmr.evaluate.refine import person_boxes
+    from openhmr.fit.sources import CROP_MARGIN
+    from openhmr.posenet import MoveNet
+
+    net = MoveNet.pretrained(variant)
+    boxes = person_boxes(index)
+    out: list[list[np.ndarray]] = [[] for _ in orientations]
+    seconds = [0.0] * len(orientations)
+    for row, name in enumerate(tqdm(index.imgname, desc="images", unit="image", leave=False)):
+        image = read_image(index.image_root / str(name))
+        for i, ways in enumerate(orientations):
+            begin = time.perf_counter()
+            found = net.keypoints(image, boxes[row : row + 1], CROP_MARGIN, orientations=ways)
+            seconds[i] += time.perf_counter() - begin
+            out[i].append(found)
+    return [np.concatenate(o) for o in out], index.keypoints2d, seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("index", help="a record index (.npz) with 2D keypoints in LSP order")
     parser.add_argument("--variant", default="thunder", choices=["thunder", "lightning"])
     parser.add_argument("--orientations", type=int, nargs="+", default=list(ORIENTATIONS))
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--fit-crops", action="store_true", help="the fit's crops (above)")
     args = parser.parse_args()
-    encoders = [
-        MoveNetEncoder(args.variant, "keypoints", orientations=n).eval() for n in args.orientations
-    ]
-    dataset = RecordDataset(load_index(args.index), None, res=encoders[0].input_size)
-    points, truth, seconds = keypoints_of(encoders, dataset, args.batch)
+    index = load_index(args.index)
+    if args.fit_crops:
+        points, truth, seconds = fit_crop_keypoints(args.variant, args.orientations, index)
+    else:
+        encoders = [MoveNetEncoder(args.variant, "keypoints", orientations=n).eval()
+                    for n in args.orientations]  # fmt: skip
+        dataset = RecordDataset(index, None, res=encoders[0].input_size)
+        points, truth, seconds = keypoints_of(encoders, dataset, args.batch)
     print(machine())
     first = None
     for orientations, found, took in zip(args.orientations, points, seconds, strict=True):
@@ -69,7 +102,7 @@ def main() -> None:
         print(
             f"{args.variant} {orientations} way(s) up: PCK@0.1 {scores[0].value:.3f}  "
             f"PCK@0.2 {scores[1].value:.3f} ({scores[1].value / first[0]:.2f}x the first)  "
-            f"({scores[1].persons} persons with a torso, {len(dataset) / took:.1f} crops/s, "
+            f"({scores[1].persons} persons with a torso, {len(index) / took:.1f} crops/s, "
             f"{took / first[1]:.2f}x the first's time)"
         )
 
