@@ -5,6 +5,7 @@ frozen encoder from that cache."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,11 +17,12 @@ from lightning.pytorch.callbacks import Callback
 from openhmr.body import load_body_model
 from openhmr.data.augment import AugmentConfig
 from openhmr.data.dataset import RecordDataset
-from openhmr.data.records import load_index
+from openhmr.data.records import load_index, save_index
 from openhmr.errors import OpenHMRError
 from openhmr.model import HMR, load_checkpoint, save_checkpoint
 from openhmr.model.movenet_encoder import feature_dim
 from openhmr.synth import SynthConfig, generate
+from openhmr.train import features as feature_cache
 from openhmr.train import load_config, train
 from openhmr.train.features import FeatureDataset, build_feature_cache
 
@@ -210,6 +212,76 @@ def test_feature_cache_holds_the_encoder_on_the_same_augmented_crops(
         assert json.loads(str(data["identity"]))["laps"] == 1
     with pytest.raises(OpenHMRError, match="not a feature cache"):
         FeatureDataset(synth_split)
+
+
+AUGMENTED = AugmentConfig(rotation_prob=0.6, truncation_prob=0.5)
+
+
+def test_labels_alone_are_the_labels_of_the_augmented_crop(synth_split):
+    """`RecordDataset.labels` (no image read) gives what `get` gives with the image."""
+    dataset = RecordDataset(load_index(synth_split), AUGMENTED, res=128, seed=9)
+    for row, lap in ((0, 0), (3, 1), (5, 7), (2, 4)):
+        sample, labels = dataset.get(row, lap), dataset.labels(row, lap)
+        assert set(sample) - {"image"} == set(labels)
+        for key, value in labels.items():
+            torch.testing.assert_close(value, sample[key], atol=0, rtol=0)
+
+
+def _relabelled(index, folder: Path, name: str, **changes) -> Path:
+    """The index with `changes`, saved beside the images it reads."""
+    path = folder / f"{name}.npz"
+    save_index(path, dataclasses.replace(index, **changes))
+    return path
+
+
+def test_a_cache_of_the_same_crops_gives_its_encoder_outputs_to_new_labels(
+    lightning_hmr, synth_split, tmp_path, monkeypatch
+):
+    """New pseudo-labels for the same persons reuse the encoded crops: the new cache holds
+    the old encoder outputs and the new index's labels as its augmented crops hold them, with
+    no encoder call. Stale labels under the same file name are re-read, never used; other 2D
+    keypoints (other crops) are encoded afresh."""
+    index = load_index(synth_split)
+    base = RecordDataset(index, AUGMENTED, res=192, seed=4)
+    old = build_feature_cache(lightning_hmr, base, 2, tmp_path / "c" / "a.npz", progress=False)
+    rng = np.random.default_rng(0)
+    pose = index.pose + rng.normal(0, 0.2, index.pose.shape).astype(np.float32)
+    new_index = _relabelled(index, synth_split.parent, "new", pose=pose, betas=index.betas + 0.5)
+    dataset = RecordDataset(load_index(new_index), AUGMENTED, res=192, seed=4)
+    calls = []
+    encode = feature_cache._encode
+    monkeypatch.setattr(feature_cache, "_encode", lambda *a: calls.append(1) or encode(*a))
+    path = build_feature_cache(lightning_hmr, dataset, 2, tmp_path / "c" / "b.npz", progress=False)
+    assert not calls
+    before, after = (
+        FeatureDataset(old, "pooled+keypoints"),
+        FeatureDataset(path, "pooled+keypoints"),
+    )
+    torch.testing.assert_close(after.features, before.features, atol=0, rtol=0)
+    for row, lap in ((0, 0), (4, 1), (5, 1)):
+        item, sample = after.get(row, lap), dataset.get(row, lap)
+        for key in ("keypoints2d", "joints3d", "pose", "betas", "has_smpl", "has_3d"):
+            torch.testing.assert_close(item[key], sample[key].to(item[key].dtype))
+        assert not torch.allclose(item["pose"], before.get(row, lap)["pose"])
+    # the old cache's own file, its index's labels changed in place: re-read, not reused
+    stale = RecordDataset(load_index(new_index), AUGMENTED, res=192, seed=4)
+    stale.index = dataclasses.replace(stale.index, betas=index.betas - 1.0)
+    build_feature_cache(lightning_hmr, stale, 2, old, progress=False)
+    assert not calls
+    torch.testing.assert_close(
+        FeatureDataset(old, "pooled+keypoints").get(3, 1)["betas"], stale.get(3, 1)["betas"]
+    )
+    # other 2D keypoints move the crops: encoded afresh
+    moved = index.keypoints2d.copy()
+    moved[:, :, :2] += 3.0
+    other = RecordDataset(
+        load_index(_relabelled(index, synth_split.parent, "moved", keypoints2d=moved)),
+        AUGMENTED,
+        res=192,
+        seed=4,
+    )
+    build_feature_cache(lightning_hmr, other, 2, tmp_path / "c" / "m.npz", progress=False)
+    assert calls
 
 
 TINY_MOVENET = [

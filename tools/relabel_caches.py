@@ -14,7 +14,8 @@ them):
   not annotations): moved by the keypoints' 3D offset between the two bodies times the row's
   projection scale (least squares of the centred 2D labels on the centred 3D keypoints).
 Rows without SMPL labels, and the annotated 2D of real photos, are kept. The caches' identity
-is kept, so a run with `data.cache_dir` set to the output folder reads them as they are.
+(its labels digest included) is kept, so a run with `data.cache_dir` set to the output folder
+reads them as they are.
 """
 
 from __future__ import annotations
@@ -91,7 +92,15 @@ def main() -> None:
     for path in tqdm(paths, desc="relabelling", unit="cache"):
         with np.load(path) as handle:
             data = {k: handle[k] for k in handle.files}
-        synthetic = json.loads(str(data["identity"]))["index"] == "synthetic"
+        identity = json.loads(str(data["identity"]))
+        if "labels" not in identity:
+            # training re-reads the labels of a cache without the digest from its index, which
+            # would undo this relabelling
+            raise SystemExit(
+                f"{path}: made before caches recorded their labels; run the training's "
+                "`--caches-only` once to update it, then relabel"
+            )
+        synthetic = identity["index"] == "synthetic"
         write_npz(
             Path(args.out) / path.name, relabel(data, source, target, synthetic), compress=False
         )

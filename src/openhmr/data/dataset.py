@@ -69,7 +69,27 @@ class RecordDataset(torch.utils.data.Dataset):
 
     def get(self, row: int, lap: int) -> dict[str, torch.Tensor]:
         """Sample `row` with the augmentation of pass `lap`."""
-        index, res = self.index, self.res
+        matrix, params = self._crop(row, lap)
+        image = warp_image(
+            read_image(self.index.image_root / str(self.index.imgname[row])), matrix, self.res
+        )
+        if params.flip:
+            image = image[:, ::-1]
+        if self.augment.color:
+            image = np.clip(image * params.color, 0, 255).astype(np.uint8)
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
+            **self._labels(row, matrix, params),
+        }
+
+    def labels(self, row: int, lap: int) -> dict[str, torch.Tensor]:
+        """`get(row, lap)` without the image (no file is read): the labels as that crop holds
+        them."""
+        return self._labels(row, *self._crop(row, lap))
+
+    def _crop(self, row: int, lap: int):
+        """The crop's 2×3 image-to-crop matrix and the augmentation drawn for (row, lap)."""
+        index = self.index
         rng = np.random.default_rng([self.seed, int(lap), int(row)])
         params = sample_augmentation(self.augment, rng)
         center, scale = index.center[row], float(index.scale[row])
@@ -81,8 +101,10 @@ class RecordDataset(torch.utils.data.Dataset):
         # the jitter is in pixels of the paper's 224 crop whatever `res` is (a fixed fraction
         # of the box); move the centre by the same amount in image pixels
         center = center + params.shift * (200.0 * scale / CROP_SIZE)
-        matrix = crop_matrix(center, scale, res, params.rotation_deg)
-        image = warp_image(read_image(index.image_root / str(index.imgname[row])), matrix, res)
+        return crop_matrix(center, scale, self.res, params.rotation_deg), params
+
+    def _labels(self, row: int, matrix: np.ndarray, params) -> dict[str, torch.Tensor]:
+        index, res = self.index, self.res
         keypoints = index.keypoints2d[row].astype(np.float64).copy()
         keypoints[:, :2] = normalize_keypoints(transform_points(keypoints[:, :2], matrix), res)
         keypoints[np.abs(keypoints[:, :2]).max(axis=1) > 1.0, 2] = 0.0
@@ -94,16 +116,12 @@ class RecordDataset(torch.utils.data.Dataset):
         pose = np.zeros(72) if index.pose is None else index.pose[row].astype(np.float64)
         pose = rotate_pose_root(pose, params.rotation_deg)
         if params.flip:
-            image = image[:, ::-1]
             keypoints = flip_keypoints(keypoints)
             joints3d = flip_joints3d(joints3d)
             pose = flip_pose(pose)
-        if self.augment.color:
-            image = np.clip(image * params.color, 0, 255).astype(np.uint8)
         has_smpl = bool(index.has_smpl[row]) if index.has_smpl is not None else False
         betas = np.zeros(10) if index.betas is None else index.betas[row]
         return {
-            "image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
             "keypoints2d": torch.tensor(keypoints, dtype=torch.float32),
             "joints3d": torch.tensor(joints3d, dtype=torch.float32),
             "pose": torch.tensor(pose, dtype=torch.float32),

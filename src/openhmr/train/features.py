@@ -8,9 +8,16 @@ A cache file `<cache_dir>/<name>.npz` holds, for each (lap, row), what a MoveNet
 BlazePose, BlazePose's reading of the crop (`blazepose_reading`) by both variants (heavy and
 full, so either can be trained from one cache), or, for another encoder, φ itself, plus the
 sample's labels (keypoints2d, joints3d, pose, betas, has_smpl, has_3d) drawn with the same
-augmentation `RecordDataset.get(row, lap)` draws. Its `identity` (the index, the encoder's
-weights, the crop, the augmentation, the laps) is checked on reuse: a cache made for other
-inputs is rebuilt, never silently used.
+augmentation `RecordDataset.get(row, lap)` draws. Its `identity` (the index and a digest of its
+labels, the encoder's weights, the crop, the augmentation, the laps) is checked on reuse: a
+cache made for other inputs is rebuilt, never silently used.
+
+Labels are cheap, encoder outputs are not. A cache whose identity differs only in the labels
+(the same persons with new pseudo-labels, say, under its own or another file name in the same
+folder) gives its encoder outputs to the new cache, and only the labels are read again
+(`RecordDataset.labels`). That needs the same crops: every row's 2D keypoints, as the new
+labels place them in each cached crop, must equal the cached ones (the crop's centre, scale,
+turn, flip and truncation all move them). Otherwise it is encoded afresh.
 """
 
 from __future__ import annotations
@@ -69,12 +76,24 @@ def cache_identity(model: HMR, dataset: RecordDataset, laps: int) -> dict:
         "backbone": model.config.backbone,
         "normalization": model.config.normalization,
         "encoder": encoder_fingerprint(model),
+        "labels": labels_digest(dataset.index),
     }
     if model.config.orientations != 1:
         identity["orientations"] = model.config.orientations
     if blazepose_variant(model.config.features) is not None:
         identity["blazepose"] = list(BLAZEPOSE_CACHED)
     return identity
+
+
+def labels_digest(index) -> str:
+    """A short hash of a record index's labels (a cache's labels belong to exactly these)."""
+    digest = hashlib.sha1()
+    for name in ("keypoints2d", "joints3d", "pose", "betas", "has_smpl"):
+        value = getattr(index, name)
+        digest.update(name.encode())
+        if value is not None:
+            digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _encode(model: HMR, images: torch.Tensor) -> dict[str, np.ndarray]:
@@ -105,11 +124,11 @@ def build_feature_cache(
     call (small batches are the fastest per crop on a CPU: 8 ran 2–3× faster than 64)."""
     path = Path(path)
     identity = cache_identity(model, dataset, laps)
-    if path.exists():
-        with np.load(path) as data:
-            stored = json.loads(str(data["identity"])) if "identity" in data.files else None
-        if stored == identity or _serves(stored, identity):
-            return path
+    stored = _stored_identity(path) if path.exists() else None
+    if stored == identity or _serves(stored, identity):
+        return path
+    if relabel_feature_cache(path, dataset, identity, progress):
+        return path
     was_training = model.training
     model.eval()
     keys = [(row, lap) for lap in range(laps) for row in range(len(dataset))]
@@ -134,6 +153,63 @@ def build_feature_cache(
     arrays = {name: np.concatenate(parts) for name, parts in chunks.items()}
     write_npz(path, {"identity": np.array(json.dumps(identity)), **arrays}, compress=False)
     return path
+
+
+def _stored_identity(path: Path) -> dict | None:
+    try:
+        with np.load(path) as data:
+            return json.loads(str(data["identity"])) if "identity" in data.files else None
+    except (OSError, ValueError):
+        return None
+
+
+def _same_crops(stored: dict | None, identity: dict) -> bool:
+    """Identities equal but for the labels (a cache made before labels were in the identity
+    has none)."""
+    if stored is None:
+        return False
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("labels", "blazepose")}  # noqa: E731
+    return strip(stored) == strip(identity) and (
+        "blazepose" not in identity or stored.get("blazepose") == identity["blazepose"]
+    )
+
+
+def relabel_feature_cache(
+    path: str | Path, dataset: RecordDataset, identity: dict, progress: bool = True
+) -> bool:
+    """Write the cache `path` for `dataset` from a cache of the same crops (`path` itself or
+    another .npz in its folder whose identity differs only in the labels) with the dataset's
+    labels, without encoding anything. Returns False (nothing written) when there is none."""
+    path = Path(path)
+    candidates = [path] if path.exists() else []
+    candidates += sorted(p for p in path.parent.glob("*.npz") if p != path)
+    laps, rows = int(identity["laps"]), len(dataset)
+    labels = None
+    for candidate in candidates:
+        if not _same_crops(_stored_identity(candidate), identity):
+            continue
+        if labels is None:
+            keys = [(row, lap) for lap in range(laps) for row in range(rows)]
+            items = [
+                dataset.labels(row, lap)
+                for row, lap in tqdm(keys, desc=f"labels {path.stem}", disable=not progress)
+            ]
+            labels = {name: torch.stack([i[name] for i in items]).numpy() for name in LABELS}
+        with np.load(candidate) as data:
+            cached = data["keypoints2d"]
+            if cached.shape != labels["keypoints2d"].shape or not np.allclose(
+                cached, labels["keypoints2d"], atol=1e-5
+            ):
+                continue
+            keep = set(data.files) - {"identity", *LABELS}
+            if "blazepose" not in identity:  # what the identity does not promise is left out
+                keep -= {f"blazepose_{variant}" for variant in BLAZEPOSE_CACHED}
+            arrays = {n: data[n] for n in keep}
+        write_npz(
+            path, {"identity": np.array(json.dumps(identity)), **arrays, **labels}, compress=False
+        )
+        return True
+    return False
 
 
 def _serves(stored: dict | None, identity: dict) -> bool:
