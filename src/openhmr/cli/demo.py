@@ -70,12 +70,24 @@ def add_parser(commands: Commands) -> None:
         "--track",
         action="store_true",
         help="video or folder of frames: keep each person's identity across frames, smooth "
-        "their motion, write a .npz and a .bvh per track, one animated .glb and an overlay "
-        "video with ids "
-        "(docs/video.md)",
+        "their motion, write a .npz and a .bvh per track, one animated .glb (and with --fbx "
+        "an .fbx) and an overlay video with ids (docs/video.md)",
     )
     parser.add_argument(
         "--fps", type=float, help="with --track: frame rate, > 0 (default: the video's; 30)"
+    )
+    parser.add_argument(
+        "--fbx",
+        action="store_true",
+        help="with --track: also write the animated tracks as <stem>_tracks.fbx through "
+        "Blender's own FBX exporter (needs bpy: the fbx extra, or --blender-python; "
+        "docs/video.md)",
+    )
+    parser.add_argument(
+        "--blender-python",
+        metavar="PYTHON",
+        help="with --fbx: a Python interpreter that has bpy, e.g. .venv-fbx/bin/python "
+        "(default: $OPENHMR_BLENDER_PYTHON, else this one when it has bpy)",
     )
     parser.set_defaults(run=run)
 
@@ -88,6 +100,10 @@ def _check_args(args: argparse.Namespace) -> None:
         check_number("--focal", args.focal, above=0)
     if args.fps is not None:
         check_number("--fps", args.fps, above=0)
+    if args.fbx and not args.track:
+        raise OpenHMRError("--fbx: expected --track too (FBX holds the tracks' animation)")
+    if args.blender_python is not None and not args.fbx:
+        raise OpenHMRError("--blender-python: expected --fbx too")
     if args.orientations is not None:
         from openhmr.posenet.movenet import ORIENTATIONS
 
@@ -132,6 +148,7 @@ def _run_track(args: argparse.Namespace) -> None:
         raise OpenHMRError("--track: --bbox, --keypoints and --refine apply to single images")
     summary = run_track_command(
         args.input, args.checkpoint, args.body_model, args.out, args.device, args.batch_size,
-        args.focal, fps=args.fps, orientations=args.orientations,
+        args.focal, fps=args.fps, orientations=args.orientations, fbx=args.fbx,
+        blender_python=args.blender_python,
     )  # fmt: skip
     print(f"{summary_line(summary, args.out)}; {summary.tracks} tracks")

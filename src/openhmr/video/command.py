@@ -20,9 +20,12 @@ def run_track_command(
     fps: float | None = None,
     orientations: int | None = None,
     progress: bool = True,
+    fbx: bool = False,
+    blender_python: str | None = None,
 ) -> TrackedSummary:
-    """Check the input (a video or a folder of frames; the frame rate), then load the
-    predictor, give its detector a tiled second pass (`openhmr.video.tiles`) and run
+    """Check the input (a video or a folder of frames; the frame rate) and, with fbx, find
+    a Python with bpy (`openhmr.video.fbx.blender_python`, from blender_python if given), then
+    load the predictor, give its detector a tiled second pass (`openhmr.video.tiles`) and run
     `run_tracked`."""
     from openhmr.inference.demo import input_kind
     from openhmr.inference.predictor import Predictor
@@ -33,6 +36,11 @@ def run_track_command(
     if input_kind(path) == "image":
         raise OpenHMRError(f"--track: expected a video or a folder of frames, got image {path}")
     open_frames(path, fps)  # bad input fails before the model loads
+    fbx_python = None
+    if fbx:
+        from openhmr.video.fbx import blender_python as find_blender_python
+
+        fbx_python = find_blender_python(blender_python)
     predictor = Predictor.from_checkpoint(
         checkpoint or "default",
         body_model=body_model,
@@ -42,4 +50,4 @@ def run_track_command(
         orientations=orientations,
     )
     predictor.detector = TiledDetector(predictor.detector)  # > 6 people, small people
-    return run_tracked(predictor, path, out, fps=fps, progress=progress)
+    return run_tracked(predictor, path, out, fps=fps, progress=progress, fbx_python=fbx_python)

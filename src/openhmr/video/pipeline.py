@@ -3,7 +3,8 @@
 Writes into `out`: ``<stem>_tracked.mp4`` (the smoothed bodies overlaid in a second pass
 over the frames, each labelled with its track id; mp4v through OpenCV), and per track
 ``<stem>_track<id>.npz`` and ``<stem>_track<id>.bvh`` (see `openhmr.video.outputs`), and
-all tracks animated in one ``<stem>_tracks.glb`` (`openhmr.video.gltf`). A video is written
+all tracks animated in one ``<stem>_tracks.glb`` (`openhmr.video.gltf`), and on request the
+same as ``<stem>_tracks.fbx`` through Blender (`openhmr.video.fbx`). A video is written
 under a temporary name and renamed at the end; on an error nothing is left behind.
 """
 
@@ -140,10 +141,12 @@ def run_tracked(
     min_frames: int = 5,
     tracker: TrackerConfig | None = None,
     progress: bool = True,
+    fbx_python: str | None = None,
 ) -> TrackedSummary:
     """Detect, predict, track, smooth and write (module docstring). predictor: an
     `openhmr.inference.predictor.Predictor`; sigma: smoothing in frames; tracks with fewer
-    than min_frames detections are not written."""
+    than min_frames detections are not written; fbx_python: a Python with bpy
+    (`openhmr.video.fbx.blender_python`) to also write ``<stem>_tracks.fbx``, or None."""
     from tqdm import tqdm
 
     from openhmr.inference.predictor import as_detections
@@ -188,8 +191,15 @@ def run_tracked(
                 written += write_track_files(body, out, path.stem, raw, smoothed[-1], rate)
                 summary.tracks += 1
             if smoothed:
-                written.append(out / f"{path.stem}_tracks.glb")
-                write_animated_glb(written[-1], body, smoothed, rate)
+                glb = out / f"{path.stem}_tracks.glb"
+                written.append(glb)
+                write_animated_glb(glb, body, smoothed, rate)
+                if fbx_python is not None:
+                    from openhmr.video.fbx import write_fbx
+
+                    written.append(out / f"{path.stem}_tracks.fbx")
+                    last_frame = max(int(t.frames[-1]) for t in smoothed)
+                    write_fbx(written[-1], glb, rate, last_frame, fbx_python)
             # second pass: the smoothed bodies over the frames, each with its id
             bar.reset(total=len(estimates))
             frames, _, _ = open_frames(path, rate)
