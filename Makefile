@@ -7,7 +7,7 @@ STAMP := $(VENV)/.openhmr-installed
 TORCH_VERSION ?= 2.13.0
 LINT_PATHS := $(wildcard src tests benchmarks tools)
 
-.PHONY: setup browser gltf-validator demo serve test test-slow lint format bench clean
+.PHONY: setup browser gltf-validator blender demo serve test test-fbx test-slow lint format bench clean
 
 setup: $(STAMP) browser
 
@@ -37,6 +37,20 @@ gltf-validator:
 	elif command -v npm >/dev/null; then (cd tools/gltf && npm ci --silent --no-audit --no-fund); \
 	else echo "npm missing: the glTF validator test will be skipped"; fi
 
+# Blender as a Python module (bpy, ~360 MB download, ~0.8 GB installed), for the FBX tests
+# (tests/test_fbx.py): its own environment, since bpy pins Python 3.11 and numpy < 2 and the
+# dev set-up has numpy 2; made when $(BPY_PYTHON) exists, otherwise a note (the tests skip)
+BPY_VERSION ?= 5.0.1
+BPY_PYTHON ?= python3.11
+FBX_VENV ?= .venv-fbx
+FBX_STAMP := $(FBX_VENV)/.bpy-$(BPY_VERSION)
+blender:
+	@if [ -f $(FBX_STAMP) ]; then :; \
+	elif command -v $(BPY_PYTHON) >/dev/null; then \
+		$(BPY_PYTHON) -m venv $(FBX_VENV) && \
+		$(FBX_VENV)/bin/python -m pip install -q bpy==$(BPY_VERSION) && touch $(FBX_STAMP); \
+	else echo "$(BPY_PYTHON) missing: the FBX tests will be skipped"; fi
+
 demo: $(STAMP)
 	$(BIN)/openhmr demo --out out/demo
 
@@ -48,8 +62,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
-test: lint browser gltf-validator
-	$(BIN)/python -m pytest -q
+# the FBX tests find Blender's Python through OPENHMR_BLENDER_PYTHON
+FBX_PYTHON_ENV = $$([ -f $(FBX_STAMP) ] && echo OPENHMR_BLENDER_PYTHON=$(abspath $(FBX_VENV))/bin/python)
+
+test: lint browser gltf-validator blender
+	env $(FBX_PYTHON_ENV) $(BIN)/python -m pytest -q
+
+test-fbx: $(STAMP) blender
+	@test -f $(FBX_STAMP) || { echo "test-fbx: needs $(BPY_PYTHON) for bpy"; exit 1; }
+	env $(FBX_PYTHON_ENV) $(BIN)/python -m pytest -q -rs tests/test_fbx.py
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

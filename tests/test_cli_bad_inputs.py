@@ -270,6 +270,12 @@ TABLE: list[tuple[str, str]] = [
     ("demo --track --fps 0 --out {out}/d", "--fps: expected a number > 0, got 0"),
     ("demo --track --fps nan --out {out}/d", "--fps: expected a number > 0, got nan"),
     ("demo {in}/no_images --track --out {out}/d", "no images in the folder"),
+    ("demo {in}/photo.jpg --fbx --out {out}/d", "--fbx: expected --track too"),
+    ("demo --track --blender-python python3 --out {out}/d", "--blender-python: expected --fbx"),
+    (
+        "demo {in}/frames --track --fbx --blender-python {in}/missing --out {out}/d",
+        "missing: expected a Python with bpy, cannot run it",
+    ),
 ]
 
 
@@ -304,6 +310,8 @@ def _write_inputs(root: Path) -> None:
     (root / "lspet_other" / "images").mkdir(parents=True)
     scipy.io.savemat(root / "lspet_other" / "joints.mat", {"points": np.zeros((14, 3, 2))})
     (root / "no_images").mkdir()
+    (root / "frames").mkdir()
+    shutil.copy(root / "photo.jpg", root / "frames" / "0001.jpg")
     (root / "two_indexes").mkdir()
     for name in ("a.npz", "b.npz"):
         shutil.copy(root / "whole.npz", root / "two_indexes" / name)
