@@ -323,6 +323,36 @@ def _animated_case(body, frames=20):
     return [smooth_track(t) for t in raw]
 
 
+def _world_transforms(gltf, accessor, k):
+    """Every node's world matrix (4, 4) at keyframe k, composed down the hierarchy from the
+    file's own transforms and animation channels."""
+    nodes = gltf["nodes"]
+    animated = {}  # (node, path) -> keyframe values
+    animation = gltf["animations"][0]
+    for channel in animation["channels"]:
+        sampler = animation["samplers"][channel["sampler"]]
+        animated[channel["target"]["node"], channel["target"]["path"]] = accessor(sampler["output"])
+    parent = {c: i for i, n in enumerate(nodes) for c in n.get("children", [])}
+
+    def local(i):
+        node = nodes[i]
+        t = animated.get((i, "translation"), [node.get("translation", [0, 0, 0])] * 99)[k]
+        q = animated.get((i, "rotation"), [node.get("rotation", [0, 0, 0, 1])] * 99)[k]
+        m = np.eye(4)
+        m[:3, :3] = Rotation.from_quat(q).as_matrix()
+        m[:3, 3] = t
+        return m
+
+    def world(i):
+        m = local(i)
+        while i in parent:
+            i = parent[i]
+            m = local(i) @ m
+        return m
+
+    return {i: world(i) for i in range(len(nodes))}
+
+
 def test_animated_glb_joints_follow_the_track(body, tmp_path):
     from openhmr.video.evaluate import body_joints
     from openhmr.video.gltf import write_animated_glb
@@ -331,38 +361,51 @@ def test_animated_glb_joints_follow_the_track(body, tmp_path):
     write_animated_glb(tmp_path / "a.glb", body, tracks, fps=30.0)
     gltf, accessor = _read_glb(tmp_path / "a.glb")
     assert len(gltf["skins"]) == len(tracks) and len(gltf["animations"]) == 1
-    nodes = gltf["nodes"]
-    animated = {}  # (node, path) -> keyframe values
-    animation = gltf["animations"][0]
-    for channel in animation["channels"]:
-        sampler = animation["samplers"][channel["sampler"]]
-        animated[channel["target"]["node"], channel["target"]["path"]] = accessor(sampler["output"])
-    parent = {c: i for i, n in enumerate(nodes) for c in n.get("children", [])}
     k = 7  # a keyframe: each node's transform from the file, composed down the hierarchy
+    world = _world_transforms(gltf, accessor, k)
     for skin, track in zip(gltf["skins"], tracks, strict=True):
-
-        def local(i, skin=skin):
-            node = nodes[i]
-            t = animated.get((i, "translation"), [node.get("translation", [0, 0, 0])] * 99)[k]
-            q = animated.get((i, "rotation"), [node.get("rotation", [0, 0, 0, 1])] * 99)[k]
-            m = np.eye(4)
-            m[:3, :3] = Rotation.from_quat(q).as_matrix()
-            m[:3, 3] = t
-            return m
-
-        def world(i):
-            m = local(i)
-            while i in parent:
-                i = parent[i]
-                m = local(i) @ m
-            return m
-
-        got = np.stack([world(j)[:3, 3] for j in skin["joints"]])
+        got = np.stack([world[j][:3, 3] for j in skin["joints"]])
         want = body_joints(body, track.pose[k : k + 1], track.betas[k : k + 1])[0]
         want = (want + track.transl[k]) * np.array([1.0, -1.0, -1.0])  # y-up
         np.testing.assert_allclose(got, want, atol=1e-4)
         weights = accessor(gltf["meshes"][0]["primitives"][0]["attributes"]["WEIGHTS_0"])
         np.testing.assert_allclose(weights.sum(1), 1.0, atol=1e-6)
+
+
+def test_animated_glb_skin_puts_the_mesh_on_the_body(body, tmp_path):
+    """Skinning as a viewer does it (bind-pose vertices, inverse bind matrices, the joints at
+    a keyframe) lands on the body model's mesh, and the bind pose stands where the track
+    starts (viewers frame and cull skinned meshes by it)."""
+    from openhmr.video.gltf import write_animated_glb
+
+    tracks = _animated_case(body)
+    write_animated_glb(tmp_path / "a.glb", body, tracks, fps=30.0)
+    gltf, accessor = _read_glb(tmp_path / "a.glb")
+    k = 7
+    world = _world_transforms(gltf, accessor, k)
+    y_up = np.array([1.0, -1.0, -1.0])
+    for index, (skin, track) in enumerate(zip(gltf["skins"], tracks, strict=True)):
+        attributes = gltf["meshes"][index]["primitives"][0]["attributes"]
+        bind = accessor(attributes["POSITION"]).astype(np.float64)
+        slots = accessor(attributes["JOINTS_0"]).astype(np.int64)
+        weights = accessor(attributes["WEIGHTS_0"]).astype(np.float64)
+        inverse_bind = accessor(skin["inverseBindMatrices"]).reshape(-1, 4, 4)
+        skinning = np.stack([world[j] for j in skin["joints"]]) @ inverse_bind.transpose(0, 2, 1)
+        moved = np.einsum("jab,vb->vja", skinning[:, :3], np.c_[bind, np.ones(len(bind))])
+        got = (weights[..., None] * np.take_along_axis(moved, slots[..., None], 1)).sum(1)
+        with torch.no_grad():
+            out = body(
+                torch.as_tensor(track.pose[k : k + 1], dtype=torch.float32),
+                torch.as_tensor(track.betas[k : k + 1], dtype=torch.float32),
+                torch.as_tensor(track.transl[k : k + 1], dtype=torch.float32),
+            )
+        want = out.vertices[0].double().numpy() * y_up
+        error = np.linalg.norm(got - want, axis=1)  # blend of 4 weights, no correctives: mm
+        assert error.mean() < 1e-3 and error.max() < 0.02, (error.mean(), error.max())
+        with torch.no_grad():
+            rest = body(betas=torch.as_tensor(track.betas[:1], dtype=torch.float32))
+        standing = (rest.vertices[0].double().numpy() + track.transl[0]) * y_up
+        np.testing.assert_allclose(bind, standing, atol=1e-4)
 
 
 @pytest.mark.skipif(
