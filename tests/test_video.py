@@ -243,18 +243,19 @@ def test_bvh_rejects_zero_fps(body, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def _moving_photo_clip(path, frames=12, fps=24.0):
-    """A 640×360 clip of the bundled photo sliding right (one person), written with OpenCV."""
+def moving_photo_clip(path, frames=12, fps=24.0, width=640, height=360, step=12):
+    """A clip (mp4v) of the bundled photo, height × height, sliding right `step` px a frame
+    over grey (one person the detector finds), written with OpenCV."""
     import cv2
 
     from openhmr.inference.predictor import ASSETS
 
-    photo = cv2.resize(cv2.imread(str(ASSETS / "astronaut.jpg")), (360, 360))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 360))
+    photo = cv2.resize(cv2.imread(str(ASSETS / "astronaut.jpg")), (height, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     for f in range(frames):
-        frame = np.full((360, 640, 3), 90, np.uint8)
-        x = 20 + 12 * f
-        frame[:, x : x + 360] = photo[:, : 640 - x]
+        frame = np.full((height, width, 3), 90, np.uint8)
+        x = round(height / 18) + step * f
+        frame[:, x : x + height] = photo[:, : width - x]
         writer.write(frame)
     writer.release()
 
@@ -266,7 +267,7 @@ def test_demo_track_writes_one_track_per_person(tmp_path):
     from openhmr.data.bvh import read_bvh
 
     clip = tmp_path / "clip.mp4"
-    _moving_photo_clip(clip)
+    moving_photo_clip(clip)
     out = tmp_path / "out"
     main(["demo", str(clip), "--track", "--out", str(out)])
     assert sorted(p.name for p in out.iterdir()) == [
@@ -469,7 +470,7 @@ def test_demo_track_on_a_folder_of_frames(tmp_path):
     from openhmr.cli import main
 
     clip = tmp_path / "clip.mp4"
-    _moving_photo_clip(clip, frames=6)
+    moving_photo_clip(clip, frames=6)
     folder = tmp_path / "frames"
     folder.mkdir()
     capture = cv2.VideoCapture(str(clip))
