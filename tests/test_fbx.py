@@ -29,7 +29,7 @@ from openhmr.body import load_body_model
 from openhmr.body.keypoints import SMPL_PARENTS
 from openhmr.errors import OpenHMRError
 from openhmr.video import fbx
-from tests.test_video import _animated_case, _moving_photo_clip
+from tests.test_video import _animated_case, moving_photo_clip
 
 READER = Path(__file__).with_name("blender_read_fbx.py")
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,7 +181,7 @@ def test_demo_track_writes_fbx(blender, tmp_path):
     from openhmr.cli import main
 
     clip = tmp_path / "clip.mp4"
-    _moving_photo_clip(clip, frames=8)
+    moving_photo_clip(clip, frames=8)
     out = tmp_path / "out"
     main(["demo", str(clip), "--track", "--fbx", "--blender-python", blender, "--out", str(out)])
     assert sorted(p.name for p in out.iterdir()) == [
@@ -208,7 +208,7 @@ def test_fbx_without_bpy_is_one_error_naming_the_extra(tmp_path, monkeypatch, ca
         pytest.skip("bpy is installed in this Python")
     monkeypatch.delenv(fbx.ENVIRONMENT_VARIABLE, raising=False)
     clip = tmp_path / "clip.mp4"
-    _moving_photo_clip(clip, frames=2)
+    moving_photo_clip(clip, frames=2)
     out = tmp_path / "out"
     err = _demo_error(["demo", str(clip), "--track", "--fbx", "--out", str(out)], capfd)
     assert "bpy" in err and "pip install 'openhmr[fbx]'" in err and fbx.BPY_REQUIREMENT in err
@@ -219,7 +219,7 @@ def test_fbx_with_a_python_without_bpy_is_one_error(tmp_path, capfd):
     if importlib.util.find_spec("bpy") is not None:
         pytest.skip("bpy is installed in this Python")
     clip = tmp_path / "clip.mp4"
-    _moving_photo_clip(clip, frames=2)
+    moving_photo_clip(clip, frames=2)
     out = tmp_path / "out"
     argv = ["demo", str(clip), "--track", "--fbx", "--blender-python", sys.executable]
     err = _demo_error([*argv, "--out", str(out)], capfd)

@@ -243,18 +243,19 @@ def test_bvh_rejects_zero_fps(body, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def _moving_photo_clip(path, frames=12, fps=24.0):
-    """A 640×360 clip of the bundled photo sliding right (one person), written with OpenCV."""
+def moving_photo_clip(path, frames=12, fps=24.0, width=640, height=360, step=12):
+    """A clip (mp4v) of the bundled photo, height × height, sliding right `step` px a frame
+    over grey (one person the detector finds), written with OpenCV."""
     import cv2
 
     from openhmr.inference.predictor import ASSETS
 
-    photo = cv2.resize(cv2.imread(str(ASSETS / "astronaut.jpg")), (360, 360))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 360))
+    photo = cv2.resize(cv2.imread(str(ASSETS / "astronaut.jpg")), (height, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     for f in range(frames):
-        frame = np.full((360, 640, 3), 90, np.uint8)
-        x = 20 + 12 * f
-        frame[:, x : x + 360] = photo[:, : 640 - x]
+        frame = np.full((height, width, 3), 90, np.uint8)
+        x = round(height / 18) + step * f
+        frame[:, x : x + height] = photo[:, : width - x]
         writer.write(frame)
     writer.release()
 
@@ -266,7 +267,7 @@ def test_demo_track_writes_one_track_per_person(tmp_path):
     from openhmr.data.bvh import read_bvh
 
     clip = tmp_path / "clip.mp4"
-    _moving_photo_clip(clip)
+    moving_photo_clip(clip)
     out = tmp_path / "out"
     main(["demo", str(clip), "--track", "--out", str(out)])
     assert sorted(p.name for p in out.iterdir()) == [
@@ -323,6 +324,36 @@ def _animated_case(body, frames=20):
     return [smooth_track(t) for t in raw]
 
 
+def _world_transforms(gltf, accessor, k):
+    """Every node's world matrix (4, 4) at keyframe k, composed down the hierarchy from the
+    file's own transforms and animation channels."""
+    nodes = gltf["nodes"]
+    animated = {}  # (node, path) -> keyframe values
+    animation = gltf["animations"][0]
+    for channel in animation["channels"]:
+        sampler = animation["samplers"][channel["sampler"]]
+        animated[channel["target"]["node"], channel["target"]["path"]] = accessor(sampler["output"])
+    parent = {c: i for i, n in enumerate(nodes) for c in n.get("children", [])}
+
+    def local(i):
+        node = nodes[i]
+        t = animated.get((i, "translation"), [node.get("translation", [0, 0, 0])] * 99)[k]
+        q = animated.get((i, "rotation"), [node.get("rotation", [0, 0, 0, 1])] * 99)[k]
+        m = np.eye(4)
+        m[:3, :3] = Rotation.from_quat(q).as_matrix()
+        m[:3, 3] = t
+        return m
+
+    def world(i):
+        m = local(i)
+        while i in parent:
+            i = parent[i]
+            m = local(i) @ m
+        return m
+
+    return {i: world(i) for i in range(len(nodes))}
+
+
 def test_animated_glb_joints_follow_the_track(body, tmp_path):
     from openhmr.video.evaluate import body_joints
     from openhmr.video.gltf import write_animated_glb
@@ -331,38 +362,51 @@ def test_animated_glb_joints_follow_the_track(body, tmp_path):
     write_animated_glb(tmp_path / "a.glb", body, tracks, fps=30.0)
     gltf, accessor = _read_glb(tmp_path / "a.glb")
     assert len(gltf["skins"]) == len(tracks) and len(gltf["animations"]) == 1
-    nodes = gltf["nodes"]
-    animated = {}  # (node, path) -> keyframe values
-    animation = gltf["animations"][0]
-    for channel in animation["channels"]:
-        sampler = animation["samplers"][channel["sampler"]]
-        animated[channel["target"]["node"], channel["target"]["path"]] = accessor(sampler["output"])
-    parent = {c: i for i, n in enumerate(nodes) for c in n.get("children", [])}
     k = 7  # a keyframe: each node's transform from the file, composed down the hierarchy
+    world = _world_transforms(gltf, accessor, k)
     for skin, track in zip(gltf["skins"], tracks, strict=True):
-
-        def local(i, skin=skin):
-            node = nodes[i]
-            t = animated.get((i, "translation"), [node.get("translation", [0, 0, 0])] * 99)[k]
-            q = animated.get((i, "rotation"), [node.get("rotation", [0, 0, 0, 1])] * 99)[k]
-            m = np.eye(4)
-            m[:3, :3] = Rotation.from_quat(q).as_matrix()
-            m[:3, 3] = t
-            return m
-
-        def world(i):
-            m = local(i)
-            while i in parent:
-                i = parent[i]
-                m = local(i) @ m
-            return m
-
-        got = np.stack([world(j)[:3, 3] for j in skin["joints"]])
+        got = np.stack([world[j][:3, 3] for j in skin["joints"]])
         want = body_joints(body, track.pose[k : k + 1], track.betas[k : k + 1])[0]
         want = (want + track.transl[k]) * np.array([1.0, -1.0, -1.0])  # y-up
         np.testing.assert_allclose(got, want, atol=1e-4)
         weights = accessor(gltf["meshes"][0]["primitives"][0]["attributes"]["WEIGHTS_0"])
         np.testing.assert_allclose(weights.sum(1), 1.0, atol=1e-6)
+
+
+def test_animated_glb_skin_puts_the_mesh_on_the_body(body, tmp_path):
+    """Skinning as a viewer does it (bind-pose vertices, inverse bind matrices, the joints at
+    a keyframe) lands on the body model's mesh, and the bind pose stands where the track
+    starts (viewers frame and cull skinned meshes by it)."""
+    from openhmr.video.gltf import write_animated_glb
+
+    tracks = _animated_case(body)
+    write_animated_glb(tmp_path / "a.glb", body, tracks, fps=30.0)
+    gltf, accessor = _read_glb(tmp_path / "a.glb")
+    k = 7
+    world = _world_transforms(gltf, accessor, k)
+    y_up = np.array([1.0, -1.0, -1.0])
+    for index, (skin, track) in enumerate(zip(gltf["skins"], tracks, strict=True)):
+        attributes = gltf["meshes"][index]["primitives"][0]["attributes"]
+        bind = accessor(attributes["POSITION"]).astype(np.float64)
+        slots = accessor(attributes["JOINTS_0"]).astype(np.int64)
+        weights = accessor(attributes["WEIGHTS_0"]).astype(np.float64)
+        inverse_bind = accessor(skin["inverseBindMatrices"]).reshape(-1, 4, 4)
+        skinning = np.stack([world[j] for j in skin["joints"]]) @ inverse_bind.transpose(0, 2, 1)
+        moved = np.einsum("jab,vb->vja", skinning[:, :3], np.c_[bind, np.ones(len(bind))])
+        got = (weights[..., None] * np.take_along_axis(moved, slots[..., None], 1)).sum(1)
+        with torch.no_grad():
+            out = body(
+                torch.as_tensor(track.pose[k : k + 1], dtype=torch.float32),
+                torch.as_tensor(track.betas[k : k + 1], dtype=torch.float32),
+                torch.as_tensor(track.transl[k : k + 1], dtype=torch.float32),
+            )
+        want = out.vertices[0].double().numpy() * y_up
+        error = np.linalg.norm(got - want, axis=1)  # blend of 4 weights, no correctives: mm
+        assert error.mean() < 1e-3 and error.max() < 0.02, (error.mean(), error.max())
+        with torch.no_grad():
+            rest = body(betas=torch.as_tensor(track.betas[:1], dtype=torch.float32))
+        standing = (rest.vertices[0].double().numpy() + track.transl[0]) * y_up
+        np.testing.assert_allclose(bind, standing, atol=1e-4)
 
 
 @pytest.mark.skipif(
@@ -426,7 +470,7 @@ def test_demo_track_on_a_folder_of_frames(tmp_path):
     from openhmr.cli import main
 
     clip = tmp_path / "clip.mp4"
-    _moving_photo_clip(clip, frames=6)
+    moving_photo_clip(clip, frames=6)
     folder = tmp_path / "frames"
     folder.mkdir()
     capture = cv2.VideoCapture(str(clip))

@@ -18,7 +18,9 @@ from openhmr import OpenHMRError, Predictor
 from openhmr.inference.detect import Detections
 from openhmr.inference.export import write_glb_meshes
 from openhmr.web import PageService, parse_boxes, read_upload
+from openhmr.web.clip import MAX_CLIP_FRAMES, MAX_CLIP_MEGAPIXELS
 from openhmr.web.service import ScoreFilter, accepts_refine, with_threshold
+from tests.test_video import _read_glb, moving_photo_clip
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "openhmr" / "inference" / "assets"
 ASTRONAUT = ASSETS / "astronaut.jpg"
@@ -211,3 +213,162 @@ def test_a_busy_port_is_refused_before_anything_loads():
         port = busy.getsockname()[1]
         with pytest.raises(OpenHMRError, match=f"127.0.0.1:{port} .*try another --port"):
             check_port("127.0.0.1", port)
+
+
+CLIP_FRAMES, CLIP_FPS, CLIP_STEP = 8, 8.0, 6  # 1 s; the photo slides 6 px a frame
+
+
+def small_clip(path: Path) -> Path:
+    """A 320x180 clip, 8 frames at 8 frames/s, of the bundled photo sliding right: one person
+    the detector finds in every frame, moving (the page's animation then moves)."""
+    moving_photo_clip(path, CLIP_FRAMES, CLIP_FPS, width=320, height=180, step=CLIP_STEP)
+    return path
+
+
+def test_service_tracks_a_clip(service, tmp_path):
+    import cv2
+
+    seen = []
+    result = service.run_video(
+        small_clip(tmp_path / "upload.mp4"), "my walk.mp4", report=lambda *a: seen.append(a)
+    )
+    assert result.tracks == 1 and result.frames == CLIP_FRAMES
+    assert result.message.startswith("1 person tracked over 8 frames (8 frames/s) of my walk.mp4")
+    assert [p.name for p in result.files] == [
+        "my_walk_tracks.glb",
+        "my_walk_track0.npz",
+        "my_walk_track0.bvh",
+    ]
+    assert result.glb == result.files[0] and result.video.name == "my_walk_tracked.webm"
+    # the folder holds what the page offers and nothing else (no input link, no partial file)
+    assert sorted(p.name for p in result.glb.parent.iterdir()) == sorted(
+        [*(p.name for p in result.files), result.video.name]
+    )
+    capture = cv2.VideoCapture(str(result.video))
+    fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little")
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    capture.release()
+    assert fourcc == b"VP80" and count == CLIP_FRAMES  # VP8 in WebM: browsers play it
+    with np.load(result.files[1]) as track:
+        speed = np.diff(track["bbox"][:, [0, 2]].mean(1)).mean()
+        assert track["observed"].all() and speed == pytest.approx(CLIP_STEP, abs=2.0)
+    gltf, _ = _read_glb(result.glb)
+    assert len(gltf["animations"]) == 1 and len(gltf["skins"]) == 1
+    assert result.record["tracks"] == [
+        {"id": 0, "first_frame": 0, "last_frame": 7, "observed_frames": 8}
+    ]
+    assert result.record["fps"] == CLIP_FPS and result.record["name"] == "my walk.mp4"
+    stages = [(stage, done) for stage, done, _ in seen]
+    assert stages == [("tracking", f) for f in range(1, 9)] + [("drawing", f) for f in range(1, 9)]
+    assert {total for *_, total in seen} == {CLIP_FRAMES}
+
+
+def bad_clips(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Clips the page must refuse before the model runs, each with a pattern of its message."""
+    import cv2
+
+    clip = small_clip(folder / "good.mp4").read_bytes()
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "noise.mp4").write_bytes(np.random.default_rng(1).bytes(4096))
+    (folder / "notes.txt").write_text("not a video\n")
+    # an MP4 whose media header gives time scale 0: FFmpeg reads 1/1024 frames/s
+    timescale = clip.index(b"mdhd") + 16
+    (folder / "rate0.mp4").write_bytes(clip[:timescale] + bytes(4) + clip[timescale + 4 :])
+    # an AVI of a codec nobody has ("XXXX")
+    writer = cv2.VideoWriter(
+        str(folder / "codec.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48)
+    )
+    for _ in range(3):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    avi = (folder / "codec.avi").read_bytes()
+    format_tag = avi.index(b"strf") + 8 + 16
+    avi = avi.replace(b"vidsMJPG", b"vidsXXXX")
+    (folder / "codec.avi").write_bytes(avi[:format_tag] + b"XXXX" + avi[format_tag + 4 :])
+    for name, frames, size in (
+        ("long.mp4", MAX_CLIP_FRAMES + 1, (32, 32)),
+        ("big.mp4", 1, (2000, 1100)),
+    ):
+        writer = cv2.VideoWriter(str(folder / name), cv2.VideoWriter_fourcc(*"mp4v"), 30, size)
+        for _ in range(frames):
+            writer.write(np.zeros((size[1], size[0], 3), np.uint8))
+        writer.release()
+    messages = {
+        "empty": (folder / "empty.mp4", "empty.mp4: the file is empty"),
+        "noise": (folder / "noise.mp4", "noise.mp4 is not a video this page can read"),
+        "text": (folder / "notes.txt", "notes.txt is not a video this page can read"),
+        "photo": (ASTRONAUT, "astronaut.jpg is a photo, not a video: use the Photo tab"),
+        "codec": (folder / "codec.avi", "an AVI file whose video cannot be decoded here"),
+        "long": (
+            folder / "long.mp4",
+            f"has {MAX_CLIP_FRAMES + 1} frames (10.0 s); the page takes up to {MAX_CLIP_FRAMES}",
+        ),
+        "big": (
+            folder / "big.mp4",
+            "frames of 2000x1100 pixels; the page takes up to 2.1 megapixels",
+        ),
+    }
+    patterns = {name: (path, re.escape(text)) for name, (path, text) in messages.items()}
+    rate = r"rate0\.mp4: its header gives a frame rate of 0\.000\d+ frames/s; expected 1 to 1000"
+    return {**patterns, "rate 0": (folder / "rate0.mp4", rate)}
+
+
+def test_service_refuses_bad_clips_and_leaves_nothing(service, tmp_path, monkeypatch):
+    import cv2
+
+    from openhmr.web import clip as page_clip
+
+    before = set(service.work_dir.iterdir())
+    for path, pattern in bad_clips(tmp_path).values():
+        with pytest.raises(OpenHMRError, match=pattern):
+            service.run_video(path)
+    grey = tmp_path / "grey.mp4"
+    writer = cv2.VideoWriter(str(grey), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
+    for _ in range(6):
+        writer.write(np.full((120, 160, 3), 128, np.uint8))
+    writer.release()
+    with pytest.raises(OpenHMRError, match=r"No person tracked in grey\.mp4: 0 detections in 6"):
+        service.run_video(grey)
+    with pytest.raises(OpenHMRError, match="detection threshold"):
+        service.run_video(grey, threshold=-1)
+    # a raw MJPEG stream does not say its length: the pipeline stops at the limit
+    stream = tmp_path / "stream.mjpeg"
+    stream.write_bytes(
+        b"".join(
+            cv2.imencode(".jpg", np.full((48, 64, 3), 90, np.uint8))[1].tobytes() for _ in range(5)
+        )
+    )
+    assert page_clip.read_clip(stream).frames is None
+    monkeypatch.setattr(page_clip, "MAX_CLIP_FRAMES", 3)
+    with pytest.raises(OpenHMRError, match=r"^stream\.mjpeg: longer than 3 frames"):
+        service.run_video(stream)
+    assert set(service.work_dir.iterdir()) == before  # no result folder left behind
+    assert not list(Path(tmp_path).glob("*.webm"))
+
+
+def test_page_has_a_video_tab_with_its_own_endpoint(service):
+    pytest.importorskip("gradio")
+    from openhmr.web.app import build_app
+
+    app = build_app(service)
+    ids = {c.get("props", {}).get("elem_id") for c in app.get_config_file()["components"]}
+    outputs = {"clip-status", "clip-overlay", "clip-viewer", "clip-downloads", "clip-record"}
+    assert {"clip", "clip-threshold", "clip-run", *outputs} <= ids
+    endpoints = app.get_api_info()["named_endpoints"]
+    assert set(endpoints) == {"/predict", "/predict_video"}
+    parameters = endpoints["/predict_video"]["parameters"]
+    assert [p["parameter_name"] for p in parameters] == ["clip", "threshold"]
+    assert len(endpoints["/predict_video"]["returns"]) == 4
+
+
+def test_serve_help_states_the_video_limits(capsys):
+    from openhmr.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert f"up to {MAX_CLIP_FRAMES} frames of 1920x1080" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    assert MAX_CLIP_MEGAPIXELS * 1e6 >= 1920 * 1080 > MAX_CLIP_MEGAPIXELS * 1e6 * 0.95

@@ -23,7 +23,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_web import ASTRONAUT, ASTRONAUT_BOX, bad_uploads
+from tests.test_web import (
+    ASTRONAUT,
+    ASTRONAUT_BOX,
+    CLIP_FRAMES,
+    bad_clips,
+    bad_uploads,
+    small_clip,
+)
 
 pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
@@ -93,7 +100,7 @@ def check_result(result, people: int) -> None:
 def test_predict_endpoint(server, tmp_path):
     client = gradio_client.Client(server, verbose=False)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert list(endpoints) == ["/predict"]  # the page's own events stay private
+    assert set(endpoints) == {"/predict", "/predict_video"}  # the page's events stay private
     check_result(predict(server, ASTRONAUT, ASTRONAUT_BOX), people=1)
     two = f"{ASTRONAUT_BOX}; 300, 200, 150, 300"
     check_result(predict(server, ASTRONAUT, two), people=2)
@@ -104,6 +111,30 @@ def test_predict_endpoint(server, tmp_path):
         with pytest.raises(gradio_client.exceptions.AppError, match=re.escape(message)):
             predict(server, path)
     check_result(predict(server, ASTRONAUT, ASTRONAUT_BOX), people=1)  # still serving
+
+
+def test_predict_video_endpoint(server, tmp_path):
+    import cv2
+
+    client = gradio_client.Client(server, verbose=False)
+    clip = gradio_client.handle_file(str(small_clip(tmp_path / "walk.mp4")))
+    video, glb, files, record = client.predict(clip, api_name="/predict_video")
+    capture = cv2.VideoCapture(video)  # a path, as for every file
+    assert Path(video).name == "walk_tracked.webm"
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == CLIP_FRAMES
+    capture.release()
+    assert Path(glb).name == "walk_tracks.glb" and Path(glb).stat().st_size > 0
+    assert sorted(Path(f).name for f in files) == [
+        "walk_track0.bvh",
+        "walk_track0.npz",
+        "walk_tracks.glb",
+    ]
+    assert [t["observed_frames"] for t in record["tracks"]] == [CLIP_FRAMES]
+    cases = bad_clips(tmp_path)
+    for name in ("empty", "photo", "rate 0"):
+        path, pattern = cases[name]
+        with pytest.raises(gradio_client.exceptions.AppError, match=pattern):
+            client.predict(gradio_client.handle_file(str(path)), api_name="/predict_video")
 
 
 def test_four_clients_at_once(server):
@@ -184,6 +215,8 @@ def test_page_in_a_real_browser(server, browser, tmp_path):
     wait(lambda: any(widths()))  # the overlay image has loaded
     assert widths() == [512]
     wait(lambda: _drawn(find("#viewer canvas")), seconds=90)  # WebGL has drawn the bodies
+    time.sleep(1.0)  # the camera settles
+    assert not _changes(find("#viewer canvas")[0])  # a still scene stays still (see the video)
 
     link = wait(lambda: [a for a in find("#downloads a") if ".glb" in a.get_attribute("href")])
     link[0].click()
@@ -204,6 +237,81 @@ def test_page_in_a_real_browser(server, browser, tmp_path):
     assert not find("#overlay img[src]")  # the old result is gone
     hosts = {urlparse(url).hostname for url in _requested(browser)}
     assert hosts <= {"127.0.0.1", None}, f"the page fetched from elsewhere: {hosts}"
+
+
+def test_video_in_a_real_browser(server, browser, tmp_path):
+    """The Video tab: a clip in; the overlay video plays, the animated 3D view's frames
+    change over time (the still photo's do not: above), the downloads are offered."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def wait(condition, seconds=60):
+        return WebDriverWait(browser, seconds, poll_frequency=0.25).until(lambda _: condition())
+
+    def find(selector):
+        return browser.find_elements(By.CSS_SELECTOR, selector)
+
+    def status():
+        return " ".join(e.text for e in find("#clip-status"))
+
+    browser.get(server)
+    tab = wait(lambda: [b for b in find("button[role=tab]") if b.text.strip() == "Video"])
+    tab[0].click()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("these are notes, not a video\n")
+    wait(lambda: find("#clip input[type=file]"))[0].send_keys(str(notes))
+    wait(lambda: "notes.txt is not a video" in status())
+    assert "Could not process the video" in status()
+
+    find("#clip button[aria-label='Clear']")[0].click()
+    clip = small_clip(tmp_path / "walk.mp4")
+    wait(lambda: find("#clip input[type=file]"))[0].send_keys(str(clip))  # runs at once
+    wait(lambda: "1 person tracked over 8 frames" in status(), seconds=120)
+    playing = (
+        "const v = document.querySelector('#clip-overlay video');"
+        "return v && [v.readyState, v.currentTime, v.videoWidth];"
+    )
+    wait(lambda: (browser.execute_script(playing) or [0])[0] >= 2)  # the overlay has loaded
+    first = browser.execute_script(playing)
+    wait(lambda: browser.execute_script(playing)[1] != first[1], seconds=10)  # ...and plays
+    assert first[2] == 320
+    wait(lambda: _drawn(find("#clip-viewer canvas")), seconds=90)
+    time.sleep(1.0)  # the camera settles, as for the photo
+    assert _changes(find("#clip-viewer canvas")[0])  # the bodies move: the animation plays
+
+    def names():
+        return sorted(
+            Path(urlparse(a.get_attribute("href")).path).name for a in find("#clip-downloads a")
+        )
+
+    wait(lambda: len(names()) == 3)
+    assert names() == ["walk_track0.bvh", "walk_track0.npz", "walk_tracks.glb"]
+    link = [a for a in find("#clip-downloads a") if ".npz" in a.get_attribute("href")]
+    link[0].click()
+    npz = wait(lambda: list(browser.downloads.glob("*.npz")), seconds=30)[0]
+    with np.load(npz) as track:
+        assert track["pose"].shape == (CLIP_FRAMES, 24, 3)
+    browser.save_screenshot(str(tmp_path / "video_page.png"))
+    if os.environ.get("OPENHMR_VIDEO_SCREENSHOT"):  # docs/images/serve_video.png
+        browser.save_screenshot(os.environ["OPENHMR_VIDEO_SCREENSHOT"])
+    hosts = {urlparse(url).hostname for url in _requested(browser)}
+    assert hosts <= {"127.0.0.1", None}, f"the page fetched from elsewhere: {hosts}"
+
+
+def _changes(canvas, pauses: tuple[float, ...] = (0.15, 0.3, 0.45)) -> bool:
+    """Whether screenshots of a canvas taken `pauses` apart differ from the first (in 0.1% of
+    its pixels); unequal pauses, so that a looping animation is not caught at one phase."""
+    import io
+
+    def shot():
+        return np.asarray(Image.open(io.BytesIO(canvas.screenshot_as_png)).convert("L"))
+
+    first = shot()
+    moved = []
+    for pause in pauses:
+        time.sleep(pause)
+        moved.append((np.abs(shot().astype(int) - first) > 40).mean())
+    return max(moved) > 0.001
 
 
 def _drawn(canvases) -> bool:

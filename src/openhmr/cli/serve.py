@@ -10,10 +10,12 @@ from openhmr.cli.common import Commands
 def add_parser(commands: Commands) -> None:
     parser = commands.add_parser(
         "serve",
-        help="the local web page: upload a photo, see and download the 3D bodies",
+        help="the local web page: upload a photo or a video, see and download the 3D bodies",
         description="Serve the local web page (needs the web extra: pip install -e '.[web]'): "
         "upload a photo, see the overlay, side view and 3D view, download GLB, OBJ and JSON; "
-        "API endpoint 'predict' for gradio_client (docs/demo.md).",
+        "or a video (up to 300 frames of 1920x1080), tracked as by demo --track: the overlay "
+        "video, the animation in 3D, GLB, BVH and NPZ downloads. API endpoints 'predict' and "
+        "'predict_video' for gradio_client (docs/demo.md).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")

@@ -1,11 +1,17 @@
 """Animated binary glTF (.glb) of a clip's tracks: per person a skinned body mesh (rest shape
 of the track's β, four strongest skinning weights per vertex), its 24-joint SMPL skeleton and
-per-frame joint rotations and root translation; every person in one file, one animation.
+per-frame joint rotations and root translation; every person in one file, one animation, each
+in a matte colour of their own (the photo page's palette, in track order).
 
-Each person hangs under a node turning camera axes (x right, y down, z forward) into glTF's
-y-up (π about x), so the joints' rotations are the track's own; the person is shown (scale 1)
-only between the track's first and last frame (a STEP scale channel). Pose correctives are
-not in the mesh (glTF skinning is linear blend only).
+Each person's root joint turns camera axes (x right, y down, z forward) into glTF's y-up
+(π about x) before its own rotation, so every other joint's rotation is the track's own; its
+parent node, the skeleton's root, shows the person (scale 1) only between the track's first
+and last frame (a STEP scale channel).  The turn sits in the root joint, not in that parent
+node: the Babylon.js viewer of the web page frames an animated skin by its joints and placed
+the person's bounds on both sides of the camera when the parent held it.  The bind pose (the
+vertices, inverse bind matrices and the joints' unanimated transforms) is the rest body
+standing where the track starts, so viewers that cull a skinned mesh by its bind pose find the
+person.  Pose correctives are not in the mesh (glTF skinning is linear blend only).
 """
 
 from __future__ import annotations
@@ -20,10 +26,13 @@ from scipy.spatial.transform import Rotation
 from openhmr.body import BodyModel
 from openhmr.errors import OpenHMRError
 from openhmr.inference.export import vertex_normals, write_glb_container
+from openhmr.inference.visualize import person_color
 from openhmr.video.smooth import TrackSeries
 
 FLOAT, UINT16, UINT32 = 5126, 5123, 5125
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
+Y_UP = np.array([1.0, -1.0, -1.0])  # π about x: camera axes (y down, z forward) -> y up
+TURN_Y_UP = [1.0, 0.0, 0.0, 0.0]  # the same turn, a quaternion x, y, z, w
 
 
 class _Builder:
@@ -39,6 +48,7 @@ class _Builder:
             "bufferViews": [],
             "accessors": [],
             "animations": [{"name": "motion", "samplers": [], "channels": []}],
+            "materials": [],
         }
         self.chunks: list[bytes] = []
         self.size = 0
@@ -112,16 +122,24 @@ def write_animated_glb(
     joints_w, weights_w = top_weights(body.skinning_weights.T.double().cpu().numpy())
     parents = np.asarray(body.parents)
     end = max(int(t.frames[-1]) for t in tracks) + 1
-    for track in tracks:
+    for index, track in enumerate(tracks):
+        g.gltf["materials"].append(
+            {"name": f"person{track.id}", "pbrMetallicRoughness": {
+                "baseColorFactor": [*(float(c) for c in person_color(index)), 1.0],
+                "metallicFactor": 0.0, "roughnessFactor": 0.8,
+            }}
+        )  # fmt: skip
         betas = torch.as_tensor(track.betas[:1], dtype=torch.float32)
         with torch.no_grad():
             rest = body(betas=betas)
         vertices = rest.vertices[0].double().numpy()
         joints = rest.joints[0].double().numpy()
+        bind_at = track.transl[0]  # the bind pose stands here (module docstring)
+        bind = (vertices + bind_at) * Y_UP
         attributes = {
-            "POSITION": g.accessor(vertices.astype("<f4"), "VEC3", FLOAT, ARRAY_BUFFER, True),
+            "POSITION": g.accessor(bind.astype("<f4"), "VEC3", FLOAT, ARRAY_BUFFER, True),
             "NORMAL": g.accessor(
-                vertex_normals(vertices, faces).astype("<f4"), "VEC3", FLOAT, ARRAY_BUFFER
+                vertex_normals(bind, faces).astype("<f4"), "VEC3", FLOAT, ARRAY_BUFFER
             ),
             "JOINTS_0": g.accessor(joints_w, "VEC4", UINT16, ARRAY_BUFFER),
             "WEIGHTS_0": g.accessor(weights_w, "VEC4", FLOAT, ARRAY_BUFFER),
@@ -129,25 +147,28 @@ def write_animated_glb(
         indices = g.accessor(faces.reshape(-1), "SCALAR", UINT32, ELEMENT_ARRAY_BUFFER)
         g.gltf["meshes"].append(
             {"name": f"person{track.id}", "primitives": [
-                {"attributes": attributes, "indices": indices, "mode": 4}
+                {"attributes": attributes, "indices": indices, "mode": 4, "material": index}
             ]}
         )  # fmt: skip
         first = len(g.gltf["nodes"])
         joint_nodes = []
         for j in range(len(parents)):
-            offset = joints[j] - (joints[parents[j]] if parents[j] >= 0 else 0.0)
-            joint_nodes.append(
-                g.node(name=f"person{track.id}_joint{j}", translation=offset.tolist())
-            )
+            name = f"person{track.id}_joint{j}"
+            if parents[j] >= 0:
+                offset = joints[j] - joints[parents[j]]
+                joint_nodes.append(g.node(name=name, translation=offset.tolist()))
+            else:  # the root: turned to y up, where the track starts
+                place = ((joints[j] + bind_at) * Y_UP).tolist()
+                joint_nodes.append(g.node(name=name, translation=place, rotation=TURN_Y_UP))
         for j in range(len(parents)):
             children = [first + c for c in range(len(parents)) if parents[c] == j]
             if children:
                 g.gltf["nodes"][first + j]["children"] = children
-        root = g.node(
-            name=f"person{track.id}", rotation=[1.0, 0.0, 0.0, 0.0], children=[first]
-        )  # π about x: camera axes -> y up
+        root = g.node(name=f"person{track.id}", children=[first])
+        # the inverse of each joint's bind pose [turn | turn (joints + bind_at)]
         inverse_bind = np.tile(np.eye(4), (len(parents), 1, 1))
-        inverse_bind[:, :3, 3] = -joints
+        inverse_bind[:, :3, :3] = np.diag(Y_UP)
+        inverse_bind[:, :3, 3] = -(joints + bind_at)
         ibm = g.accessor(
             inverse_bind.transpose(0, 2, 1).astype("<f4").reshape(-1, 16), "MAT4", FLOAT
         )  # column-major
@@ -161,8 +182,9 @@ def write_animated_glb(
         g.gltf["scenes"][0]["nodes"] += [root, mesh_node]
         # animation: rotations of every joint, the root's translation, visibility by scale
         times = g.accessor((track.frames / fps).astype("<f4"), "SCALAR", FLOAT, bounds=True)
-        quats = Rotation.from_rotvec(track.pose.reshape(-1, 3)).as_quat()  # x, y, z, w
-        quats = quats.reshape(len(track.frames), -1, 4)
+        rotations = Rotation.from_rotvec(track.pose.reshape(-1, 3))
+        quats = rotations.as_quat().reshape(len(track.frames), -1, 4)  # x, y, z, w
+        quats[:, 0] = (Rotation.from_quat(TURN_Y_UP) * Rotation.from_quat(quats[:, 0])).as_quat()
         flip = np.cumsum(
             np.r_[np.zeros((1, quats.shape[1])), (quats[1:] * quats[:-1]).sum(-1) < 0], 0
         )
@@ -170,7 +192,7 @@ def write_animated_glb(
         for j in range(len(parents)):
             values = g.accessor(quats[:, j].astype("<f4"), "VEC4", FLOAT)
             g.channel(joint_nodes[j], "rotation", times, values, "LINEAR")
-        root_position = track.transl + joints[0]
+        root_position = (track.transl + joints[0]) * Y_UP
         values = g.accessor(root_position.astype("<f4"), "VEC3", FLOAT)
         g.channel(joint_nodes[0], "translation", times, values, "LINEAR")
         start, stop = int(track.frames[0]), int(track.frames[-1]) + 1

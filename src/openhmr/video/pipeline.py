@@ -1,7 +1,8 @@
 """`openhmr demo VIDEO|FOLDER --track`: per-frame people, tracked online, smoothed per track.
 
 Writes into `out`: ``<stem>_tracked.mp4`` (the smoothed bodies overlaid in a second pass
-over the frames, each labelled with its track id; mp4v through OpenCV), and per track
+over the frames, each labelled with its track id; mp4v through OpenCV, or VP8 in
+``<stem>_tracked.webm`` for a browser), and per track
 ``<stem>_track<id>.npz`` and ``<stem>_track<id>.bvh`` (see `openhmr.video.outputs`), and
 all tracks animated in one ``<stem>_tracks.glb`` (`openhmr.video.gltf`), and on request the
 same as ``<stem>_tracks.fbx`` through Blender (`openhmr.video.fbx`). A video is written
@@ -15,7 +16,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,6 +27,11 @@ import numpy as np
 from openhmr.errors import OpenHMRError
 from openhmr.video.smooth import collect_tracks, smooth_track
 from openhmr.video.track import Tracker, TrackerConfig
+
+# the overlay video's container -> OpenCV fourcc: mp4v plays in desktop players, VP8 in WebM
+# in every browser (OpenCV's FFmpeg has no H.264 encoder)
+VIDEO_CODECS = {"mp4": "mp4v", "webm": "VP80"}
+Report = Callable[[str, int, int | None], None]
 
 
 @dataclass
@@ -84,7 +90,8 @@ def open_frames(path: Path, fps: float | None) -> tuple[Iterator[np.ndarray], fl
     with quiet_stderr():  # FFmpeg logs its complaints about a broken file on fd 2
         capture = open_video(path)
     rate = check_fps(capture.get(cv2.CAP_PROP_FPS) if fps is None else fps, str(path))
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    count = capture.get(cv2.CAP_PROP_FRAME_COUNT)  # a still image opened by FFmpeg: -2**63
+    total = int(count) if 0 < count < 2**31 else None
 
     def frames() -> Iterator[np.ndarray]:
         try:
@@ -141,11 +148,17 @@ def run_tracked(
     min_frames: int = 5,
     tracker: TrackerConfig | None = None,
     progress: bool = True,
+    video_format: str = "mp4",
+    max_frames: int | None = None,
+    report: Report | None = None,
     fbx_python: str | None = None,
 ) -> TrackedSummary:
     """Detect, predict, track, smooth and write (module docstring). predictor: an
     `openhmr.inference.predictor.Predictor`; sigma: smoothing in frames; tracks with fewer
-    than min_frames detections are not written; fbx_python: a Python with bpy
+    than min_frames detections are not written; video_format: "mp4" or "webm" (see
+    `VIDEO_CODECS`); max_frames: a longer input is refused (`OpenHMRError`) when its frame
+    max_frames + 1 is reached; report(stage, frames done, total or None) after every frame,
+    stage "tracking" (first pass) then "drawing" (the overlay); fbx_python: a Python with bpy
     (`openhmr.video.fbx.blender_python`) to also write ``<stem>_tracks.fbx``, or None."""
     from tqdm import tqdm
 
@@ -153,11 +166,15 @@ def run_tracked(
     from openhmr.video.gltf import write_animated_glb
     from openhmr.video.outputs import write_track_files
 
+    if video_format not in VIDEO_CODECS:
+        raise OpenHMRError(
+            f"video format: expected one of {sorted(VIDEO_CODECS)}, got {video_format!r}"
+        )
     frames, rate, total = open_frames(path, fps)
     summary, start = TrackedSummary(), time.perf_counter()
-    video_path = out / f"{path.stem}_tracked.mp4"
+    video_path = out / f"{path.stem}_tracked.{video_format}"
     out.mkdir(parents=True, exist_ok=True)
-    partial = out / f".{path.stem}_tracked.partial.mp4"
+    partial = out / f".{path.stem}_tracked.partial.{video_format}"  # the container follows it
     online = Tracker(tracker)
     estimates: list[FrameDetections] = []
     ids: list[np.ndarray] = []
@@ -167,6 +184,8 @@ def run_tracked(
     bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr)
     try:
         for image in frames:
+            if max_frames is not None and summary.images >= max_frames:
+                raise OpenHMRError(f"{path}: longer than {max_frames} frames, the most taken")
             found = as_detections(predictor.detect(image), image.shape[1], image.shape[0])
             people = predictor.predict_many([image], [found])[0] if len(found) else []
             frame = _frame_detections(people)
@@ -178,6 +197,8 @@ def run_tracked(
             summary.images += 1
             summary.people += len(people)
             bar.update(1)
+            if report is not None:
+                report("tracking", summary.images, total)
         if not estimates:
             raise OpenHMRError(f"{path}: no readable frame")
         body = predictor.model.body_model
@@ -211,6 +232,8 @@ def run_tracked(
                     writer = _open_writer(partial, rate, image.shape[1], image.shape[0])
                 writer.write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
                 bar.update(1)
+                if report is not None:
+                    report("drawing", f + 1, len(estimates))
             writer.release()
             writer = None
         except BaseException:
@@ -274,7 +297,9 @@ def _frame_detections(people) -> FrameDetections:
 
 
 def _open_writer(path: Path, fps: float, width: int, height: int) -> cv2.VideoWriter:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    codec = VIDEO_CODECS[path.suffix.lstrip(".")]
+    with quiet_stderr():  # FFmpeg notes that WebM stores no fourcc
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
     if not writer.isOpened():
-        raise OpenHMRError(f"{path}: OpenCV cannot write an mp4v video here")
+        raise OpenHMRError(f"{path}: OpenCV cannot write a {codec} video here")
     return writer

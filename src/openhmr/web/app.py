@@ -4,14 +4,15 @@ and serves it on loopback (``openhmr serve``).
 Nothing leaves the machine: analytics and Hugging Face telemetry are switched off before gradio
 is imported, no share link is made, server-side rendering (a Node process) is off, and the
 theme's fonts are the ones gradio bundles.  Requests queue and run one at a time (the model is
-shared).  Two routes run the same work: the page's button (results and a message on the page)
-and the named API endpoint ``predict`` (photo in -> overlay image, GLB, JSON record; a bad input
-is an error the client raises with the same message).
+shared; a video waits as a photo does).  Two tabs, Photo and Video (`openhmr.web.video_tab`),
+and two routes to each one's work: the page's button (results and a message on the page) and a
+named API endpoint, ``predict`` (photo in -> overlay image, GLB, JSON record) and
+``predict_video`` (video in -> overlay video, animated GLB, downloads, JSON summary); a bad
+input is an error the client raises with the same message.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import signal
 import sys
@@ -20,7 +21,9 @@ import traceback
 from pathlib import Path
 
 from openhmr.errors import OpenHMRError
+from openhmr.web.common import QUEUE, log, status_html, threshold_slider, upload_path
 from openhmr.web.service import PageResult, PageService
+from openhmr.web.video_tab import video_tab
 
 EXAMPLE_NOTE = "astronaut.jpg (NASA, public domain)"
 OFFLINE_ENVIRONMENT = {
@@ -30,8 +33,8 @@ OFFLINE_ENVIRONMENT = {
     "GRADIO_SSR_MODE": "False",
 }
 CSS = """
-#status .openhmr-ok { color: #1f6f3f; font-weight: 600; }
-#status .openhmr-error { color: #a4262c; font-weight: 600; }
+.openhmr-ok { color: #1f6f3f; font-weight: 600; }
+.openhmr-error { color: #a4262c; font-weight: 600; }
 """
 MAX_UPLOAD = "100mb"
 VIEW_DISTANCE = 2.6  # the 3D view's camera distance in half scene sizes (its field of view)
@@ -49,24 +52,6 @@ def import_gradio():
     return gradio
 
 
-def upload_path(value: object) -> tuple[str, str | None]:
-    """gradio's upload payload ({"path", "orig_name", ...} or a plain path) -> (server path,
-    the user's file name)."""
-    if value is None:
-        raise OpenHMRError("Upload a photo first (or pick the example).")
-    if isinstance(value, dict) and value.get("path"):
-        return str(value["path"]), value.get("orig_name") or None
-    if isinstance(value, (str, os.PathLike)):
-        return str(value), None
-    raise OpenHMRError(f"expected an uploaded image file, got {type(value).__name__}")
-
-
-def status_html(message: str, ok: bool) -> str:
-    kind = "openhmr-ok" if ok else "openhmr-error"
-    prefix = "" if ok else "Could not process the photo: "
-    return f'<p class="{kind}">{html.escape(prefix + message)}</p>'
-
-
 def build_app(service: PageService, model_label: str = "the bundled default model"):
     """The page's `gradio.Blocks` (queue set; launch it)."""
     gr = import_gradio()
@@ -75,7 +60,7 @@ def build_app(service: PageService, model_label: str = "the bundled default mode
     def run(photo, threshold, draw_boxes, boxes, refine=False) -> PageResult:
         path, name = upload_path(photo)
         result = service.run(path, name, threshold, draw_boxes, boxes, refine)
-        _log(result.message)
+        log(result.message)
         return result
 
     def on_page(photo, threshold, draw_boxes, boxes, refine=False):
@@ -83,7 +68,7 @@ def build_app(service: PageService, model_label: str = "the bundled default mode
         try:
             result = run(photo, threshold, draw_boxes, boxes, refine)
         except OpenHMRError as err:
-            _log(f"refused: {err}")
+            log(f"refused: {err}")
             return (status_html(str(err), ok=False), *empty)
         except Exception as err:  # the server keeps serving; the details go to its log
             traceback.print_exc()
@@ -105,41 +90,44 @@ def build_app(service: PageService, model_label: str = "the bundled default mode
         try:
             result = run(photo, threshold, draw_boxes, boxes, refine)
         except OpenHMRError as err:
-            _log(f"refused: {err}")
+            log(f"refused: {err}")
             raise gr.Error(str(err)) from None
         return result.overlay, str(result.glb), result.record
 
     with gr.Blocks(title="openhmr", analytics_enabled=False, delete_cache=(900, 3600)) as app:
         gr.Markdown(
-            "## openhmr: a photo in, everyone's 3D body out\n"
+            "## openhmr: a photo or a video in, everyone's 3D body out\n"
             f"HMR with {model_label}. Drop a photo (it runs at once) or pick the example; "
             "change an option and press **Find the bodies** again. Drag the 3D view to turn "
-            "it. Everything runs on this machine."
+            "it. A video (the *Video* tab) gives each person's tracked, smoothed motion. "
+            "Everything runs on this machine."
         )
-        with gr.Row():
-            with gr.Column(scale=2):
-                inputs = _inputs(gr, service)
-                button = gr.Button("Find the bodies", variant="primary", elem_id="run")
-                api_button = gr.Button(visible=False)
-                photo, boxes = inputs[0], inputs[3]
-                examples = gr.Examples(
-                    [[str(EXAMPLE_IMAGE), ""]],
-                    inputs=[photo, boxes],
-                    label="Example",
-                    example_labels=[EXAMPLE_NOTE],
-                )
-            with gr.Column(scale=3):
-                outputs = _outputs(gr)
+        with gr.Tabs():
+            with gr.Tab("Photo", id="photo-tab"), gr.Row():
+                with gr.Column(scale=2):
+                    inputs = _inputs(gr, service)
+                    button = gr.Button("Find the bodies", variant="primary", elem_id="run")
+                    api_button = gr.Button(visible=False)
+                    photo, boxes = inputs[0], inputs[3]
+                    examples = gr.Examples(
+                        [[str(EXAMPLE_IMAGE), ""]],
+                        inputs=[photo, boxes],
+                        label="Example",
+                        example_labels=[EXAMPLE_NOTE],
+                    )
+                with gr.Column(scale=3):
+                    outputs = _outputs(gr)
+            with gr.Tab("Video", id="video-tab"):
+                video_tab(gr, service)
         api_outputs = [outputs[1], outputs[3], outputs[5]]  # overlay, 3D view (GLB), record
-        shared = {"concurrency_id": "model", "concurrency_limit": 1, "preprocess": False}
-        page = {"api_visibility": "private", **shared}
+        page = {"api_visibility": "private", **QUEUE}
         button.click(on_page, inputs, outputs, **page)
         # a new photo runs at once, without the boxes typed for the previous one
         photo.upload(lambda: "", None, boxes, queue=False, api_visibility="private").then(
             on_page, inputs, outputs, **page
         )
         examples.load_input_event.then(on_page, inputs, outputs, **page)
-        api_button.click(on_api, inputs, api_outputs, api_name="predict", **shared)
+        api_button.click(on_api, inputs, api_outputs, api_name="predict", **QUEUE)
     app.queue(max_size=64, default_concurrency_limit=1)
     return app
 
@@ -152,13 +140,7 @@ def _inputs(gr, service: PageService) -> list:
         label="Photo (JPEG, PNG, WebP, ...)", file_count="single", elem_id="photo", height=120
     )
     with gr.Accordion("Options", open=True):
-        threshold = gr.Slider(
-            0.0,
-            1.0,
-            value=service.default_threshold,
-            step=0.05,
-            label="Detection threshold (lower finds more people)",
-        )
+        threshold = threshold_slider(gr, service.default_threshold)
         draw_boxes = gr.Checkbox(value=True, label="Draw person boxes")
         boxes = gr.Textbox(
             value="",
@@ -194,10 +176,6 @@ def _outputs(gr) -> list:
     with gr.Accordion("Parameters (the JSON record)", open=False):
         record = gr.JSON(elem_id="record")
     return [status, overlay, side, viewer, downloads, record]
-
-
-def _log(message: str) -> None:
-    print(f"openhmr serve: {message}", file=sys.stderr, flush=True)
 
 
 def check_port(host: str, port: int) -> None:

@@ -1,9 +1,10 @@
-"""The page's work, without the page: one loaded `Predictor`, a photo and the options in,
-the pictures and files out (no gradio here, so it is tested directly).
+"""The page's work, without the page: one loaded `Predictor`, a photo or a video and the
+options in, the pictures and files out (no gradio here, so it is tested directly).
 
-Per request, under a fresh folder: ``<name>.glb`` (every person in one scene, coloured as in
+Per photo, under a fresh folder: ``<name>.glb`` (every person in one scene, coloured as in
 the overlay), ``<name>_<i>.obj`` per person and ``<name>.json`` (the demo's record); meshes are
-the camera-frame vertices turned π about x (y up), as ``openhmr demo`` writes them.
+the camera-frame vertices turned π about x (y up), as ``openhmr demo`` writes them.  Per video:
+what ``openhmr demo VIDEO --track`` writes, the overlay as WebM (`openhmr.web.clip`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from openhmr.inference.detect import Detections
 from openhmr.inference.export import to_y_up, write_glb_meshes, write_obj
 from openhmr.inference.predictor import Person, Predictor
 from openhmr.inference.visualize import overlay_image, person_color, side_view_image
+from openhmr.video.pipeline import Report
+from openhmr.video.tiles import TiledDetector
+from openhmr.web.clip import ClipResult, track_clip
 from openhmr.web.upload import file_stem, parse_boxes, read_upload
 
 KEPT_REQUESTS = 64  # result folders kept on disk (older ones are deleted)
@@ -144,6 +148,36 @@ class PageService:
         found = f"{len(people)} {'person' if len(people) == 1 else 'people'}"
         how = "from the boxes typed" if typed is not None else "detected"
         message = f"{found} {how} in {label} ({seconds:.1f} s)."
+        return dataclasses.replace(result, seconds=seconds, message=message)
+
+    def run_video(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        threshold: float | None = None,
+        report: Report | None = None,
+    ) -> ClipResult:
+        """An uploaded clip (its server path and the user's file name) -> the tracked
+        pipeline's results (`openhmr.web.clip`, checked there before the model runs);
+        report(stage, frames done, total or None) after every frame.  Raises `OpenHMRError`
+        for a bad clip or nobody tracked, and then leaves no result folder behind."""
+        start = time.perf_counter()
+        label = name or Path(path).name
+        predictor, _ = self._predictor(threshold, refine=False)
+        tracked = copy.copy(predictor)
+        tracked.detector = TiledDetector(predictor.detector)  # as `demo --track` does
+        folder = self._new_folder()
+        try:
+            result = track_clip(tracked, Path(path), label, folder, report)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        seconds = time.perf_counter() - start
+        tracks = f"{result.tracks} {'person' if result.tracks == 1 else 'people'} tracked"
+        message = (
+            f"{tracks} over {result.frames} frames ({result.record['fps']:g} frames/s) of {label} "
+            f"({seconds:.1f} s)."
+        )
         return dataclasses.replace(result, seconds=seconds, message=message)
 
     def _predictor(self, threshold: float | None, refine: bool) -> tuple[Predictor, dict]:

@@ -79,7 +79,7 @@ def parse_boxes(text: str | None) -> np.ndarray | None:
     return np.array(boxes, dtype=np.float64)
 
 
-def file_stem(name: str | None) -> str:
+def file_stem(name: str | None, default: str = "photo") -> str:
     """A safe output name from the uploaded file's name ("my photo.JPG" -> "my_photo")."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name or "").stem).strip("_")
-    return stem[:40] or "photo"
+    return stem[:40] or default
