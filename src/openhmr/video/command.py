@@ -28,7 +28,6 @@ def run_track_command(
     load the predictor, give its detector a tiled second pass (`openhmr.video.tiles`) and run
     `run_tracked`."""
     from openhmr.inference.demo import input_kind
-    from openhmr.inference.predictor import Predictor
 
     if input_path is None:
         raise OpenHMRError("--track: expected a video or a folder of frames as INPUT")
@@ -41,6 +40,24 @@ def run_track_command(
         from openhmr.video.fbx import blender_python as find_blender_python
 
         fbx_python = find_blender_python(blender_python)
+    predictor = tracking_predictor(
+        checkpoint, body_model, device, batch_size, focal_length, orientations
+    )
+    return run_tracked(predictor, path, out, fps=fps, progress=progress, fbx_python=fbx_python)
+
+
+def tracking_predictor(
+    checkpoint: str | None = None,
+    body_model: str | None = None,
+    device: str = "cpu",
+    batch_size: int = 8,
+    focal_length: float | None = None,
+    orientations: int | None = None,
+):
+    """The predictor `demo --track` runs: the checkpoint ("default" when None) with its
+    detector given a tiled second pass (`openhmr.video.tiles`: > 6 people, small people)."""
+    from openhmr.inference.predictor import Predictor
+
     predictor = Predictor.from_checkpoint(
         checkpoint or "default",
         body_model=body_model,
@@ -49,5 +66,5 @@ def run_track_command(
         focal_length=focal_length,
         orientations=orientations,
     )
-    predictor.detector = TiledDetector(predictor.detector)  # > 6 people, small people
-    return run_tracked(predictor, path, out, fps=fps, progress=progress, fbx_python=fbx_python)
+    predictor.detector = TiledDetector(predictor.detector)
+    return predictor

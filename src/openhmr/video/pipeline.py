@@ -16,7 +16,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from openhmr.errors import OpenHMRError
-from openhmr.video.smooth import collect_tracks, smooth_track
+from openhmr.video.smooth import TrackSeries, collect_tracks, smooth_track
 from openhmr.video.track import Tracker, TrackerConfig
 
 # the overlay video's container -> OpenCV fourcc: mp4v plays in desktop players, VP8 in WebM
@@ -139,6 +139,44 @@ def draw_ids(image: np.ndarray, boxes: np.ndarray, ids: np.ndarray) -> np.ndarra
     return out
 
 
+def detect_and_track(
+    predictor, images: Iterable[np.ndarray], tracker: TrackerConfig | None = None
+) -> Iterator[tuple[FrameDetections, np.ndarray, list]]:
+    """The per-frame pass of `run_tracked`: for each RGB image (H, W, 3) in order, everyone
+    the predictor's detector finds, their bodies (`FrameDetections`), their track ids (N,)
+    from one online `Tracker`, and the predictor's `Person`s."""
+    from openhmr.inference.predictor import as_detections
+
+    online = Tracker(tracker)
+    for image in images:
+        found = as_detections(predictor.detect(image), image.shape[1], image.shape[0])
+        people = predictor.predict_many([image], [found])[0] if len(found) else []
+        frame = _frame_detections(people)
+        frame_ids = online.update(frame.boxes, frame.keypoints, frame.betas, frame.transl[:, 2])
+        yield frame, frame_ids, people
+
+
+def smoothed_tracks(
+    estimates, ids: list[np.ndarray], sigma: float = 2.0, min_frames: int = 5
+) -> list[tuple[TrackSeries, TrackSeries]]:
+    """Per track with at least min_frames detections: (per-frame series, smoothed series) as
+    `run_tracked` writes them (`collect_tracks`, `smooth_track` with sigma in frames)."""
+    return [
+        (raw, smooth_track(raw, sigma))
+        for raw in collect_tracks(estimates, ids)
+        if raw.observed.sum() >= min_frames
+    ]
+
+
+def _at_most(
+    frames: Iterable[np.ndarray], max_frames: int | None, path: Path
+) -> Iterator[np.ndarray]:
+    for count, image in enumerate(frames):
+        if max_frames is not None and count >= max_frames:
+            raise OpenHMRError(f"{path}: longer than {max_frames} frames, the most taken")
+        yield image
+
+
 def run_tracked(
     predictor,
     path: Path,
@@ -162,7 +200,6 @@ def run_tracked(
     (`openhmr.video.fbx.blender_python`) to also write ``<stem>_tracks.fbx``, or None."""
     from tqdm import tqdm
 
-    from openhmr.inference.predictor import as_detections
     from openhmr.video.gltf import write_animated_glb
     from openhmr.video.outputs import write_track_files
 
@@ -175,7 +212,6 @@ def run_tracked(
     video_path = out / f"{path.stem}_tracked.{video_format}"
     out.mkdir(parents=True, exist_ok=True)
     partial = out / f".{path.stem}_tracked.partial.{video_format}"  # the container follows it
-    online = Tracker(tracker)
     estimates: list[FrameDetections] = []
     ids: list[np.ndarray] = []
     writer = None
@@ -183,13 +219,9 @@ def run_tracked(
     faces = predictor.faces
     bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr)
     try:
-        for image in frames:
-            if max_frames is not None and summary.images >= max_frames:
-                raise OpenHMRError(f"{path}: longer than {max_frames} frames, the most taken")
-            found = as_detections(predictor.detect(image), image.shape[1], image.shape[0])
-            people = predictor.predict_many([image], [found])[0] if len(found) else []
-            frame = _frame_detections(people)
-            frame_ids = online.update(frame.boxes, frame.keypoints, frame.betas, frame.transl[:, 2])
+        for frame, frame_ids, people in detect_and_track(
+            predictor, _at_most(frames, max_frames, path), tracker
+        ):
             estimates.append(frame)
             ids.append(frame_ids)
             if people and camera is None:
@@ -205,11 +237,9 @@ def run_tracked(
         written: list[Path] = []
         smoothed = []
         try:
-            for raw in collect_tracks(estimates, ids):
-                if raw.observed.sum() < min_frames:
-                    continue
-                smoothed.append(smooth_track(raw, sigma))
-                written += write_track_files(body, out, path.stem, raw, smoothed[-1], rate)
+            for raw, smooth in smoothed_tracks(estimates, ids, sigma, min_frames):
+                smoothed.append(smooth)
+                written += write_track_files(body, out, path.stem, raw, smooth, rate)
                 summary.tracks += 1
             if smoothed:
                 glb = out / f"{path.stem}_tracks.glb"
