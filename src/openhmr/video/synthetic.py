@@ -15,7 +15,7 @@ measured against exact truth without rendering; the noise levels are arguments.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from scipy.interpolate import CubicSpline
 from scipy.spatial.transform import Rotation
 
 from openhmr.body import BodyModel
+from openhmr.errors import OpenHMRError
 from openhmr.synth.poses import sample_poses
 
 UPRIGHT = Rotation.from_rotvec([math.pi, 0.0, 0.0])  # SMPL's y up, +z facing -> camera axes
@@ -37,7 +38,8 @@ class SyntheticSequence:
     transl: (P, F, 3) metres; joints: (P, F, 24, 3) camera-space joints; keypoints: (P, F, K, 2)
     pixels; boxes: (P, F, 4) x0, y0, x1, y1 pixels; visible: (P, F) bool, the person is in the
     frame and less than `occluded_share` of their box is covered by nearer people;
-    occlusion: (P, F) share of the box covered; focal in pixels; size (width, height).
+    occlusion: (P, F) share of the box covered; focal in pixels; size (width, height);
+    camera_yaw: (F,) radians the camera has panned (world -> camera turn about y) by each frame.
     """
 
     pose: np.ndarray
@@ -52,6 +54,7 @@ class SyntheticSequence:
     size: tuple[int, int]
     fps: float
     pose_source: str
+    camera_yaw: np.ndarray | None = None
 
     @property
     def num_people(self) -> int:
@@ -60,6 +63,25 @@ class SyntheticSequence:
     @property
     def num_frames(self) -> int:
         return int(self.pose.shape[1])
+
+    def window(self, start: int, stop: int) -> SyntheticSequence:
+        """Frames start..stop − 1 (0 ≤ start < stop ≤ num_frames): the same people and camera,
+        at their own walking speed (a short `make_sequence` crosses the frame faster)."""
+        if not (isinstance(start, int | np.integer) and isinstance(stop, int | np.integer)) or not (
+            0 <= start < stop <= self.num_frames
+        ):
+            raise OpenHMRError(
+                f"sequence window: expected 0 <= start < stop <= {self.num_frames}, got "
+                f"{start}, {stop}"
+            )
+        frames = slice(int(start), int(stop))
+        yaw = None if self.camera_yaw is None else self.camera_yaw[frames]
+        return replace(
+            self, pose=self.pose[:, frames], transl=self.transl[:, frames],
+            joints=self.joints[:, frames], keypoints=self.keypoints[:, frames],
+            boxes=self.boxes[:, frames], visible=self.visible[:, frames],
+            occlusion=self.occlusion[:, frames], camera_yaw=yaw,
+        )  # fmt: skip
 
 
 def _sampler_motion(num_frames: int, rng: np.random.Generator, key_every: int) -> np.ndarray:
@@ -163,9 +185,8 @@ def make_sequence(
         turn = Rotation.from_rotvec([0.0, -heading + math.pi, 0.0])
         body_root = Rotation.from_rotvec(pose[p, :, 0])
         pose[p, :, 0] = (turn * UPRIGHT * body_root).as_rotvec()
-    pan = Rotation.from_rotvec(
-        np.outer(np.deg2rad(camera_pan_deg) * frames / max(num_frames - 1, 1), [0.0, 1.0, 0.0])
-    )  # world -> camera per frame
+    yaw = np.deg2rad(camera_pan_deg) * frames / max(num_frames - 1, 1)
+    pan = Rotation.from_rotvec(np.outer(yaw, [0.0, 1.0, 0.0]))  # world -> camera per frame
     with torch.no_grad():
         out = body(
             torch.as_tensor(pose.reshape(-1, 24, 3), dtype=torch.float32),
@@ -189,7 +210,7 @@ def make_sequence(
     visible = (occlusion < occluded_share) & (inside > 0.5)
     return SyntheticSequence(
         pose, betas, transl, joints, keypoints, boxes, visible, occlusion, focal, size, fps,
-        "+".join(sorted(set(sources))),
+        "+".join(sorted(set(sources))), yaw,
     )  # fmt: skip
 
 
