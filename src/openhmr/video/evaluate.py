@@ -1,4 +1,6 @@
-"""Smoothing measured against exact truth on synthetic sequences."""
+"""Tracking and smoothing measured against exact truth on synthetic sequences: with the
+simulated estimator (`motion_metrics`) or with the real predictor on rendered frames
+(`score_tracked`, after `match_truth` has said which true person each detection shows)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 
 from openhmr.body import BodyModel
-from openhmr.video.metrics import acceleration_error, mpjpe
+from openhmr.errors import OpenHMRError
+from openhmr.video.metrics import TrackingMetrics, acceleration_error, mpjpe, tracking_metrics
 from openhmr.video.smooth import TrackSeries
-from openhmr.video.synthetic import SyntheticSequence
+from openhmr.video.synthetic import FrameEstimates, SyntheticSequence, box_area, box_intersection
+from openhmr.video.track import iou, keypoint_similarity
+
+MIN_MATCH_IOU = 0.25  # a detection shows a person only if its box overlaps theirs this much
 
 
 @dataclass(frozen=True)
@@ -74,3 +81,111 @@ def motion_metrics(
         sums[0] / counts[0], sums[1] / counts[0], sums[2] / counts[1], sums[3] / counts[1],
         int(counts[0]),
     )  # fmt: skip
+
+
+def match_truth(
+    sequence: SyntheticSequence, frame: int, boxes: np.ndarray, keypoints: np.ndarray
+) -> np.ndarray:
+    """(N,) the true person each of a frame's N detections shows (−1: nobody).
+
+    boxes: (N, 4) x0, y0, x1, y1 pixels; keypoints: (N, K, 2|3) the body's projected
+    keypoints (the sequence's keypoint set, or the boxes alone decide). The people whose
+    true box overlaps the frame are matched one to one (Hungarian) by the mean of box IoU
+    and keypoint similarity (OKS-style, σ 0.1 of the true box's sqrt area); a pair whose
+    IoU is under MIN_MATCH_IOU never matches."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    width, height = sequence.size
+    truth_boxes = sequence.boxes[:, frame]  # P x 4
+    in_view = np.flatnonzero(box_intersection(truth_boxes, np.array([0, 0, width, height])) > 0)
+    found = np.full(len(boxes), -1, dtype=np.int64)
+    if not len(boxes) or not len(in_view):
+        return found
+    overlap = iou(boxes[:, None], truth_boxes[None, in_view])  # N x P'
+    truth_kp = sequence.keypoints[in_view, frame]  # P' x K x 2
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    similarity = overlap
+    if keypoints.ndim == 3 and keypoints.shape[1] == truth_kp.shape[1]:
+        area = box_area(truth_boxes[in_view])[None]
+        oks = keypoint_similarity(keypoints[:, None, :, :2], truth_kp[None], area, 0.1)
+        similarity = (overlap + oks) / 2
+    similarity = np.where(overlap >= MIN_MATCH_IOU, similarity, -1.0)  # gated pairs last
+    rows, cols = linear_sum_assignment(-similarity)
+    for k, p in zip(rows, cols, strict=True):
+        if overlap[k, p] >= MIN_MATCH_IOU:
+            found[k] = in_view[p]
+    return found
+
+
+def with_truth(sequence: SyntheticSequence, estimates) -> list[FrameEstimates]:
+    """Per-frame estimates (objects with boxes (N, 4), keypoints (N, K, 3), pose, betas,
+    transl, e.g. `openhmr.video.pipeline.FrameDetections`) with `match_truth`'s person each."""
+    return [
+        FrameEstimates(
+            e.boxes,
+            e.keypoints,
+            e.pose,
+            e.betas,
+            e.transl,
+            match_truth(sequence, f, e.boxes, e.keypoints),
+        )
+        for f, e in enumerate(estimates)
+    ]
+
+
+@dataclass(frozen=True)
+class TrackedScore:
+    """The real pipeline's output on a rendered sequence against the truth.
+
+    tracking: over the detections in tracks the pipeline writes (≥ min_frames); motion: those
+    tracks per frame against smoothed; detected: (P,) share of each person's visible frames
+    with a detection showing them (before tracking; NaN if never visible); unmatched:
+    detections showing nobody; tracks: tracks written; match_iou: mean box IoU of the matched
+    detections with their person's true box."""
+
+    tracking: TrackingMetrics
+    motion: MotionMetrics
+    detected: np.ndarray
+    unmatched: int
+    tracks: int
+    match_iou: float
+
+
+def score_tracked(
+    body: BodyModel,
+    sequence: SyntheticSequence,
+    estimates: list[FrameEstimates],
+    ids: list[np.ndarray],
+    sigma: float = 2.0,
+    min_frames: int = 5,
+    visible: np.ndarray | None = None,
+) -> TrackedScore:
+    """Score the pipeline's per-frame estimates (`with_truth`) and track ids as it smooths and
+    writes them (`openhmr.video.pipeline.smoothed_tracks`). body: the model the predictor's
+    θ, β drive (its joints are compared with the truth's, root-relative); visible: (P, F) the
+    person-frames coverage and recall count (default the sequence's; for rendered frames
+    `RenderedSequence.visible`, judged by pixels)."""
+    from openhmr.video.pipeline import smoothed_tracks
+
+    visible = sequence.visible if visible is None else np.asarray(visible, dtype=bool)
+    if visible.shape != sequence.visible.shape:
+        raise OpenHMRError(
+            f"visible: expected {sequence.visible.shape} (people, frames), got {visible.shape}"
+        )
+
+    pairs = smoothed_tracks(estimates, ids, sigma, min_frames)
+    kept = np.array([raw.id for raw, _ in pairs], dtype=np.int64)
+    written = [np.where(np.isin(i, kept), e.truth, -1) for e, i in zip(estimates, ids, strict=True)]
+    tracking = tracking_metrics(written, ids, visible)
+    motion = motion_metrics(body, sequence, [r for r, _ in pairs], [s for _, s in pairs])
+    hit = np.zeros_like(visible)
+    overlaps = []
+    for f, e in enumerate(estimates):
+        matched = e.truth >= 0
+        hit[e.truth[matched], f] = True
+        if matched.any():
+            overlaps.append(iou(e.boxes[matched], sequence.boxes[e.truth[matched], f]))
+    seen = visible.sum(1)
+    detected = np.where(seen > 0, (hit & visible).sum(1) / np.maximum(seen, 1), np.nan)
+    unmatched = sum(int((e.truth < 0).sum()) for e in estimates)
+    match_iou = float(np.concatenate(overlaps).mean()) if overlaps else float("nan")
+    return TrackedScore(tracking, motion, detected, unmatched, len(pairs), match_iou)
