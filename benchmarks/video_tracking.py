@@ -72,8 +72,9 @@ def real(body, seq, seed: int, sigma: float, predictor, eval_body, folder: Path,
     seconds = time.perf_counter() - start
     extra = (
         f"; {visible.sum()} of {seq.visible.size} person-frames visible by pixels "
-        f"({seq.visible.sum()} by boxes); detected min {np.nanmin(score.detected):.3f}, "
-        f"{score.unmatched} unmatched, "
+        f"({seq.visible.sum()} by boxes); per person coverage "
+        f"{np.round(score.tracking.coverage, 3).tolist()}, detected "
+        f"{np.round(score.detected, 3).tolist()}; {score.unmatched} unmatched, "
         f"{score.tracks} tracks, match IoU {score.match_iou:.2f}; "
         f"{seconds:.0f} s ({rendering:.0f} s rendering)"
     )
