@@ -118,6 +118,23 @@ def test_render_sequence_refuses_bad_input(body, smplx_npz, tmp_path):
         sequence.window(2, 2)
 
 
+def test_match_truth_finds_each_person_and_nobody_for_a_stray_box(walk):
+    from openhmr.video.evaluate import match_truth, score_tracked
+
+    f = 58  # the boxes start to overlap
+    order = np.array([1, 0])
+    boxes = np.concatenate([walk.boxes[order, f], [[0.0, 0.0, 60.0, 40.0]]])
+    keypoints = np.concatenate([walk.keypoints[order, f], walk.keypoints[:1, f] + 300.0])
+    np.testing.assert_array_equal(match_truth(walk, f, boxes, keypoints), [1, 0, -1])
+    # a box between the two (IoU 0.27 with person 0, 0.29 with person 1): keypoints decide
+    shifted = walk.boxes[0, f] + (walk.boxes[1, f] - walk.boxes[0, f]) * 0.6
+    assert iou(shifted, walk.boxes[0, f]) < iou(shifted, walk.boxes[1, f])
+    assert match_truth(walk, f, shifted[None], walk.keypoints[:1, f])[0] == 0
+    assert match_truth(walk, f, shifted[None], walk.keypoints[1:, f])[0] == 1
+    with pytest.raises(OpenHMRError, match=r"visible: expected \(2, 150\)"):
+        score_tracked(None, walk, [], [], visible=np.ones((1, 1), bool))
+
+
 def test_real_pipeline_tracks_rendered_people(clip, tmp_path):
     """The predictor and tracker of `demo --track` on the frames, scored against the truth as
     benchmarks/video_tracking.py --estimator real scores them; and the tracks scored are the
