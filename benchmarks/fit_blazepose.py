@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import sys
 import time
@@ -94,19 +95,40 @@ class Recorder:
         return PoseEvidence(both, world, weights, mask)
 
 
+def model_fingerprint(model) -> str:
+    """A short hash of the regressor's weights: cached predictions belong to exactly these."""
+    digest = hashlib.sha1()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def predicted(model, index) -> dict:
+    predictions = predict_index(model, index, 32, "cpu", 0, progress=True)
+    out = {f"pred_{f.name}": np.asarray(getattr(predictions, f.name))
+           for f in dataclasses.fields(Predictions)}  # fmt: skip
+    out["model"] = np.array(model_fingerprint(model))
+    return out
+
+
 def cache_set(name: str, path: Path, cache: Path, variant: str, limit: int | None, model) -> dict:
-    """Predictions and evidence of one data set, computed once."""
+    """Predictions and evidence of one data set, computed once; the predictions again when
+    the cache holds another model's (the evidence does not depend on the model)."""
     file = cache / f"{name}_{variant}.npz"
-    if file.is_file():
-        return dict(np.load(file, allow_pickle=False))
     index = load_index(path)
     if limit:
         index = index.subset(slice(0, limit))
-    predictions = predict_index(model, index, 32, "cpu", 0, progress=True)
+    if file.is_file():
+        out = dict(np.load(file, allow_pickle=False))
+        if str(out.get("model", "")) == model_fingerprint(model):
+            return out
+        out.update(predicted(model, index))
+        _save(file, out)
+        return out
+    out = predicted(model, index)
     recorder = Recorder(variant)
     keypoints, guides = evidence_from_source(index, recorder, progress=True)
-    out = {f"pred_{f.name}": np.asarray(getattr(predictions, f.name))
-           for f in dataclasses.fields(Predictions)}  # fmt: skip
     out.update(
         thunder=keypoints[:, :17], blazepose=keypoints[:, 17:], world=guides.world,
         world_weights=guides.world_weights, mask=guides.mask,
@@ -116,9 +138,13 @@ def cache_set(name: str, path: Path, cache: Path, variant: str, limit: int | Non
     parts = Path(path).parent / "parts"
     if parts.is_dir():
         out["mask_iou"] = mask_iou(index, parts, recorder.masks)
+    _save(file, out)
+    return out
+
+
+def _save(file: Path, out: dict) -> None:
     with atomic_path(file) as tmp, open(tmp, "wb") as handle:  # an interrupted run leaves none
         np.savez(handle, **out)
-    return out
 
 
 def mask_iou(index, parts: Path, masks: list[np.ndarray]) -> np.ndarray:
