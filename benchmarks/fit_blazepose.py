@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import sys
 import time
@@ -53,6 +52,7 @@ from openhmr.inference.predictor import DEFAULT_MODEL
 from openhmr.model import load_checkpoint
 from openhmr.model.checkpoint import trained_body_model
 from openhmr.posenet import BlazePose, MoveNet
+from openhmr.train.features import weights_fingerprint
 
 LSP12 = list(range(12))  # LSP's 12 limb joints (of 14): ankles .. wrists
 # COCO-17 index of each LSP limb joint: r ankle, r knee, r hip, l hip, l knee, l ankle,
@@ -95,20 +95,11 @@ class Recorder:
         return PoseEvidence(both, world, weights, mask)
 
 
-def model_fingerprint(model) -> str:
-    """A short hash of the regressor's weights: cached predictions belong to exactly these."""
-    digest = hashlib.sha1()
-    for key, tensor in sorted(model.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(tensor.detach().float().cpu().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 def predicted(model, index) -> dict:
     predictions = predict_index(model, index, 32, "cpu", 0, progress=True)
     out = {f"pred_{f.name}": np.asarray(getattr(predictions, f.name))
            for f in dataclasses.fields(Predictions)}  # fmt: skip
-    out["model"] = np.array(model_fingerprint(model))
+    out["model"] = np.array(weights_fingerprint(model))
     return out
 
 
@@ -121,7 +112,7 @@ def cache_set(name: str, path: Path, cache: Path, variant: str, limit: int | Non
         index = index.subset(slice(0, limit))
     if file.is_file():
         out = dict(np.load(file, allow_pickle=False))
-        if str(out.get("model", "")) == model_fingerprint(model):
+        if str(out.get("model", "")) == weights_fingerprint(model):
             return out
         out.update(predicted(model, index))
         _save(file, out)

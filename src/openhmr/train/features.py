@@ -53,13 +53,18 @@ LABELS = ("keypoints2d", "joints3d", "pose", "betas", "has_smpl", "has_3d")
 BLAZEPOSE_CACHED = ("heavy", "full")
 
 
-def encoder_fingerprint(model: HMR) -> str:
-    """A short hash of the encoder's weights (a cache belongs to exactly these weights)."""
+def weights_fingerprint(module: torch.nn.Module) -> str:
+    """A short hash of a module's weights (what is computed from them belongs to exactly these)."""
     digest = hashlib.sha1()
-    for name, tensor in sorted(model.encoder.state_dict().items()):
+    for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def encoder_fingerprint(model: HMR) -> str:
+    """A short hash of the encoder's weights (a cache belongs to exactly these weights)."""
+    return weights_fingerprint(model.encoder)
 
 
 def cache_identity(model: HMR, dataset: RecordDataset, laps: int) -> dict:
@@ -168,10 +173,8 @@ def _same_crops(stored: dict | None, identity: dict) -> bool:
     has none)."""
     if stored is None:
         return False
-    strip = lambda d: {k: v for k, v in d.items() if k not in ("labels", "blazepose")}  # noqa: E731
-    return strip(stored) == strip(identity) and (
-        "blazepose" not in identity or stored.get("blazepose") == identity["blazepose"]
-    )
+    stored, identity = ({k: v for k, v in d.items() if k != "labels"} for d in (stored, identity))
+    return stored == identity or _serves(stored, identity)
 
 
 def relabel_feature_cache(
