@@ -190,7 +190,9 @@ def browser(tmp_path):
         driver.quit()
 
 
-def test_page_in_a_real_browser(server, browser, tmp_path):
+def _page(browser, status_selector: str):
+    """wait(condition, seconds) until it is truthy, find(css) the elements, status() the text
+    of the status line at status_selector."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -201,7 +203,13 @@ def test_page_in_a_real_browser(server, browser, tmp_path):
         return browser.find_elements(By.CSS_SELECTOR, selector)
 
     def status():
-        return " ".join(e.text for e in find("#status"))
+        return " ".join(e.text for e in find(status_selector))
+
+    return wait, find, status
+
+
+def test_page_in_a_real_browser(server, browser, tmp_path):
+    wait, find, status = _page(browser, "#status")
 
     browser.get(server)
     upload = wait(lambda: find("#photo input[type=file]"))[0]
@@ -242,17 +250,7 @@ def test_page_in_a_real_browser(server, browser, tmp_path):
 def test_video_in_a_real_browser(server, browser, tmp_path):
     """The Video tab: a clip in; the overlay video plays, the animated 3D view's frames
     change over time (the still photo's do not: above), the downloads are offered."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    def wait(condition, seconds=60):
-        return WebDriverWait(browser, seconds, poll_frequency=0.25).until(lambda _: condition())
-
-    def find(selector):
-        return browser.find_elements(By.CSS_SELECTOR, selector)
-
-    def status():
-        return " ".join(e.text for e in find("#clip-status"))
+    wait, find, status = _page(browser, "#clip-status")
 
     browser.get(server)
     tab = wait(lambda: [b for b in find("button[role=tab]") if b.text.strip() == "Video"])

@@ -21,7 +21,14 @@ import traceback
 from pathlib import Path
 
 from openhmr.errors import OpenHMRError
-from openhmr.web.common import QUEUE, log, status_html, threshold_slider, upload_path
+from openhmr.web.common import (
+    QUEUE,
+    log,
+    status_html,
+    threshold_slider,
+    upload_path,
+    viewer_and_downloads,
+)
 from openhmr.web.service import PageResult, PageService
 from openhmr.web.video_tab import video_tab
 
@@ -161,17 +168,10 @@ def _outputs(gr) -> list:
     with gr.Row():
         overlay = gr.Image(label="Overlay", format="png", interactive=False, elem_id="overlay")
         side = gr.Image(label="Side view", format="png", interactive=False, elem_id="side")
-    viewer = gr.Model3D(
-        label="3D: all people (drag to turn, scroll to zoom)",
-        clear_color=(0.96, 0.96, 0.96, 1.0),
-        height=420,
-        elem_id="viewer",
-    )
-    downloads = gr.File(
-        label="Downloads: GLB (everyone), OBJ per person, JSON (parameters)",
-        file_count="multiple",
-        interactive=False,
-        elem_id="downloads",
+    viewer, downloads = viewer_and_downloads(
+        gr,
+        "3D: all people (drag to turn, scroll to zoom)",
+        "Downloads: GLB (everyone), OBJ per person, JSON (parameters)",
     )
     with gr.Accordion("Parameters (the JSON record)", open=False):
         record = gr.JSON(elem_id="record")

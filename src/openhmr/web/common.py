@@ -1,5 +1,6 @@
 """What the page's tabs share (gradio passed in, not imported): the upload's path, the status
-line, the threshold's slider, the server log, and the queue every request waits in."""
+line, the threshold's slider, the 3D view and the downloads, the server log, and the queue
+every request waits in."""
 
 from __future__ import annotations
 
@@ -37,6 +38,24 @@ def threshold_slider(gr, default: float, elem_id: str | None = None):
     """The detection threshold's slider (a `gr.Slider`, 0 to 1)."""
     label = "Detection threshold (lower finds more people)"
     return gr.Slider(0.0, 1.0, value=default, step=0.05, label=label, elem_id=elem_id)
+
+
+def viewer_and_downloads(gr, viewer_label: str, downloads_label: str, prefix: str = ""):
+    """The 3D view (a `gr.Model3D`) and the downloads (a `gr.File` of several), elem_ids
+    `{prefix}viewer` and `{prefix}downloads`, alike in both tabs."""
+    viewer = gr.Model3D(
+        label=viewer_label,
+        clear_color=(0.96, 0.96, 0.96, 1.0),
+        height=420,
+        elem_id=f"{prefix}viewer",
+    )
+    downloads = gr.File(
+        label=downloads_label,
+        file_count="multiple",
+        interactive=False,
+        elem_id=f"{prefix}downloads",
+    )
+    return viewer, downloads
 
 
 def log(message: str) -> None:

@@ -10,7 +10,14 @@ import traceback
 
 from openhmr.errors import OpenHMRError
 from openhmr.web.clip import CLIP_KINDS, MAX_CLIP_FRAMES, ClipResult
-from openhmr.web.common import QUEUE, log, status_html, threshold_slider, upload_path
+from openhmr.web.common import (
+    QUEUE,
+    log,
+    status_html,
+    threshold_slider,
+    upload_path,
+    viewer_and_downloads,
+)
 from openhmr.web.service import PageService
 
 # the 3D view from the front, at the distance the viewer picks to see every track's motion
@@ -85,17 +92,11 @@ def _outputs(gr) -> list:
         loop=True,
         elem_id="clip-overlay",
     )
-    viewer = gr.Model3D(
-        label="3D: every track, animated (drag to turn, scroll to zoom)",
-        clear_color=(0.96, 0.96, 0.96, 1.0),
-        height=420,
-        elem_id="clip-viewer",
-    )
-    downloads = gr.File(
-        label="Downloads: GLB (every track, animated), NPZ and BVH per track",
-        file_count="multiple",
-        interactive=False,
-        elem_id="clip-downloads",
+    viewer, downloads = viewer_and_downloads(
+        gr,
+        "3D: every track, animated (drag to turn, scroll to zoom)",
+        "Downloads: GLB (every track, animated), NPZ and BVH per track",
+        prefix="clip-",
     )
     with gr.Accordion("Tracks (the JSON summary)", open=False):
         record = gr.JSON(elem_id="clip-record")
