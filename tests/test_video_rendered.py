@@ -215,3 +215,23 @@ def test_video_detector_finds_small_people_the_image_detector_misses(body, tmp_p
             stray[name] += int((person < 0).sum())
     assert found["video"] == 9 and stray["video"] == 0
     assert found["image"] <= 7
+
+
+def test_stacked_people_are_those_with_another_torso_close_by(walk):
+    """Where the paths cross (frames 64-85) the torso centres pass within 0.2 of a person's
+    height; the farther person (shorter in the image) is counted for fewer frames."""
+    import dataclasses
+
+    from openhmr.video.evaluate import stacked
+
+    crowd = stacked(walk)
+    assert (
+        walk.boxes[1, :, 3] - walk.boxes[1, :, 1] < walk.boxes[0, :, 3] - walk.boxes[0, :, 1]
+    ).all()
+    np.testing.assert_array_equal(np.flatnonzero(crowd[0]), np.arange(64, 86))
+    np.testing.assert_array_equal(np.flatnonzero(crowd[1]), np.arange(68, 82))
+    gone = walk.boxes.copy()
+    gone[1] = [-500.0, 0.0, -400.0, 100.0]  # the second person out of view
+    assert not stacked(dataclasses.replace(walk, boxes=gone))[0].any()  # nobody near them
+    with pytest.raises(OpenHMRError, match="expected the 19 cocoplus keypoints, got 17"):
+        stacked(dataclasses.replace(walk, keypoints=walk.keypoints[:, :, :17]))
