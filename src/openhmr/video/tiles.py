@@ -7,7 +7,9 @@ scale.
 `VIDEO_INPUT_PX` on a canvas of the frame's shape, threshold `VIDEO_THRESHOLD`, no fallback
 to the best candidate) and wraps it in a `TiledDetector`. On rendered 640 x 360 sequences
 (people 100-200 px tall) this raised the recall of people standing apart from everyone else
-from 0.62 to 0.99 at 1.3 times the detector's time (docs/video.md).
+from 0.65 to 0.98 (0.63 to 0.99 on seeds not tuned on), at 1.3 times the detector's time
+(docs/video.md). A person mostly behind another is still often missed: MultiPose finds one
+centre for the two.
 
 `TiledDetector(base)` runs `base` on the whole frame; when it returns `max_people` or more, or
 the frame's longer side is at least `tile_from_px`, it runs again on a grid of overlapping
