@@ -3,16 +3,20 @@
     python benchmarks/video_speed.py [--frames 60] [--people 2] [--threads 2] [--rounds 2]
 
 Clip: 640 × 360, mp4v, the bundled photo (a person) `--people` times side by side, each copy
-sliding sideways a few pixels a frame over a grey background, written before timing. Both
-runs load the bundled default model once (not timed) and process every frame: detect, crop,
-predict, overlay, write; the tracked run adds tracking, smoothing and the per-track .npz and
-.bvh. Rounds alternate the two; the ratio is tracked frames/s over per-frame frames/s per round
-(median and range), absolute frames/s are medians.
+sliding sideways a few pixels a frame over a grey background, written before timing. The runs
+share the bundled default model, loaded once (not timed), and process every frame: detect,
+crop, predict, overlay, write; the tracked runs add tracking, smoothing and the per-track
+.npz and .bvh. Runs: the per-frame demo (the image detector); tracked with demo --track's
+detector (`openhmr.video.tiles.video_detector`); tracked with the image demo's detector in
+the tiled pass (what demo --track ran before). Rounds alternate them; ratios are per round
+(median and range), absolute frames/s are medians. Then the two detectors alone on the
+clip's decoded frames, alternating (`common.time_interleaved`): ms per frame and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import tempfile
@@ -24,11 +28,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine
+from common import machine, time_interleaved
 
 from openhmr.inference.predictor import ASSETS, Predictor
 from openhmr.inference.video import run_video
-from openhmr.video.pipeline import run_tracked
+from openhmr.video.pipeline import open_frames, run_tracked
+from openhmr.video.tiles import VIDEO_THRESHOLD, TiledDetector, video_detector
 
 
 def write_clip(path: Path, frames: int, people: int, fps: float = 30.0) -> None:
@@ -54,31 +59,53 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(machine())
     predictor = Predictor.from_checkpoint("default")
+    tracked = copy.copy(predictor)  # the same model, demo --track's detector
+    tracked.detector = video_detector(predictor.detector, VIDEO_THRESHOLD)
+    former = copy.copy(predictor)
+    former.detector = TiledDetector(predictor.detector)
+    runs = {
+        "per-frame": (predictor, run_video),
+        "tracked": (tracked, run_tracked),
+        "tracked, image detector": (former, run_tracked),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip.mp4"
         write_clip(clip, args.frames, args.people)
         run_video(predictor, clip, Path(tmp) / "warm", progress=False)  # warm-up
-        rates: dict[str, list[float]] = {"per-frame": [], "tracked": []}
-        people = 0
+        rates: dict[str, list[float]] = {name: [] for name in runs}
+        found: dict[str, str] = {}
         for r in range(args.rounds):
-            for name in rates:
-                out = Path(tmp) / f"{name}{r}"
+            for n, (name, (runner, run)) in enumerate(runs.items()):
+                out = Path(tmp) / f"run{n}-{r}"
                 start = time.perf_counter()
-                if name == "per-frame":
-                    summary = run_video(predictor, clip, out, progress=False)
-                else:
-                    summary = run_tracked(predictor, clip, out, progress=False)
-                    tracks = summary.tracks
+                summary = run(runner, clip, out, progress=False)
                 rates[name].append(summary.images / (time.perf_counter() - start))
-                people = summary.people
-    ratios = [t / p for t, p in zip(rates["tracked"], rates["per-frame"], strict=True)]
-    print(f"clip: 640x360, {args.frames} frames, {args.people} people; {people} detections, "
-          f"{tracks} tracks")  # fmt: skip
+                found[name] = f"{summary.people} detections" + (
+                    f", {summary.tracks} tracks" if run is run_tracked else ""
+                )
+        frames = list(open_frames(clip, None)[0])
+    print(f"clip: 640x360, {args.frames} frames, {args.people} people")
     for name, values in rates.items():
-        print(f"{name:>9}: {statistics.median(values):6.2f} frames/s  (rounds {values})")
+        print(
+            f"{name:>23}: {statistics.median(values):6.2f} frames/s  ({found[name]}; rounds "
+            f"{[round(v, 2) for v in values]})"
+        )
+    for name, base in (("tracked", "per-frame"), ("tracked", "tracked, image detector")):
+        ratios = [a / b for a, b in zip(rates[name], rates[base], strict=True)]
+        print(
+            f"{name} / {base}: {statistics.median(ratios):.2f}x "
+            f"(range {min(ratios):.2f}-{max(ratios):.2f})"
+        )
+    detectors = {"image": former.detector, "video": tracked.detector}
+    seconds = time_interleaved(
+        {name: (lambda d=d: [d(f) for f in frames]) for name, d in detectors.items()},
+        repeats=args.rounds,
+        warmup=1,
+    )
+    per_frame = {name: 1000 * t / len(frames) for name, t in seconds.items()}
     print(
-        f"tracked / per-frame: {statistics.median(ratios):.2f}x "
-        f"(range {min(ratios):.2f}-{max(ratios):.2f})"
+        f"detector alone: video {per_frame['video']:.1f} ms/frame, image (former) "
+        f"{per_frame['image']:.1f} ms/frame, ratio {per_frame['video'] / per_frame['image']:.2f}x"
     )
 
 

@@ -2,6 +2,7 @@
 
     python benchmarks/video_tracking.py [--seeds 100 110] [--frames 300] [--mocap DIR]
     python benchmarks/video_tracking.py --estimator real [--size 640 360] [--render-dir DIR]
+        [--detector video|image]
 
 Each seed: 2-4 people (2 + seed % 3) walking paths that cross, CMU motion when --mocap holds
 clips (else the built-in sampler). The per-frame estimates come from
@@ -9,14 +10,18 @@ clips (else the built-in sampler). The per-frame estimates come from
 - `--estimator simulated` (default): `openhmr.video.synthetic.simulate_estimates` at its
   default noise, tracked with `track_frames`;
 - `--estimator real`: the sequence rendered to frames (`openhmr.video.rendered`), then the
-  pipeline of `openhmr demo FRAMES --track` on them (the checkpoint's predictor with the tiled
+  pipeline of `openhmr demo FRAMES --track` on them (the checkpoint's predictor with the video
   detector, the online tracker, tracks of ≥ 5 detections smoothed); each detection is matched
-  to the true person it shows (`openhmr.video.evaluate.match_truth`).
+  to the true person it shows (`openhmr.video.evaluate.match_truth`). `--detector image`
+  runs the image demo's detector (MultiPose at 256 px in a square, threshold 0.2, fallback)
+  in the tiled pass instead, as `demo --track` did before `video_detector`.
 
 Prints identity switches per 100 frames per person, the lowest coverage of a person, and
 MPJPE / acceleration error of the root-relative 3D joints, per-frame (raw) against smoothed
 (σ = 2 frames), with their ratio; with the real estimator also the detector's recall of
-visible people, unmatched detections, tracks written, the matched boxes' IoU and the time.
+visible people (per person, and over all person-frames: people apart, and people stacked,
+i.e. with another person's torso centre within 0.2 of their height), unmatched detections,
+tracks written, the matched boxes' IoU and the time.
 """
 
 from __future__ import annotations
@@ -48,12 +53,14 @@ def simulated(body, seq, seed: int, sigma: float):
     track = tracking_metrics([e.truth for e in est], ids, seq.visible)
     raw = collect_tracks(est, ids)
     motion = motion_metrics(body, seq, raw, [smooth_track(t, sigma) for t in raw])
-    return track, motion, ""
+    return track, motion, "", None
 
 
 def real(body, seq, seed: int, sigma: float, predictor, eval_body, folder: Path, backgrounds):
-    """(tracking, motion, extra text) with the real predictor on the rendered sequence."""
-    from openhmr.video.evaluate import score_tracked, with_truth
+    """(tracking, motion, extra text, detection counts) with the real predictor on the
+    rendered sequence; counts: (2, 2) detected and visible person-frames, people standing
+    apart (row 0) and stacked (row 1, `openhmr.video.evaluate.stacked`)."""
+    from openhmr.video.evaluate import detected_frames, score_tracked, stacked, with_truth
     from openhmr.video.pipeline import detect_and_track, open_frames
     from openhmr.video.rendered import render_sequence
 
@@ -68,17 +75,32 @@ def real(body, seq, seed: int, sigma: float, predictor, eval_body, folder: Path,
         estimates.append(frame)
         ids.append(frame_ids)
     visible = rendered.visible(seq)
-    score = score_tracked(eval_body, seq, with_truth(seq, estimates), ids, sigma, visible=visible)
+    truthed = with_truth(seq, estimates)
+    score = score_tracked(eval_body, seq, truthed, ids, sigma, visible=visible)
     seconds = time.perf_counter() - start
+    hit = detected_frames(truthed, visible.shape)
+    crowd = stacked(seq)
+    counts = np.array(
+        [[(hit & visible & c).sum(), (visible & c).sum()] for c in (~crowd, crowd)], dtype=float
+    )
     extra = (
         f"; {visible.sum()} of {seq.visible.size} person-frames visible by pixels "
         f"({seq.visible.sum()} by boxes); per person coverage "
         f"{np.round(score.tracking.coverage, 3).tolist()}, detected "
         f"{np.round(score.detected, 3).tolist()}; {score.unmatched} unmatched, "
-        f"{score.tracks} tracks, match IoU {score.match_iou:.2f}; "
+        f"{score.tracks} tracks, match IoU {score.match_iou:.2f}; {recall_text(counts)}; "
         f"{seconds:.0f} s ({rendering:.0f} s rendering)"
     )
-    return score.tracking, score.motion, extra
+    return score.tracking, score.motion, extra, counts
+
+
+def recall_text(counts: np.ndarray) -> str:
+    """Detector recall of visible person-frames: all, apart, stacked (hits of frames)."""
+    found, seen = counts.sum(0)
+    parts = [f"recall {found / max(seen, 1):.3f} ({found:.0f}/{seen:.0f})"]
+    for name, (hit, total) in zip(("apart", "stacked"), counts, strict=True):
+        parts.append(f"{name} {hit / max(total, 1):.3f} ({hit:.0f}/{total:.0f})")
+    return ", ".join(parts)
 
 
 def main() -> None:
@@ -90,6 +112,12 @@ def main() -> None:
     parser.add_argument("--estimator", choices=("simulated", "real"), default="simulated")
     parser.add_argument("--size", type=int, nargs=2, default=(640, 360), help="width height")
     parser.add_argument("--checkpoint", default="default", help="real: the predictor's")
+    parser.add_argument(
+        "--detector",
+        choices=("video", "image"),
+        default="video",
+        help="real: demo --track's (video_detector), or the image demo's in tiles (the former)",
+    )
     parser.add_argument("--device", default="cpu", help="real: the predictor's device")
     parser.add_argument("--backgrounds", default=None, help="real: image folder (procedural)")
     parser.add_argument(
@@ -107,12 +135,20 @@ def main() -> None:
         from openhmr.video.command import tracking_predictor
 
         predictor = tracking_predictor(args.checkpoint, device=args.device)
+        if args.detector == "image":
+            from openhmr.inference.detect import MoveNetPersonDetector
+            from openhmr.video.tiles import TiledDetector
+
+            predictor.detector = TiledDetector(MoveNetPersonDetector(device=args.device))
         body_name = trained_body_model(resolve_checkpoint(args.checkpoint))
         eval_body = load_body_model(body_name)
         backgrounds = list_backgrounds(args.backgrounds)
         scratch = None if args.render_dir else tempfile.TemporaryDirectory(prefix="video_real_")
         folder = Path(args.render_dir or scratch.name)
-        print(f"real predictor ({args.checkpoint}, body {body_name}) on {folder}")
+        print(
+            f"real predictor ({args.checkpoint}, body {body_name}, {args.detector} detector) "
+            f"on {folder}"
+        )
     rows = []
     for seed in range(*args.seeds):
         people = 2 + seed % 3
@@ -120,13 +156,13 @@ def main() -> None:
             body, np.random.default_rng(seed), people, args.frames, tuple(args.size), mocap=files
         )
         if args.estimator == "real":
-            track, motion, extra = real(
+            track, motion, extra, counts = real(
                 body, seq, seed, args.sigma, predictor, eval_body, folder, backgrounds
             )
         else:
-            track, motion, extra = simulated(body, seq, seed, args.sigma)
+            track, motion, extra, counts = simulated(body, seq, seed, args.sigma)
         coverage = np.nanmin(track.coverage)
-        rows.append((track.switches_per_100, coverage, motion))
+        rows.append((track.switches_per_100, coverage, motion, counts))
         print(
             f"seed {seed} ({people} people, {seq.pose_source}, max occlusion "
             f"{seq.occlusion.max():.2f}): switches/100 {track.switches_per_100:.2f}, min coverage "
@@ -143,6 +179,8 @@ def main() -> None:
         f"{min(r[1] for r in rows):.3f}; accel ratio max {accel.max():.3f}; "
         f"MPJPE change max {mp.max():+.1f} mm"
     )
+    if args.estimator == "real":
+        print(f"all: detector {recall_text(sum(r[3] for r in rows))}")
 
 
 if __name__ == "__main__":

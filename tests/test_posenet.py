@@ -196,6 +196,39 @@ def test_detect_finds_the_astronaut_and_nobody_in_a_blank_image():
     assert len(blank) == 0 and blank.keypoints.shape == (0, 17, 3)
 
 
+def test_detect_on_a_canvas_of_the_image_shape():
+    """square=False: the frame scaled as letter-boxing scales it, on a canvas of its own shape
+    (0.63 of the square's pixels at 256 for 640 x 360): the same person, the same place."""
+    import cv2
+
+    from openhmr.inference.predictor import load_image
+    from openhmr.posenet.image import fit_to_stride
+
+    photo = load_image(ROOT / "src/openhmr/inference/assets/astronaut.jpg")
+    frame = np.full((360, 640, 3), 90, np.uint8)
+    frame[40:340, 200:500] = cv2.resize(photo, (300, 300), interpolation=cv2.INTER_AREA)
+    canvas, scale = fit_to_stride(frame, 384)
+    assert canvas.shape == (224, 384, 3) and (canvas[216:] == 0).all()
+    np.testing.assert_array_equal(
+        canvas[:216], cv2.resize(frame, (384, 216), interpolation=cv2.INTER_AREA)
+    )
+    np.testing.assert_allclose(scale, [0.6, 0.6])
+    assert fit_to_stride(frame, 256)[0].shape == (160, 256, 3)
+    net = MoveNet.pretrained("multipose")
+    square, fitted = net.detect(frame), net.detect(frame, square=False)
+    assert len(square) >= 1 and len(fitted) == len(square)
+    assert 190 < fitted.boxes[0, 0] < 230 and fitted.boxes[0, 3] > 200  # in the photo's place
+    np.testing.assert_allclose(fitted.boxes[0], square.boxes[0], atol=8)
+    confident = (fitted.keypoints[0, :, 2] > 0.3) & (square.keypoints[0, :, 2] > 0.3)
+    assert confident.sum() >= 10
+    gap = np.linalg.norm(
+        fitted.keypoints[0, confident, :2] - square.keypoints[0, confident, :2], axis=1
+    )
+    assert np.median(gap) < 3
+    with pytest.raises(OpenHMRError, match="size must be a whole number >= 32, got 0"):
+        net.detect(frame, size=0, square=False)
+
+
 def test_half_precision_and_gradients():
     net = MoveNet.pretrained("lightning")
     with np.load(DATA / "tfjs_movenet_lightning.npz") as npz:

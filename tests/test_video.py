@@ -451,6 +451,27 @@ def test_tiled_detection_finds_more_and_smaller_people():
     assert found.keypoints.shape == (10, 17, 3)
 
 
+def test_video_detector_reads_the_frame_larger_and_invents_nobody():
+    """On an empty procedural frame where MultiPose's best guess scores 0.077, the image
+    demo's detector falls back to that guess (a box 258 x 83 px); demo --track's finds nobody."""
+    from openhmr.inference.detect import MoveNetPersonDetector
+    from openhmr.synth.scene import procedural_background
+    from openhmr.video.tiles import VIDEO_THRESHOLD, TiledDetector, video_detector
+
+    image_detector = MoveNetPersonDetector()
+    detector = video_detector(image_detector, VIDEO_THRESHOLD)
+    assert isinstance(detector, TiledDetector)
+    assert (detector.base.size, detector.base.square) == (384, False)
+    assert detector.base.fallback_score is None and detector.base.threshold == VIDEO_THRESHOLD
+    assert video_detector(image_detector).base.threshold == image_detector.threshold
+    other = object()
+    assert video_detector(other).base is other  # only wrapped
+    empty = procedural_background(np.random.default_rng(9), 640)[:360]
+    guessed = image_detector(empty)
+    assert len(guessed) == 1 and guessed.scores[0] < image_detector.threshold
+    assert len(detector(empty)) == 0
+
+
 def test_tile_merge_drops_overlaps_and_cut_people():
     from openhmr.video.tiles import merge, tile_grid
 
@@ -462,6 +483,20 @@ def test_tile_merge_drops_overlaps_and_cut_people():
     tiles = tile_grid(1600, 300, 0.25)
     assert tiles[0][0] == 0 and tiles[-1][2] == 1600
     assert all(x1 - x0 == 300 for x0, _, x1, _ in tiles)
+
+
+def test_tile_merge_keeps_two_people_one_pass_found_one_behind_the_other():
+    from openhmr.video.tiles import merge
+
+    # the full frame's pass: a person (.9) and one mostly behind them (.6; 80% of the box
+    # inside the first, IoU 0.33); a tile's pass: the first cut at the tile's edge (.5)
+    boxes = np.array([[0, 0, 50, 100], [30, 10, 25, 80], [0, 0, 20, 100]], float)
+    scores = np.array([0.9, 0.6, 0.5])
+    kept = merge(boxes, scores, None, iou=0.5, inside=0.7, passes=np.array([0, 0, 1]))
+    np.testing.assert_array_equal(kept.boxes, boxes[:2])
+    # without passes every box counts as its own: the person behind goes with the cut view
+    kept = merge(boxes, scores, None, iou=0.5, inside=0.7)
+    np.testing.assert_array_equal(kept.boxes, boxes[:1])
 
 
 def test_demo_track_on_a_folder_of_frames(tmp_path):

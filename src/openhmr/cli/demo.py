@@ -69,7 +69,9 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument(
         "--track",
         action="store_true",
-        help="video or folder of frames: keep each person's identity across frames, smooth "
+        help="video or folder of frames: find people with the video detector (MultiPose at "
+        "384 px on the frame's shape, no fallback box), keep each person's identity across "
+        "frames, smooth "
         "their motion, write a .npz and a .bvh per track, one animated .glb (and with --fbx "
         "an .fbx) and an overlay video with ids (docs/video.md)",
     )

@@ -46,25 +46,32 @@ def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 @dataclass
 class MoveNetPersonDetector:
-    """MoveNet MultiPose on the photo letter-boxed to `size` px (its longer side; a multiple
-    of 32), keeping the people scoring at least `threshold` (the network finds at most 6);
-    when nobody does, the best person scoring at least `fallback_score` (photos given to the
-    demo usually show someone: on held-out LSP-extended this raises the recall from 86% to
-    92%; empty pictures score 0). The network is loaded on first use and shared by every
-    detector on the same device (e.g. the web page's copies with other thresholds)."""
+    """MoveNet MultiPose on the photo scaled to `size` px (its longer side), letter-boxed into
+    a square (`square`, the default) or on a canvas of the photo's own shape (`square=False`;
+    sides rounded up to multiples of 32: `MoveNet.detect`), keeping the people scoring at
+    least `threshold` (the network finds at most 6); when nobody does, the best person scoring
+    at least `fallback_score` (photos given to the demo usually show someone: on held-out
+    LSP-extended this raises the recall from 86% to 92%; empty pictures score 0); None: no
+    fallback (video, `openhmr.video.tiles.video_detector`). The network is loaded on first use
+    and shared by every detector on the same device (e.g. the web page's copies with other
+    thresholds)."""
 
     size: int = 256
     threshold: float = 0.2
-    fallback_score: float = 0.05
+    fallback_score: float | None = 0.05
     device: str = "cpu"
+    square: bool = True
 
     def __call__(self, image: np.ndarray) -> Detections:
         """image: (H, W, 3) uint8 RGB -> `Detections` with keypoints, in the image's pixels."""
+        lowest = self.threshold
+        if self.fallback_score is not None:
+            lowest = min(lowest, self.fallback_score)
         people = _multipose(self.device).detect(
-            image, threshold=min(self.threshold, self.fallback_score), size=self.size
+            image, threshold=lowest, size=self.size, square=self.square
         )
         keep = people.scores >= self.threshold
-        if not keep.any():
+        if not keep.any() and self.fallback_score is not None:
             keep = np.arange(len(people)) < 1  # the best one, already above fallback_score
         return Detections(people.boxes[keep], people.scores[keep], people.keypoints[keep])
 

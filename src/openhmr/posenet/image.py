@@ -54,6 +54,26 @@ def square_crops(image: np.ndarray, boxes: np.ndarray, size: int) -> tuple[np.nd
     return crops, np.concatenate([sides[:, None] / size, corners], axis=1)
 
 
+def fit_to_stride(image: np.ndarray, size: int, stride: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """The photo scaled so its longer side is `size` (area-averaged when shrinking, bilinear
+    when enlarging), at the top left of a black canvas whose height and width are each the
+    scaled side rounded up to a multiple of `stride` -> (H', W', 3) uint8 and the x, y scales
+    (2,) (input pixels per image pixel; each side is a whole number of pixels, so they differ
+    by under half a pixel over the side)."""
+    height, width = image.shape[:2]
+    factor = size / max(height, width)
+    scaled_w, scaled_h = max(1, round(width * factor)), max(1, round(height * factor))
+    smaller = scaled_w * scaled_h < width * height
+    scaled = cv2.resize(
+        image, (scaled_w, scaled_h), interpolation=cv2.INTER_AREA if smaller else cv2.INTER_LINEAR
+    )
+    canvas = np.zeros(
+        (-(-scaled_h // stride) * stride, -(-scaled_w // stride) * stride, 3), np.uint8
+    )
+    canvas[:scaled_h, :scaled_w] = scaled
+    return canvas, np.array([scaled_w / width, scaled_h / height])
+
+
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     """The photo scaled so its longer side is `size`, at the top left of a black square of
     that side -> (size, size, 3) uint8 and the scale (input pixels per image pixel)."""

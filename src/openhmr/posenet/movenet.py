@@ -25,7 +25,7 @@ from openhmr.body.keypoints import COCO17_NAMES
 from openhmr.errors import OpenHMRError
 from openhmr.images import check_boxes, check_image
 from openhmr.posenet.decode import STRIDE, decode_multi, decode_single
-from openhmr.posenet.image import letterbox, square_crops
+from openhmr.posenet.image import fit_to_stride, letterbox, square_crops
 from openhmr.posenet.layers import SeparableConv, conv
 from openhmr.posenet.mobilenet import BackboneFeatures, MobileNetV2
 from openhmr.posenet.weights import load_weights
@@ -287,16 +287,28 @@ class MoveNet(nn.Module):
 
     @torch.no_grad()
     def detect(
-        self, image: np.ndarray, threshold: float = 0.2, size: int | None = None
+        self,
+        image: np.ndarray,
+        threshold: float = 0.2,
+        size: int | None = None,
+        square: bool = True,
     ) -> PoseDetections:
-        """Everyone in `image` (H, W, 3) uint8 RGB (MultiPose): the image is letter-boxed so its
-        longer side is `size` (default `input_size`; rounded up to a multiple of 32) ->
-        `PoseDetections` of the people scoring at least `threshold`, best first."""
+        """Everyone in `image` (H, W, 3) uint8 RGB (MultiPose): the image is scaled so its
+        longer side is `size` (default `input_size`) -> `PoseDetections` of the people scoring
+        at least `threshold`, best first. square: letter-boxed into a square (side `size`
+        rounded up to a multiple of 32), else on a canvas of its own shape (each side rounded
+        up to a multiple of 32: `fit_to_stride`; a 640 x 360 frame at 256 fills 256 x 160, 0.63
+        of the square's pixels, at the same scale)."""
         image = check_image(image)
         if not self.spec.multi_person:
             raise OpenHMRError(f"MoveNet {self.variant} finds one person: use 'multipose'")
+        if size is not None and not (isinstance(size, int) and size >= 32):
+            raise OpenHMRError(f"MoveNet detect: size must be a whole number >= 32, got {size!r}")
         side = int(np.ceil((size or self.input_size) / 32) * 32)
-        canvas, scale = letterbox(image, side)
+        if square:
+            canvas, scale = letterbox(image, side)
+        else:
+            canvas, scale = fit_to_stride(image, size or self.input_size)
         like = self._parameters_like()
         batch = torch.from_numpy(canvas[None]).to(like.device).permute(0, 3, 1, 2).to(like.dtype)
         keypoints, corners, scores = (
@@ -304,7 +316,8 @@ class MoveNet(nn.Module):
         )
         keep = np.flatnonzero(scores >= threshold)
         keep = keep[np.argsort(-scores[keep], kind="stable")]
-        keypoints, corners = keypoints[keep], corners[keep] / scale
+        scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (2,))  # x, y
+        keypoints, corners = keypoints[keep], corners[keep] / np.tile(scale, 2)
         keypoints[..., :2] /= scale
         boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
         return PoseDetections(boxes, scores[keep], keypoints)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from openhmr.errors import OpenHMRError
 from openhmr.video.pipeline import TrackedSummary, open_frames, run_tracked
-from openhmr.video.tiles import TiledDetector
+from openhmr.video.tiles import VIDEO_THRESHOLD, video_detector
 
 
 def run_track_command(
@@ -25,7 +25,7 @@ def run_track_command(
 ) -> TrackedSummary:
     """Check the input (a video or a folder of frames; the frame rate) and, with fbx, find
     a Python with bpy (`openhmr.video.fbx.blender_python`, from blender_python if given), then
-    load the predictor, give its detector a tiled second pass (`openhmr.video.tiles`) and run
+    load the predictor with the video detector (`openhmr.video.tiles.video_detector`) and run
     `run_tracked`."""
     from openhmr.inference.demo import input_kind
 
@@ -54,8 +54,9 @@ def tracking_predictor(
     focal_length: float | None = None,
     orientations: int | None = None,
 ):
-    """The predictor `demo --track` runs: the checkpoint ("default" when None) with its
-    detector given a tiled second pass (`openhmr.video.tiles`: > 6 people, small people)."""
+    """The predictor `demo --track` runs: the checkpoint ("default" when None) with the video
+    detector (`openhmr.video.tiles.video_detector`: MultiPose at 384 px on the frame's shape,
+    threshold `VIDEO_THRESHOLD`, no fallback; tiles for > 6 people and large frames)."""
     from openhmr.inference.predictor import Predictor
 
     predictor = Predictor.from_checkpoint(
@@ -66,5 +67,5 @@ def tracking_predictor(
         focal_length=focal_length,
         orientations=orientations,
     )
-    predictor.detector = TiledDetector(predictor.detector)
+    predictor.detector = video_detector(predictor.detector, VIDEO_THRESHOLD)
     return predictor

@@ -18,6 +18,7 @@ from openhmr.video.synthetic import FrameEstimates, SyntheticSequence, box_area,
 from openhmr.video.track import iou, keypoint_similarity
 
 MIN_MATCH_IOU = 0.25  # a detection shows a person only if its box overlaps theirs this much
+TORSO = [2, 3, 8, 9]  # cocoplus hips and shoulders
 
 
 @dataclass(frozen=True)
@@ -177,11 +178,10 @@ def score_tracked(
     written = [np.where(np.isin(i, kept), e.truth, -1) for e, i in zip(estimates, ids, strict=True)]
     tracking = tracking_metrics(written, ids, visible)
     motion = motion_metrics(body, sequence, [r for r, _ in pairs], [s for _, s in pairs])
-    hit = np.zeros_like(visible)
+    hit = detected_frames(estimates, visible.shape)
     overlaps = []
     for f, e in enumerate(estimates):
         matched = e.truth >= 0
-        hit[e.truth[matched], f] = True
         if matched.any():
             overlaps.append(iou(e.boxes[matched], sequence.boxes[e.truth[matched], f]))
     seen = visible.sum(1)
@@ -189,3 +189,31 @@ def score_tracked(
     unmatched = sum(int((e.truth < 0).sum()) for e in estimates)
     match_iou = float(np.concatenate(overlaps).mean()) if overlaps else float("nan")
     return TrackedScore(tracking, motion, detected, unmatched, len(pairs), match_iou)
+
+
+def detected_frames(estimates: list[FrameEstimates], shape: tuple[int, int]) -> np.ndarray:
+    """(P, F) bool: frames with a detection that `match_truth` gave to the person."""
+    hit = np.zeros(shape, dtype=bool)
+    for f, e in enumerate(estimates):
+        matched = e.truth >= 0
+        hit[e.truth[matched], f] = True
+    return hit
+
+
+def stacked(sequence: SyntheticSequence, within: float = 0.2) -> np.ndarray:
+    """(P, F) bool: another person in view has their torso centre (the mean of the true hips
+    and shoulders, cocoplus keypoints) within `within` × the person's true box height of the
+    person's: one stands mostly in front of the other. MultiPose finds one centre per person,
+    and for such a pair it often finds one (docs/video.md)."""
+    if sequence.keypoints.shape[2] != 19:
+        raise OpenHMRError(
+            f"stacked: expected the 19 cocoplus keypoints, got {sequence.keypoints.shape[2]}"
+        )
+    width, height = sequence.size
+    in_view = box_intersection(sequence.boxes, np.array([0, 0, width, height])) > 0  # P x F
+    centre = sequence.keypoints[:, :, TORSO].mean(axis=2)  # P x F x 2
+    tall = sequence.boxes[..., 3] - sequence.boxes[..., 1]  # P x F
+    apart = np.linalg.norm(centre[:, None] - centre[None], axis=-1)  # P x P x F
+    near = (apart < within * tall[:, None]) & in_view[None]
+    near[np.arange(len(near)), np.arange(len(near))] = False
+    return near.any(axis=1)

@@ -30,7 +30,7 @@ from openhmr.inference.export import to_y_up, write_glb_meshes, write_obj
 from openhmr.inference.predictor import Person, Predictor
 from openhmr.inference.visualize import overlay_image, person_color, side_view_image
 from openhmr.video.pipeline import Report
-from openhmr.video.tiles import TiledDetector
+from openhmr.video.tiles import video_detector
 from openhmr.web.clip import ClipResult, track_clip
 from openhmr.web.upload import file_stem, parse_boxes, read_upload
 
@@ -165,7 +165,8 @@ class PageService:
         label = name or Path(path).name
         predictor, _ = self._predictor(threshold, refine=False)
         tracked = copy.copy(predictor)
-        tracked.detector = TiledDetector(predictor.detector)  # as `demo --track` does
+        # as `demo --track` does, at the page's threshold
+        tracked.detector = video_detector(predictor.detector)
         folder = self._new_folder()
         try:
             result = track_clip(tracked, Path(path), label, folder, report)
