@@ -103,7 +103,7 @@ def run_batch(
     first = 0.0
     if todo:
         _check_model(config)
-        started_here = _start_ray(ray, address)
+        started_here = start_ray(ray, address)
         try:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             used = workers or max(1, cpus // config.threads)
@@ -177,7 +177,7 @@ def _as_result(row: Sequence) -> Result:
     )
 
 
-def _start_ray(ray, address: str | None) -> bool:
+def start_ray(ray, address: str | None) -> bool:
     """Connect to `address`, or start a local Ray; True when this call started it."""
     if ray.is_initialized():
         return False
