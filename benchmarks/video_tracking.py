@@ -43,23 +43,31 @@ from openhmr.video.evaluate import motion_metrics
 from openhmr.video.metrics import tracking_metrics
 from openhmr.video.smooth import collect_tracks, smooth_track
 from openhmr.video.synthetic import make_sequence, mocap_files, simulate_estimates
-from openhmr.video.track import track_frames
+from openhmr.video.track import TrackerConfig, track_frames
 
 
-def simulated(body, seq, seed: int, sigma: float):
-    """(tracking, motion, extra text) with the simulated estimator."""
+def simulated(body, seq, seed: int, sigma: float, trackers: list[TrackerConfig]):
+    """[(tracking, motion, extra text, None)] with the simulated estimator, one per tracker
+    configuration."""
     est = simulate_estimates(seq, np.random.default_rng(10_000 + seed))
-    ids = track_frames(est)
-    track = tracking_metrics([e.truth for e in est], ids, seq.visible)
-    raw = collect_tracks(est, ids)
-    motion = motion_metrics(body, seq, raw, [smooth_track(t, sigma) for t in raw])
-    return track, motion, "", None
+    results = []
+    for config in trackers:
+        ids = track_frames(est, config)
+        track = tracking_metrics([e.truth for e in est], ids, seq.visible)
+        raw = collect_tracks(est, ids)
+        motion = motion_metrics(body, seq, raw, [smooth_track(t, sigma) for t in raw])
+        results.append((track, motion, "", None, None))
+    return results
 
 
-def real(body, seq, seed: int, sigma: float, predictor, eval_body, folder: Path, backgrounds):
-    """(tracking, motion, extra text, detection counts) with the real predictor on the
-    rendered sequence; counts: (2, 2) detected and visible person-frames, people standing
-    apart (row 0) and stacked (row 1, `openhmr.video.evaluate.stacked`)."""
+def real(
+    body, seq, seed: int, sigma: float, predictor, eval_body, folder: Path, backgrounds,
+    trackers: list[TrackerConfig],
+):  # fmt: skip
+    """[(tracking, motion, extra text, detection counts)] with the real predictor on the
+    rendered sequence, one per tracker configuration (the first is the pipeline's own pass;
+    the others track its detections again); counts: (2, 2) detected and visible person-frames,
+    people standing apart (row 0) and stacked (row 1, `openhmr.video.evaluate.stacked`)."""
     from openhmr.video.evaluate import detected_frames, score_tracked, stacked, with_truth
     from openhmr.video.pipeline import detect_and_track, open_frames
     from openhmr.video.rendered import render_sequence
@@ -71,27 +79,32 @@ def real(body, seq, seed: int, sigma: float, predictor, eval_body, folder: Path,
     rendering = time.perf_counter() - start
     images, _, _ = open_frames(rendered.folder, seq.fps)
     estimates, ids = [], []
-    for frame, frame_ids, _ in detect_and_track(predictor, images):
+    for frame, frame_ids, _ in detect_and_track(predictor, images, trackers[0]):
         estimates.append(frame)
         ids.append(frame_ids)
+    seconds = time.perf_counter() - start
     visible = rendered.visible(seq)
     truthed = with_truth(seq, estimates)
-    score = score_tracked(eval_body, seq, truthed, ids, sigma, visible=visible)
-    seconds = time.perf_counter() - start
     hit = detected_frames(truthed, visible.shape)
     crowd = stacked(seq)
     counts = np.array(
         [[(hit & visible & c).sum(), (visible & c).sum()] for c in (~crowd, crowd)], dtype=float
     )
-    extra = (
-        f"; {visible.sum()} of {seq.visible.size} person-frames visible by pixels "
-        f"({seq.visible.sum()} by boxes); per person coverage "
-        f"{np.round(score.tracking.coverage, 3).tolist()}, detected "
-        f"{np.round(score.detected, 3).tolist()}; {score.unmatched} unmatched, "
-        f"{score.tracks} tracks, match IoU {score.match_iou:.2f}; {recall_text(counts)}; "
-        f"{seconds:.0f} s ({rendering:.0f} s rendering)"
-    )
-    return score.tracking, score.motion, extra, counts
+    results = []
+    for n, config in enumerate(trackers):
+        again = ids if n == 0 else track_frames(estimates, config)
+        score = score_tracked(eval_body, seq, truthed, again, sigma, visible=visible)
+        extra = (
+            f"; {visible.sum()} of {seq.visible.size} person-frames visible by pixels "
+            f"({seq.visible.sum()} by boxes); per person coverage "
+            f"{np.round(score.tracking.coverage, 3).tolist()}, with filled frames "
+            f"{np.round(score.output_coverage, 3).tolist()}, detected "
+            f"{np.round(score.detected, 3).tolist()}; {score.unmatched} unmatched, "
+            f"{score.tracks} tracks, match IoU {score.match_iou:.2f}; {recall_text(counts)}; "
+            f"{seconds:.0f} s ({rendering:.0f} s rendering)"
+        )
+        results.append((score.tracking, score.motion, extra, counts, score.output_coverage))
+    return results
 
 
 def recall_text(counts: np.ndarray) -> str:
@@ -123,7 +136,17 @@ def main() -> None:
     parser.add_argument(
         "--render-dir", default=None, help="real: keep the frames in DIR/seed<N> (else deleted)"
     )
+    parser.add_argument(
+        "--appearance",
+        type=float,
+        nargs="+",
+        default=[TrackerConfig.weight_appearance],
+        metavar="W",
+        help="the tracker's appearance weight; several: the same detections tracked with each "
+        f"(default {TrackerConfig.weight_appearance}; 0: box, keypoints and body alone)",
+    )
     args = parser.parse_args()
+    trackers = [TrackerConfig(weight_appearance=w) for w in args.appearance]
     torch.set_num_threads(1)
     print(machine())
     body = load_body_model("open")
@@ -149,38 +172,47 @@ def main() -> None:
             f"real predictor ({args.checkpoint}, body {body_name}, {args.detector} detector) "
             f"on {folder}"
         )
-    rows = []
+    rows = {w: [] for w in args.appearance}
     for seed in range(*args.seeds):
         people = 2 + seed % 3
         seq = make_sequence(
             body, np.random.default_rng(seed), people, args.frames, tuple(args.size), mocap=files
         )
         if args.estimator == "real":
-            track, motion, extra, counts = real(
-                body, seq, seed, args.sigma, predictor, eval_body, folder, backgrounds
+            results = real(
+                body, seq, seed, args.sigma, predictor, eval_body, folder, backgrounds, trackers
             )
         else:
-            track, motion, extra, counts = simulated(body, seq, seed, args.sigma)
-        coverage = np.nanmin(track.coverage)
-        rows.append((track.switches_per_100, coverage, motion, counts))
+            results = simulated(body, seq, seed, args.sigma, trackers)
+        for weight, result in zip(args.appearance, results, strict=True):
+            track, motion, extra, counts, output = result
+            coverage = np.nanmin(track.coverage)
+            filled = coverage if output is None else np.nanmin(output)
+            rows[weight].append((track.switches_per_100, coverage, motion, counts, filled))
+            label = f" [appearance {weight:g}]" if len(args.appearance) > 1 else ""
+            print(
+                f"seed {seed}{label} ({people} people, {seq.pose_source}, max occlusion "
+                f"{seq.occlusion.max():.2f}): switches/100 {track.switches_per_100:.2f}, min "
+                f"coverage {coverage:.3f}; MPJPE {motion.mpjpe_raw:.1f} -> "
+                f"{motion.mpjpe_smooth:.1f} mm; accel {motion.accel_raw:.1f} -> "
+                f"{motion.accel_smooth:.1f} mm/frame² "
+                f"({motion.accel_smooth / motion.accel_raw:.3f}){extra}",
+                flush=True,
+            )
+    for weight, kept in rows.items():
+        switches = np.array([r[0] for r in kept])
+        accel = np.array([r[2].accel_smooth / r[2].accel_raw for r in kept])
+        mp = np.array([r[2].mpjpe_smooth - r[2].mpjpe_raw for r in kept])
+        label = f" [appearance {weight:g}]" if len(args.appearance) > 1 else ""
         print(
-            f"seed {seed} ({people} people, {seq.pose_source}, max occlusion "
-            f"{seq.occlusion.max():.2f}): switches/100 {track.switches_per_100:.2f}, min coverage "
-            f"{coverage:.3f}; MPJPE {motion.mpjpe_raw:.1f} -> {motion.mpjpe_smooth:.1f}"
-            f" mm; accel {motion.accel_raw:.1f} -> {motion.accel_smooth:.1f} mm/frame² "
-            f"({motion.accel_smooth / motion.accel_raw:.3f}){extra}",
-            flush=True,
+            f"all{label}: switches/100 max {switches.max():.2f} mean {switches.mean():.2f}; min "
+            f"coverage {min(r[1] for r in kept):.3f} (with filled frames "
+            f"{min(r[4] for r in kept):.3f}); accel ratio max {accel.max():.3f}; "
+            f"MPJPE change max {mp.max():+.1f} mm"
         )
-    switches = np.array([r[0] for r in rows])
-    accel = np.array([r[2].accel_smooth / r[2].accel_raw for r in rows])
-    mp = np.array([r[2].mpjpe_smooth - r[2].mpjpe_raw for r in rows])
-    print(
-        f"all: switches/100 max {switches.max():.2f} mean {switches.mean():.2f}; min coverage "
-        f"{min(r[1] for r in rows):.3f}; accel ratio max {accel.max():.3f}; "
-        f"MPJPE change max {mp.max():+.1f} mm"
-    )
     if args.estimator == "real":
-        print(f"all: detector {recall_text(sum(r[3] for r in rows))}")
+        first = rows[args.appearance[0]]
+        print(f"all: detector {recall_text(sum(r[3] for r in first))}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ simulated estimator (`motion_metrics`) or with the real predictor on rendered fr
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from openhmr.video.synthetic import FrameEstimates, SyntheticSequence, box_area,
 from openhmr.video.track import iou, keypoint_similarity
 
 MIN_MATCH_IOU = 0.25  # a detection shows a person only if its box overlaps theirs this much
+FILLED_MATCH_IOU = 0.5  # a filled frame shows the track's person if the boxes overlap so much
 TORSO = [2, 3, 8, 9]  # cocoplus hips and shoulders
 
 
@@ -141,7 +143,10 @@ class TrackedScore:
     tracks per frame against smoothed; detected: (P,) share of each person's visible frames
     with a detection showing them (before tracking; NaN if never visible); unmatched:
     detections showing nobody; tracks: tracks written; match_iou: mean box IoU of the matched
-    detections with their person's true box."""
+    detections with their person's true box; output_coverage: (P,) share of each person's
+    visible frames that a written track shows them in: their detections, and the frames the
+    smoother filled between two of them where the filled box overlaps their true box by IoU
+    ≥ FILLED_MATCH_IOU (`filled_frames`)."""
 
     tracking: TrackingMetrics
     motion: MotionMetrics
@@ -149,6 +154,7 @@ class TrackedScore:
     unmatched: int
     tracks: int
     match_iou: float
+    output_coverage: np.ndarray | None = None
 
 
 def score_tracked(
@@ -188,7 +194,32 @@ def score_tracked(
     detected = np.where(seen > 0, (hit & visible).sum(1) / np.maximum(seen, 1), np.nan)
     unmatched = sum(int((e.truth < 0).sum()) for e in estimates)
     match_iou = float(np.concatenate(overlaps).mean()) if overlaps else float("nan")
-    return TrackedScore(tracking, motion, detected, unmatched, len(pairs), match_iou)
+    in_tracks = [dataclasses.replace(e, truth=w) for e, w in zip(estimates, written, strict=True)]
+    shown = detected_frames(in_tracks, visible.shape)
+    shown |= filled_frames(sequence, pairs, visible.shape)
+    output = np.where(seen > 0, (shown & visible).sum(1) / np.maximum(seen, 1), np.nan)
+    return TrackedScore(tracking, motion, detected, unmatched, len(pairs), match_iou, output)
+
+
+def filled_frames(
+    sequence: SyntheticSequence,
+    pairs: list[tuple[TrackSeries, TrackSeries]],
+    shape: tuple[int, int],
+) -> np.ndarray:
+    """(P, F) bool: the frames written tracks filled (no detection there: the smoother's value
+    from the neighbouring ones) whose box overlaps the true box of the track's majority
+    person by IoU ≥ FILLED_MATCH_IOU. pairs: (per-frame, smoothed) series, `smoothed_tracks`;
+    boxes x0, y0, x1, y1 as the sequence's."""
+    shown = np.zeros(shape, dtype=bool)
+    for raw, smooth in pairs:
+        person = raw.majority_truth()
+        gaps = ~raw.observed
+        if person < 0 or not gaps.any():
+            continue
+        frames = smooth.frames[gaps]
+        overlap = iou(smooth.boxes[gaps], sequence.boxes[person, frames])
+        shown[person, frames[overlap >= FILLED_MATCH_IOU]] = True
+    return shown
 
 
 def detected_frames(estimates: list[FrameEstimates], shape: tuple[int, int]) -> np.ndarray:

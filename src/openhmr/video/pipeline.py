@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from openhmr.errors import OpenHMRError
+from openhmr.video.appearance import appearance
 from openhmr.video.smooth import TrackSeries, collect_tracks, smooth_track
 from openhmr.video.track import Tracker, TrackerConfig
 
@@ -49,7 +50,9 @@ class TrackedSummary:
 
 @dataclass(frozen=True)
 class FrameDetections:
-    """One frame's people as the tracker and smoother take them (see `FrameEstimates`)."""
+    """One frame's people as the tracker and smoother take them (see `FrameEstimates`);
+    appearance: (N, D) colour histograms (`openhmr.video.appearance`), None without the
+    frame."""
 
     boxes: np.ndarray
     keypoints: np.ndarray
@@ -57,6 +60,7 @@ class FrameDetections:
     betas: np.ndarray
     transl: np.ndarray
     camera: np.ndarray
+    appearance: np.ndarray | None = None
 
 
 def check_fps(fps: float, source: str) -> float:
@@ -144,15 +148,18 @@ def detect_and_track(
 ) -> Iterator[tuple[FrameDetections, np.ndarray, list]]:
     """The per-frame pass of `run_tracked`: for each RGB image (H, W, 3) in order, everyone
     the predictor's detector finds, their bodies (`FrameDetections`), their track ids (N,)
-    from one online `Tracker`, and the predictor's `Person`s."""
+    from one online `Tracker` (with each person's appearance in the frame), and the
+    predictor's `Person`s."""
     from openhmr.inference.predictor import as_detections
 
     online = Tracker(tracker)
     for image in images:
         found = as_detections(predictor.detect(image), image.shape[1], image.shape[0])
         people = predictor.predict_many([image], [found])[0] if len(found) else []
-        frame = _frame_detections(people)
-        frame_ids = online.update(frame.boxes, frame.keypoints, frame.betas, frame.transl[:, 2])
+        frame = _frame_detections(people, image)
+        frame_ids = online.update(
+            frame.boxes, frame.keypoints, frame.betas, frame.transl[:, 2], frame.appearance
+        )
         yield frame, frame_ids, people
 
 
@@ -314,15 +321,16 @@ def smoothed_overlay(image, frame, tracks, body, faces, camera) -> np.ndarray:
     return draw_ids(overlay, boxes, np.array([t.id for t in present]))
 
 
-def _frame_detections(people) -> FrameDetections:
+def _frame_detections(people, image: np.ndarray | None = None) -> FrameDetections:
     def stack(name: str, shape: tuple[int, ...]) -> np.ndarray:
         values = [np.asarray(getattr(p, name), dtype=np.float64) for p in people]
         return np.stack(values) if values else np.zeros((0, *shape))
 
+    keypoints = stack("keypoints2d", (19, 3))
     return FrameDetections(
-        xywh_to_xyxy(stack("bbox", (4,))), stack("keypoints2d", (19, 3)),
+        xywh_to_xyxy(stack("bbox", (4,))), keypoints,
         stack("pose", (24, 3)), stack("betas", (10,)), stack("translation", (3,)),
-        stack("camera", (3,)),
+        stack("camera", (3,)), None if image is None else appearance(image, keypoints),
     )  # fmt: skip
 
 

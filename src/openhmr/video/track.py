@@ -1,5 +1,7 @@
 """Multi-person tracking across frames: association by predicted-box overlap, keypoint
-similarity and the 3D body (shape and depth), solved per frame with the Hungarian method.
+similarity, the 3D body (shape and depth) and, when frames are given, appearance (colour
+histograms of torso and thighs: `openhmr.video.appearance`), solved per frame with the
+Hungarian method.
 A track missed for up to `max_missed` frames coasts on its box velocity and can be picked up
 again; an unmatched detection starts a new track."""
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from openhmr.video.appearance import similarity
 from openhmr.video.synthetic import box_area, box_intersection
 
 
@@ -18,7 +21,11 @@ class TrackerConfig:
     """Weights of the three cues (summing to 1), the largest accepted cost, how long a
     missed track survives, keypoint OKS falloff (share of the box's sqrt area), the reference
     for body distances (betas units; relative depth), the velocity smoothing, and the gate: a
-    pair with disjoint boxes and keypoint similarity under min_oks never matches."""
+    pair with disjoint boxes and keypoint similarity under min_oks never matches.
+    weight_appearance: the share of the cost given to 1 − appearance similarity when both
+    the track and the detection have one (the other cues share the rest); a track's
+    appearance is a running mean (appearance_momentum) of its detections that no other
+    detection overlaps by IoU over appearance_overlap (whose histograms mix two people)."""
 
     weight_box: float = 0.45  # (1 - IoU of the predicted box)
     weight_keypoints: float = 0.25
@@ -30,6 +37,9 @@ class TrackerConfig:
     depth_scale: float = 0.15
     velocity_momentum: float = 0.7
     min_oks: float = 0.05
+    weight_appearance: float = 0.3
+    appearance_momentum: float = 0.8
+    appearance_overlap: float = 0.2
 
 
 @dataclass
@@ -42,6 +52,7 @@ class _Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))
     missed: int = 0
     hits: int = 1
+    appearance: np.ndarray | None = None  # (D,) running mean of clean detections' histograms
 
     def predicted_box(self) -> np.ndarray:
         return self.box + self.velocity * (self.missed + 1)
@@ -73,10 +84,16 @@ class Tracker:
         self.next_id = 0
 
     def costs(
-        self, boxes: np.ndarray, keypoints: np.ndarray, betas: np.ndarray, depth: np.ndarray
+        self,
+        boxes: np.ndarray,
+        keypoints: np.ndarray,
+        betas: np.ndarray,
+        depth: np.ndarray,
+        looks: np.ndarray | None = None,
     ) -> np.ndarray:
         """(T, N) association cost of live tracks against N detections: boxes (N, 4),
-        keypoints (N, K, 2), betas (N, 10), depth (N,)."""
+        keypoints (N, K, 2), betas (N, 10), depth (N,), looks (N, D) appearance histograms
+        or None."""
         c = self.config
         if not self.tracks or len(boxes) == 0:
             return np.zeros((len(self.tracks), len(boxes)))
@@ -90,24 +107,43 @@ class Tracker:
         depth_rel = np.abs(track_depth - depth[None]) / np.maximum(track_depth, 1e-6)
         body = np.clip(0.5 * shape + 0.5 * depth_rel / c.depth_scale, 0.0, 1.0)
         cost = c.weight_box * box_cost + c.weight_keypoints * (1.0 - oks) + c.weight_body * body
+        if looks is not None and c.weight_appearance > 0:
+            known = [t.appearance is not None for t in self.tracks]
+            if any(known):
+                track_looks = np.stack(
+                    [np.zeros(looks.shape[1]) if t.appearance is None else t.appearance
+                     for t in self.tracks]
+                )  # fmt: skip
+                alike = similarity(track_looks[:, None], looks[None])  # T x N, NaN: unknown
+                mixed = (1 - c.weight_appearance) * cost + c.weight_appearance * (1 - alike)
+                cost = np.where(np.isfinite(alike), mixed, cost)
         apart = (box_cost >= 1.0) & (oks < c.min_oks)  # no overlap, keypoints far: never match
         return np.where(apart, np.inf, cost)
 
     def update(
-        self, boxes: np.ndarray, keypoints: np.ndarray, betas: np.ndarray, depth: np.ndarray
+        self,
+        boxes: np.ndarray,
+        keypoints: np.ndarray,
+        betas: np.ndarray,
+        depth: np.ndarray,
+        looks: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Associate one frame's N detections; returns (N,) int track ids."""
+        """Associate one frame's N detections (looks: (N, D) appearance histograms,
+        `openhmr.video.appearance.appearance`, or None); returns (N,) int track ids."""
         c = self.config
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         keypoints = np.asarray(keypoints, dtype=np.float64)[..., :2]
         ids = np.full(len(boxes), -1, dtype=np.int64)
-        cost = self.costs(boxes, keypoints, betas, depth)
+        clean = self._clean(boxes, looks)
+        cost = self.costs(boxes, keypoints, betas, depth, looks)
         matched_tracks = set()
         if cost.size:
             rows, cols = linear_sum_assignment(np.minimum(cost, 1e6))
             for r, k in zip(rows, cols, strict=True):
                 if cost[r, k] <= c.max_cost:
                     self._refresh(self.tracks[r], boxes[k], keypoints[k], betas[k], depth[k])
+                    if clean[k]:
+                        self._look(self.tracks[r], looks[k])
                     ids[k] = self.tracks[r].id
                     matched_tracks.add(r)
         for r, track in enumerate(self.tracks):
@@ -118,10 +154,28 @@ class Tracker:
             track = _Track(
                 self.next_id, boxes[k], keypoints[k], np.array(betas[k]), float(depth[k])
             )
+            if clean[k]:
+                self._look(track, looks[k])
             self.tracks.append(track)
             ids[k] = track.id
             self.next_id += 1
         return ids
+
+    def _clean(self, boxes: np.ndarray, looks: np.ndarray | None) -> np.ndarray:
+        """(N,) bool: the detection has an appearance that shows one person (no other box
+        overlaps it by IoU over appearance_overlap)."""
+        if looks is None:
+            return np.zeros(len(boxes), dtype=bool)
+        overlap = iou(boxes[:, None], boxes[None])
+        np.fill_diagonal(overlap, 0.0)
+        alone = (overlap <= self.config.appearance_overlap).all(1) if len(boxes) else overlap
+        return alone & (np.asarray(looks).sum(1) > 0)
+
+    def _look(self, track: _Track, look: np.ndarray) -> None:
+        m = self.config.appearance_momentum
+        track.appearance = look.copy() if track.appearance is None else (
+            m * track.appearance + (1 - m) * look
+        )  # fmt: skip
 
     def _refresh(self, track: _Track, box, keypoints, betas, depth) -> None:
         m = self.config.velocity_momentum
@@ -136,8 +190,11 @@ class Tracker:
 
 def track_frames(frames, config: TrackerConfig | None = None) -> list[np.ndarray]:
     """Track ids for a whole clip: frames is a list of objects with boxes (N, 4), keypoints
-    (N, K, 2|3), betas (N, 10) and transl (N, 3) (depth = transl z); returns (N,) ids each."""
+    (N, K, 2|3), betas (N, 10), transl (N, 3) (depth = transl z) and optionally appearance
+    (N, D) (e.g. `openhmr.video.pipeline.FrameDetections`); returns (N,) ids each."""
     tracker = Tracker(config)
-    return [
-        tracker.update(f.boxes, f.keypoints, f.betas, np.asarray(f.transl)[:, 2]) for f in frames
-    ]
+    ids = []
+    for f in frames:
+        looks = getattr(f, "appearance", None)
+        ids.append(tracker.update(f.boxes, f.keypoints, f.betas, np.asarray(f.transl)[:, 2], looks))
+    return ids
