@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"{summary.done + summary.failed} of {summary.inputs} items run ({summary.skipped} "
         f"already done){failed}, {summary.people} people; {summary.seconds:.1f} s "
-        f"({summary.images_per_second:.2f} images/s, {summary.workers} workers); "
+        f"({summary.images_per_second:.2f} images/s, {summary.workers} "
+        f"worker{'s' if summary.workers != 1 else ''}); "
         f"outputs in {args.out}"
     )
