@@ -328,3 +328,34 @@ def test_coco17_matrix_rows():
     np.testing.assert_allclose(
         coco17_matrix({}) @ points, points[list(map(COCOPLUS_NAMES.index, COCO17_NAMES))]
     )
+
+
+def test_the_depth_pull_holds_the_estimates_depth_and_frees_the_image_plane(body):
+    """With a strong depth pull the fitted keypoints keep the start's depth relative to their
+    mean (read with the full body model), while the 2D still moves onto the targets; without
+    it the depth moves several times further."""
+    truth = true_bodies(body, 4, seed=5)
+    targets, _ = project(body, truth)
+    start = perturbed(truth, seed=6)
+
+    def depth(pose, betas):
+        with torch.no_grad():
+            z = body(pose=pose, betas=betas).keypoints[..., 2]
+        return (z - z.mean(-1, keepdim=True)).numpy()
+
+    moved = {}
+    for weight in (0.0, 100.0):
+        config = dataclasses.replace(FAST, iterations=80, depth_pull_weight=weight)
+        result = fit_keypoints(
+            body, start["camera"], start["pose"], start["betas"], targets, config=config
+        )
+        shift = np.abs(depth(result.pose, result.betas) - depth(start["pose"], start["betas"]))
+        error = np.linalg.norm(fitted_2d(body, result) - targets[..., :2], axis=-1).mean()
+        moved[weight] = (shift.mean(), error)
+    before = np.linalg.norm(
+        fitted_2d(body, SimpleNamespace(**start)) - targets[..., :2], axis=-1
+    ).mean()
+    assert moved[0.0][0] > 4 * moved[100.0][0]  # metres of relative depth
+    assert moved[100.0][1] < 0.5 * before  # the image plane still fits
+    with pytest.raises(OpenHMRError, match="depth_pull_weight"):
+        FitConfig(depth_pull_weight=-1.0)

@@ -25,6 +25,9 @@ class FitConfig:
     the joint limits (`openhmr.body.limits`, rad²); adversarial_weight: the discriminator's
     least-squares score (used when a discriminator is given); shape_prior_weight: ‖β‖²;
     pose_pull_weight, betas_pull_weight: ‖θ − θ̂‖² (rad²), ‖β − β̂‖² towards the estimate;
+    depth_pull_weight: Σ_k (z_k − ẑ_k)² (m²), the depth of each body keypoint relative to
+    their mean, towards the estimate's (turned as the facing step chose): it holds what 2D
+    keypoints cannot see and leaves the image plane free;
     fit_shape: optimise β; facing_candidates: turns of the root tried in step 1 (1 = keep the
     estimate's); facing_iterations: their iterations; coco17_mapping: where COCO-17 keypoints
     sit on the body: "namesake" (the cocoplus keypoints of the same name, as LSP's annotations
@@ -58,6 +61,7 @@ class FitConfig:
     shape_prior_weight: float = 0.01
     pose_pull_weight: float = 0.1
     betas_pull_weight: float = 0.1
+    depth_pull_weight: float = 0.0
     fit_shape: bool = True
     facing_candidates: int = 4
     facing_iterations: int = 10
@@ -93,6 +97,7 @@ class FitConfig:
             "shape_prior_weight",
             "pose_pull_weight",
             "betas_pull_weight",
+            "depth_pull_weight",
             "tolerance",
             "min_confidence",
             "angle_prior_margin",

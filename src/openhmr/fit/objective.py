@@ -5,6 +5,7 @@
       + w_adv Σ_i (D_i(R, β) − 1)²                      the trained discriminator's LS score
       + w_shape ‖β‖²                                    shape prior (β ~ N(0, I))
       + w_pose ‖θ − θ̂‖² + w_betas ‖β − β̂‖²             pull towards the regressor's estimate
+      + w_depth Σ_k (z_k − ẑ_k)²                         its keypoints' relative depth (camera z)
       + w_world Σ_k v_k ρ(‖T(X_k) − Y_k‖; σ_world)        3D landmarks Y (BlazePose's world),
                                                         T the best similarity of the body onto Y
       + w_sil [mean_v ρ(d_mask(x̂_v)) + mean_m ρ(min_v ‖p_m − x̂_v‖)]   silhouette, both ways
@@ -58,6 +59,12 @@ def adversarial_term(
     rotations: (B, 23, 3, 3) non-root; betas: (B, 10).  -> (B,)"""
     scores = discriminator(rotations, betas)  # B x 25
     return ((scores - 1) ** 2).sum(-1)
+
+
+def relative_depth(points: torch.Tensor) -> torch.Tensor:
+    """Each keypoint's depth (camera z) relative to the keypoints' mean.  (B, K, 3) -> (B, K)"""
+    depth = points[..., 2]
+    return depth - depth.mean(-1, keepdim=True)
 
 
 def squared_norm(value: torch.Tensor) -> torch.Tensor:

@@ -79,6 +79,7 @@ class Problem:
         self.targets, self.weights = targets, weights
         self.estimate, self.discriminator = estimate, discriminator
         self.extras = extras or Extras()
+        self.depth_reference: torch.Tensor | None = None  # (B, K) set by `hold_depth`
         dtype, device = targets.dtype, targets.device
         margin = np.array([-config.angle_prior_margin, config.angle_prior_margin])
         self.limits = torch.as_tensor(JOINT_LIMITS[1:] + margin, dtype=dtype, device=device)
@@ -95,6 +96,12 @@ class Problem:
         if out.vertices is not None:
             vertices = camera[:, None, :1] * (out.vertices[..., :2] + camera[:, None, 1:])
         return Posed(rotations, camera, self.matrix @ projected, out.keypoints, vertices)
+
+    @torch.no_grad()
+    def hold_depth(self, v: dict[str, torch.Tensor]) -> None:
+        """Take the body of `v` as the depth pull's reference (its keypoints' depth relative
+        to their mean, camera axes)."""
+        self.depth_reference = objective.relative_depth(self.posed(v).keypoints3d)
 
     def body(self, v: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Variables -> rotations (B, 24, 3, 3), camera (B, 3), the layout's projected
@@ -123,6 +130,9 @@ class Problem:
         if c.betas_pull_weight:
             pull = objective.squared_norm(v["betas"] - self.estimate["betas"])
             total = total + c.betas_pull_weight * pull
+        if c.depth_pull_weight and self.depth_reference is not None:
+            depth = objective.relative_depth(posed.keypoints3d) - self.depth_reference
+            total = total + c.depth_pull_weight * (depth * depth).sum(-1)
         if extras.world is not None and c.world_weight:
             body3d = extras.world_matrix @ posed.keypoints3d  # B x 17 x 3
             total = total + c.world_weight * objective.world_term(
