@@ -148,7 +148,7 @@ def blazepose_reading(net, images: torch.Tensor, keypoints: torch.Tensor) -> tor
     centre, side, up = roi_from_keypoints_torch(points, boxes)
     affine = crop_to_image_torch(centre, side, up, INPUT_SIZE)
     crops = sample_crops_torch(images.to(like.device, torch.float32) / 255.0, affine, INPUT_SIZE)
-    out = net(crops.to(like.dtype))
+    out = net(crops.to(like.dtype), dense=False)  # no heatmaps or mask: not read here
     count = BLAZEPOSE_LANDMARKS
     ld = out.ld_3d[:, :count].float()
     xy = torch.einsum("nij,nkj->nki", affine[:, :, :2], ld[..., :2]) + affine[:, None, :, 2]

@@ -98,14 +98,15 @@ class BlazePose(BlazePoseNet):
         load_weights(net, path or ASSETS / f"blazepose_{variant}.safetensors")
         return net.eval()
 
-    def forward(self, images: torch.Tensor) -> BlazePoseOutput:
-        """images: (B, 3, 256, 256) RGB in [0, 1] -> `BlazePoseOutput`."""
+    def forward(self, images: torch.Tensor, dense: bool = True) -> BlazePoseOutput:
+        """images: (B, 3, 256, 256) RGB in [0, 1] -> `BlazePoseOutput` (dense=False: without
+        heatmaps and segmentation, which then cost nothing)."""
         if images.ndim != 4 or tuple(images.shape[1:]) != (3, INPUT_SIZE, INPUT_SIZE):
             raise OpenHMRError(
                 f"BlazePose: expected crops (B, 3, {INPUT_SIZE}, {INPUT_SIZE}), "
                 f"got {tuple(images.shape)}"
             )
-        return super().forward(images)
+        return super().forward(images, dense)
 
     def _keypoint_net(self) -> MoveNet:
         """MoveNet Thunder on this network's device (float32), loaded once; kept out of the
@@ -142,7 +143,7 @@ class BlazePose(BlazePoseNet):
         parts: dict[str, list] = {"ld": [], "world": [], "mask": [], "flag": []}
         for start in range(0, len(boxes), batch_size):
             chunk = affine[start : start + batch_size]
-            out = self(warp_crops(pixels, chunk, INPUT_SIZE))
+            out = self(warp_crops(pixels, chunk, INPUT_SIZE), dense=masks)
             parts["ld"].append(out.ld_3d.double().cpu().numpy())
             parts["world"].append(out.world_3d.double().cpu().numpy())
             parts["flag"].append(out.pose_flag.double().cpu().numpy())
