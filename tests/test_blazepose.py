@@ -176,3 +176,23 @@ def test_malformed_graphs_raise_one_error_naming_the_file(tmp_path):
     with pytest.raises(OpenHMRError, match="not the BlazePose heavy graph"):
         convert_graph(source, "heavy", tmp_path / "out.safetensors")
     assert not (tmp_path / "out.safetensors").exists()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_landmarks_only_skip_the_dense_heads_and_match_every_output(variant):
+    """dense=False gives the landmarks and flag of the full pass exactly, and no heatmaps or
+    mask; channels-first gives them within float32 rounding (the layout changes the order
+    of the sums only)."""
+    net = BlazePose.pretrained(variant)
+    with np.load(DATA / f"tfjs_blazepose_{variant}.npz") as npz:
+        image = npz["input_0"]
+    x = torch.from_numpy(image.astype(np.float32) / np.float32(255)).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        full, light = net(x), net(x, dense=False)
+        net.channels_last = False
+        first = net(x, dense=False)
+    assert light.heatmaps is None and light.segmentation is None
+    for key in ("ld_3d", "world_3d", "pose_flag"):
+        torch.testing.assert_close(getattr(light, key), getattr(full, key), rtol=0, atol=0)
+        reference = getattr(first, key)
+        assert (getattr(light, key) - reference).abs().max() <= 1e-5 * reference.abs().max()
