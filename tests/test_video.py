@@ -608,6 +608,20 @@ def test_tracker_tells_two_walkers_apart_by_their_colours():
     assert run(with_looks=False).switches > 0  # the box and body alone are fooled
 
 
+def test_tracker_takes_frames_with_nobody_and_appearance():
+    """A frame with no detection (and an empty appearance array, as the pipeline gives it)
+    keeps the track alive; the person found again keeps their id."""
+    tracker = Tracker()
+    box, kp = np.array([[0.0, 0, 10, 30]]), np.zeros((1, 19, 2))
+    look = np.zeros((1, 128))
+    look[0, [5, 69]] = 1.0
+    first = tracker.update(box, kp, np.zeros((1, 10)), np.ones(1), look)
+    empty = tracker.update(np.zeros((0, 4)), np.zeros((0, 19, 2)), np.zeros((0, 10)),
+                           np.zeros(0), np.zeros((0, 128)))  # fmt: skip
+    again = tracker.update(box, kp, np.zeros((1, 10)), np.ones(1), look)
+    assert len(empty) == 0 and again[0] == first[0]
+
+
 def test_filled_frames_count_only_where_the_fill_lies_on_the_person():
     """A track missed in frames 4 and 5 is filled by the smoother; those frames show the
     person when the filled box lies on their true box (a steady walk), not when the person

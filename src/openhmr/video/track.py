@@ -164,11 +164,11 @@ class Tracker:
     def _clean(self, boxes: np.ndarray, looks: np.ndarray | None) -> np.ndarray:
         """(N,) bool: the detection has an appearance that shows one person (no other box
         overlaps it by IoU over appearance_overlap)."""
-        if looks is None:
+        if looks is None or not len(boxes):
             return np.zeros(len(boxes), dtype=bool)
         overlap = iou(boxes[:, None], boxes[None])
         np.fill_diagonal(overlap, 0.0)
-        alone = (overlap <= self.config.appearance_overlap).all(1) if len(boxes) else overlap
+        alone = (overlap <= self.config.appearance_overlap).all(1)
         return alone & (np.asarray(looks).sum(1) > 0)
 
     def _look(self, track: _Track, look: np.ndarray) -> None:
