@@ -84,10 +84,16 @@ class Tracker:
         self.next_id = 0
 
     def costs(
-        self, boxes: np.ndarray, keypoints: np.ndarray, betas: np.ndarray, depth: np.ndarray
+        self,
+        boxes: np.ndarray,
+        keypoints: np.ndarray,
+        betas: np.ndarray,
+        depth: np.ndarray,
+        looks: np.ndarray | None = None,
     ) -> np.ndarray:
         """(T, N) association cost of live tracks against N detections: boxes (N, 4),
-        keypoints (N, K, 2), betas (N, 10), depth (N,); inf where they never match."""
+        keypoints (N, K, 2), betas (N, 10), depth (N,), looks (N, D) appearance histograms
+        or None."""
         c = self.config
         if not self.tracks or len(boxes) == 0:
             return np.zeros((len(self.tracks), len(boxes)))
@@ -101,24 +107,18 @@ class Tracker:
         depth_rel = np.abs(track_depth - depth[None]) / np.maximum(track_depth, 1e-6)
         body = np.clip(0.5 * shape + 0.5 * depth_rel / c.depth_scale, 0.0, 1.0)
         cost = c.weight_box * box_cost + c.weight_keypoints * (1.0 - oks) + c.weight_body * body
+        if looks is not None and c.weight_appearance > 0:
+            known = [t.appearance is not None for t in self.tracks]
+            if any(known):
+                track_looks = np.stack(
+                    [np.zeros(looks.shape[1]) if t.appearance is None else t.appearance
+                     for t in self.tracks]
+                )  # fmt: skip
+                alike = similarity(track_looks[:, None], looks[None])  # T x N, NaN: unknown
+                mixed = (1 - c.weight_appearance) * cost + c.weight_appearance * (1 - alike)
+                cost = np.where(np.isfinite(alike), mixed, cost)
         apart = (box_cost >= 1.0) & (oks < c.min_oks)  # no overlap, keypoints far: never match
         return np.where(apart, np.inf, cost)
-
-    def with_appearance(self, cost: np.ndarray, looks: np.ndarray | None) -> np.ndarray:
-        """`costs` (T, N) with appearance mixed in: looks (N, D) histograms or None; a pair
-        where the track or the detection has none keeps its cost."""
-        c = self.config
-        if looks is None or not c.weight_appearance or not cost.size:
-            return cost
-        if all(t.appearance is None for t in self.tracks):
-            return cost
-        track_looks = np.stack(
-            [np.zeros(looks.shape[1]) if t.appearance is None else t.appearance
-             for t in self.tracks]
-        )  # fmt: skip
-        alike = similarity(track_looks[:, None], looks[None])  # T x N, NaN: unknown
-        mixed = (1 - c.weight_appearance) * cost + c.weight_appearance * (1 - alike)
-        return np.where(np.isfinite(alike), mixed, cost)
 
     def update(
         self,
@@ -135,7 +135,7 @@ class Tracker:
         keypoints = np.asarray(keypoints, dtype=np.float64)[..., :2]
         ids = np.full(len(boxes), -1, dtype=np.int64)
         clean = self._clean(boxes, looks)
-        cost = self.with_appearance(self.costs(boxes, keypoints, betas, depth), looks)
+        cost = self.costs(boxes, keypoints, betas, depth, looks)
         matched_tracks = set()
         if cost.size:
             rows, cols = linear_sum_assignment(np.minimum(cost, 1e6))
