@@ -30,7 +30,6 @@ def appearance(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     size = BINS**3
     out = np.zeros((len(keypoints), len(REGIONS) * size))
     height, width = image.shape[:2]
-    codes = None
     for n, points in enumerate(keypoints[..., :2]):
         for r, corners in enumerate(REGIONS):
             polygon = points[list(corners)]
@@ -43,10 +42,9 @@ def appearance(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
                 continue
             mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
             cv2.fillPoly(mask, [np.round(polygon - (x0, y0)).astype(np.int32)], 1)
-            if codes is None:  # each pixel's bin, once per frame
-                q = image.astype(np.uint16) * BINS // 256
-                codes = (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
-            inside = codes[y0:y1, x0:x1][mask.astype(bool)]
+            q = image[y0:y1, x0:x1].astype(np.uint16) * BINS // 256  # the region's pixels only
+            codes = (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
+            inside = codes[mask.astype(bool)]
             if len(inside) < MIN_PIXELS:
                 continue
             counts = np.bincount(inside, minlength=size)

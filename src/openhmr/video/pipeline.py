@@ -157,10 +157,7 @@ def detect_and_track(
         found = as_detections(predictor.detect(image), image.shape[1], image.shape[0])
         people = predictor.predict_many([image], [found])[0] if len(found) else []
         frame = _frame_detections(people, image)
-        frame_ids = online.update(
-            frame.boxes, frame.keypoints, frame.betas, frame.transl[:, 2], frame.appearance
-        )
-        yield frame, frame_ids, people
+        yield frame, online.track(frame), people
 
 
 def smoothed_tracks(

@@ -161,6 +161,14 @@ class Tracker:
             self.next_id += 1
         return ids
 
+    def track(self, frame) -> np.ndarray:
+        """`update` with one frame's object: boxes (N, 4), keypoints (N, K, 2|3), betas (N, 10),
+        transl (N, 3) (depth = transl z) and optionally appearance (N, D) (e.g.
+        `openhmr.video.pipeline.FrameDetections`); returns (N,) int track ids."""
+        depth = np.asarray(frame.transl)[:, 2]
+        looks = getattr(frame, "appearance", None)
+        return self.update(frame.boxes, frame.keypoints, frame.betas, depth, looks)
+
     def _clean(self, boxes: np.ndarray, looks: np.ndarray | None) -> np.ndarray:
         """(N,) bool: the detection has an appearance that shows one person (no other box
         overlaps it by IoU over appearance_overlap)."""
@@ -189,12 +197,7 @@ class Tracker:
 
 
 def track_frames(frames, config: TrackerConfig | None = None) -> list[np.ndarray]:
-    """Track ids for a whole clip: frames is a list of objects with boxes (N, 4), keypoints
-    (N, K, 2|3), betas (N, 10), transl (N, 3) (depth = transl z) and optionally appearance
-    (N, D) (e.g. `openhmr.video.pipeline.FrameDetections`); returns (N,) ids each."""
+    """Track ids for a whole clip: frames is a list of the objects `Tracker.track` takes;
+    returns (N,) ids each."""
     tracker = Tracker(config)
-    ids = []
-    for f in frames:
-        looks = getattr(f, "appearance", None)
-        ids.append(tracker.update(f.boxes, f.keypoints, f.betas, np.asarray(f.transl)[:, 2], looks))
-    return ids
+    return [tracker.track(f) for f in frames]
