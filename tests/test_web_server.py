@@ -5,6 +5,7 @@ clients at once.  The browser may reach nothing but the server (an offline page)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -190,14 +191,24 @@ def browser(tmp_path):
         driver.quit()
 
 
-def _page(browser, status_selector: str):
+def _page(browser, status_selector: str, dump: Path | None = None):
     """wait(condition, seconds) until it is truthy, find(css) the elements, status() the text
-    of the status line at status_selector."""
+    of the status line at status_selector, clear(component) its file back (Clear clicked until
+    the file input returns: a click that lands while the page re-renders is lost). When a wait
+    times out, the screenshot and the page's HTML go to dump (a folder) to say what it showed."""
+    from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     def wait(condition, seconds=60):
-        return WebDriverWait(browser, seconds, poll_frequency=0.25).until(lambda _: condition())
+        try:
+            return WebDriverWait(browser, seconds, poll_frequency=0.25).until(lambda _: condition())
+        except TimeoutException:
+            if dump is not None:
+                browser.save_screenshot(str(dump / "timed_out.png"))
+                (dump / "timed_out.html").write_text(browser.page_source)
+                print(f"the page when the wait timed out: {dump}/timed_out.png, .html")
+            raise
 
     def find(selector):
         return browser.find_elements(By.CSS_SELECTOR, selector)
@@ -205,11 +216,23 @@ def _page(browser, status_selector: str):
     def status():
         return " ".join(e.text for e in find(status_selector))
 
-    return wait, find, status
+    def clear(component):
+        def cleared():
+            inputs = find(f"{component} input[type=file]")
+            if not inputs:
+                for button in find(f"{component} button[aria-label='Clear']"):
+                    # gone or covered while the page re-renders: the next poll clicks again
+                    with contextlib.suppress(WebDriverException):
+                        button.click()
+            return inputs
+
+        return wait(cleared)
+
+    return wait, find, status, clear
 
 
 def test_page_in_a_real_browser(server, browser, tmp_path):
-    wait, find, status = _page(browser, "#status")
+    wait, find, status, clear = _page(browser, "#status", tmp_path)
 
     browser.get(server)
     upload = wait(lambda: find("#photo input[type=file]"))[0]
@@ -237,9 +260,7 @@ def test_page_in_a_real_browser(server, browser, tmp_path):
 
     notes = tmp_path / "notes.txt"
     notes.write_text("these are notes, not a photo\n")
-    find("#photo button[aria-label='Clear']")[0].click()  # the file input comes back
-    upload = wait(lambda: find("#photo input[type=file]"))[0]
-    upload.send_keys(str(notes))
+    clear("#photo")[0].send_keys(str(notes))  # the file input comes back
     wait(lambda: "notes.txt is not an image" in status())
     assert "Could not process the photo" in status()
     assert not find("#overlay img[src]")  # the old result is gone
@@ -250,7 +271,7 @@ def test_page_in_a_real_browser(server, browser, tmp_path):
 def test_video_in_a_real_browser(server, browser, tmp_path):
     """The Video tab: a clip in; the overlay video plays, the animated 3D view's frames
     change over time (the still photo's do not: above), the downloads are offered."""
-    wait, find, status = _page(browser, "#clip-status")
+    wait, find, status, clear = _page(browser, "#clip-status", tmp_path)
 
     browser.get(server)
     tab = wait(lambda: [b for b in find("button[role=tab]") if b.text.strip() == "Video"])
@@ -261,9 +282,8 @@ def test_video_in_a_real_browser(server, browser, tmp_path):
     wait(lambda: "notes.txt is not a video" in status())
     assert "Could not process the video" in status()
 
-    find("#clip button[aria-label='Clear']")[0].click()
     clip = small_clip(tmp_path / "walk.mp4")
-    wait(lambda: find("#clip input[type=file]"))[0].send_keys(str(clip))  # runs at once
+    clear("#clip")[0].send_keys(str(clip))  # runs at once
     wait(lambda: "1 person tracked over 8 frames" in status(), seconds=120)
     playing = (
         "const v = document.querySelector('#clip-overlay video');"
