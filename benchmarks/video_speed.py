@@ -7,10 +7,11 @@ sliding sideways a few pixels a frame over a grey background, written before tim
 share the bundled default model, loaded once (not timed), and process every frame: detect,
 crop, predict, overlay, write; the tracked runs add tracking, smoothing and the per-track
 .npz and .bvh. Runs: the per-frame demo (the image detector); tracked with demo --track's
-detector (`openhmr.video.tiles.video_detector`); tracked with the image demo's detector in
-the tiled pass (what demo --track ran before). Rounds alternate them; ratios are per round
-(median and range), absolute frames/s are medians. Then the two detectors alone on the
-clip's decoded frames, alternating (`common.time_interleaved`): ms per frame and their ratio.
+detector (`openhmr.video.tiles.video_detector`), the pose networks at the default precision
+("auto": bfloat16 on a CPU that computes it natively, `openhmr.posenet.precision`); the same
+in float32. Rounds alternate them; ratios are per round (median and range), absolute frames/s
+are medians. Then demo --track's detector alone on the clip's decoded frames at both
+precisions, alternating (`common.time_interleaved`): ms per frame and their ratio.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from common import machine, time_interleaved
 
 from openhmr.inference.predictor import ASSETS, Predictor
 from openhmr.inference.video import run_video
+from openhmr.posenet.precision import precision_name, resolve_precision
 from openhmr.video.pipeline import open_frames, run_tracked
-from openhmr.video.tiles import VIDEO_THRESHOLD, TiledDetector, video_detector
+from openhmr.video.tiles import VIDEO_THRESHOLD, video_detector
 
 
 def write_clip(path: Path, frames: int, people: int, fps: float = 30.0) -> None:
@@ -61,12 +63,13 @@ def main() -> None:
     predictor = Predictor.from_checkpoint("default")
     tracked = copy.copy(predictor)  # the same model, demo --track's detector
     tracked.detector = video_detector(predictor.detector, VIDEO_THRESHOLD)
-    former = copy.copy(predictor)
-    former.detector = TiledDetector(predictor.detector)
+    exact = copy.copy(tracked)  # ... in float32
+    exact.compute_dtype = resolve_precision("float32")
+    print(f"default precision here: {precision_name(predictor.compute_dtype)}")
     runs = {
         "per-frame": (predictor, run_video),
         "tracked": (tracked, run_tracked),
-        "tracked, image detector": (former, run_tracked),
+        "tracked, float32": (exact, run_tracked),
     }
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip.mp4"
@@ -90,22 +93,25 @@ def main() -> None:
             f"{name:>23}: {statistics.median(values):6.2f} frames/s  ({found[name]}; rounds "
             f"{[round(v, 2) for v in values]})"
         )
-    for name, base in (("tracked", "per-frame"), ("tracked", "tracked, image detector")):
+    for name, base in (("tracked", "per-frame"), ("tracked", "tracked, float32")):
         ratios = [a / b for a, b in zip(rates[name], rates[base], strict=True)]
         print(
             f"{name} / {base}: {statistics.median(ratios):.2f}x "
             f"(range {min(ratios):.2f}-{max(ratios):.2f})"
         )
-    detectors = {"image": former.detector, "video": tracked.detector}
+
+    def detect_all(predictor: Predictor) -> list:
+        return [predictor.detect(f) for f in frames]
+
     seconds = time_interleaved(
-        {name: (lambda d=d: [d(f) for f in frames]) for name, d in detectors.items()},
+        {"default": lambda: detect_all(tracked), "float32": lambda: detect_all(exact)},
         repeats=args.rounds,
         warmup=1,
     )
-    per_frame = {name: 1000 * t / len(frames) for name, t in seconds.items()}
+    ms = {name: 1000 * t / len(frames) for name, t in seconds.items()}
     print(
-        f"detector alone: video {per_frame['video']:.1f} ms/frame, image (former) "
-        f"{per_frame['image']:.1f} ms/frame, ratio {per_frame['video'] / per_frame['image']:.2f}x"
+        f"demo --track's detector alone: {ms['default']:.1f} ms/frame at the default precision, "
+        f"{ms['float32']:.1f} in float32, ratio {ms['float32'] / ms['default']:.2f}x"
     )
 
 

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine
 
 from openhmr.body import load_body_model
+from openhmr.posenet.precision import precision_name
 from openhmr.video.evaluate import motion_metrics
 from openhmr.video.metrics import tracking_metrics
 from openhmr.video.smooth import collect_tracks, smooth_track
@@ -132,6 +133,12 @@ def main() -> None:
         help="real: demo --track's (video_detector), or the image demo's in tiles (the former)",
     )
     parser.add_argument("--device", default="cpu", help="real: the predictor's device")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="real: the pose networks' (openhmr.posenet.precision)",
+    )
     parser.add_argument("--backgrounds", default=None, help="real: image folder (procedural)")
     parser.add_argument(
         "--render-dir", default=None, help="real: keep the frames in DIR/seed<N> (else deleted)"
@@ -157,7 +164,9 @@ def main() -> None:
         from openhmr.synth.scene import list_backgrounds
         from openhmr.video.command import tracking_predictor
 
-        predictor = tracking_predictor(args.checkpoint, device=args.device)
+        predictor = tracking_predictor(
+            args.checkpoint, device=args.device, precision=args.precision
+        )
         if args.detector == "image":
             from openhmr.inference.detect import MoveNetPersonDetector
             from openhmr.video.tiles import TiledDetector
@@ -169,7 +178,8 @@ def main() -> None:
         scratch = None if args.render_dir else tempfile.TemporaryDirectory(prefix="video_real_")
         folder = Path(args.render_dir or scratch.name)
         print(
-            f"real predictor ({args.checkpoint}, body {body_name}, {args.detector} detector) "
+            f"real predictor ({args.checkpoint}, body {body_name}, {args.detector} detector, "
+            f"{precision_name(predictor.compute_dtype)}) "
             f"on {folder}"
         )
     rows = {w: [] for w in args.appearance}

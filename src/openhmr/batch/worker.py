@@ -22,7 +22,8 @@ from openhmr.inference.predictor import Predictor, as_detections, load_image
 class WorkerConfig:
     """checkpoint: a path or "default"; body_model: a name or path (None: the one the
     checkpoint was trained with); threads: torch threads in each worker; crops: crops
-    per network batch."""
+    per network batch; precision: the pose networks' (`openhmr.posenet.precision`), resolved
+    on each worker's own CPU."""
 
     checkpoint: str = "default"
     body_model: str | None = None
@@ -30,6 +31,7 @@ class WorkerConfig:
     device: str = "cpu"
     threads: int = 1
     crops: int = 8
+    precision: str = "auto"
 
 
 class Worker:
@@ -52,6 +54,7 @@ class Worker:
             device=config.device,
             batch_size=config.crops,
             refine=config.refine,
+            precision=config.precision,
         )
         self._video: tuple[str, cv2.VideoCapture, int] | None = None
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from openhmr.checks import check_count, check_device, check_output_folder
-from openhmr.cli.common import Commands, checkpoint_file
+from openhmr.cli.common import Commands, add_precision_option, checkpoint_file
 
 
 def add_parser(commands: Commands) -> None:
@@ -54,6 +54,7 @@ def add_parser(commands: Commands) -> None:
         help="run the items an earlier run recorded as failed again (default: skip them)",
     )
     parser.add_argument("--device", default="cpu", help="torch device in the workers: cpu or cuda")
+    add_precision_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> None:
         refine=args.refine,
         device=args.device,
         threads=args.threads,
+        precision=args.precision,
     )
     require_ray()
     summary = run_batch(

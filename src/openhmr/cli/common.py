@@ -37,6 +37,21 @@ def checkpoint_file(spec: str) -> str:
     return str(resolve_checkpoint(spec))
 
 
+def add_precision_option(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    """`--precision auto|float32|bfloat16`: what the pose networks compute in
+    (`openhmr.posenet.precision`)."""
+    from openhmr.posenet.precision import PRECISIONS
+
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=default,
+        help="the pose networks' arithmetic (detector, MoveNet and BlazePose): auto = bfloat16 "
+        "on a CPU that computes it natively (AMX or AVX-512 BF16; about 1.4x faster, the same "
+        f"accuracy), else float32 (default: {default}; docs/posenet.md)",
+    )
+
+
 def add_fit_option(parser: argparse.ArgumentParser) -> None:
     """`--fit KEY=VALUE` (repeatable) into `args.fit_options`: `openhmr.fit.FitConfig`
     overrides, read by `openhmr.fit.config_from_options`."""

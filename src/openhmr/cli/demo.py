@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from openhmr.checks import check_count, check_device, check_number, check_output_folder
-from openhmr.cli.common import Commands
+from openhmr.cli.common import Commands, add_precision_option
 from openhmr.errors import OpenHMRError
 
 
@@ -91,6 +91,7 @@ def add_parser(commands: Commands) -> None:
         help="with --fbx: a Python interpreter that has bpy, e.g. .venv-fbx/bin/python "
         "(default: $OPENHMR_BLENDER_PYTHON, else this one when it has bpy)",
     )
+    add_precision_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -136,6 +137,7 @@ def run(args: argparse.Namespace) -> None:
         refine=args.refine,
         orientations=args.orientations,
         refine_source=args.refine_source,
+        precision=args.precision,
     )
     print(summary_line(summary, args.out))
     for line in failure_lines(summary):
@@ -151,6 +153,6 @@ def _run_track(args: argparse.Namespace) -> None:
     summary = run_track_command(
         args.input, args.checkpoint, args.body_model, args.out, args.device, args.batch_size,
         args.focal, fps=args.fps, orientations=args.orientations, fbx=args.fbx,
-        blender_python=args.blender_python,
+        blender_python=args.blender_python, precision=args.precision,
     )  # fmt: skip
     print(f"{summary_line(summary, args.out)}; {summary.tracks} tracks")

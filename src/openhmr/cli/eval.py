@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from openhmr.checks import check_count, check_device, check_output_file
-from openhmr.cli.common import Commands, add_fit_option, checkpoint_file
+from openhmr.cli.common import Commands, add_fit_option, add_precision_option, checkpoint_file
 from openhmr.errors import OpenHMRError
 
 
@@ -78,6 +78,7 @@ def add_parser(commands: Commands) -> None:
         help="with --refine truth: Gaussian noise (pixels) added to the keypoints (seed 0)",
     )
     add_fit_option(parser)
+    add_precision_option(parser, default="float32")
     parser.set_defaults(run=run)
 
 
@@ -107,6 +108,11 @@ def run(args: argparse.Namespace) -> None:
     from openhmr.evaluate.segmentation import UPI_S1H_PART_ORDER, part_lookup
     from openhmr.model import load_checkpoint
     from openhmr.model.checkpoint import body_model_identity, trained_body_model
+    from openhmr.posenet.precision import (
+        posenet_precision,
+        precision_name,
+        resolve_precision,
+    )
 
     protocol = get_protocol(args.protocol)
     out = args.out or Path("out") / f"eval_{protocol.name}.json"
@@ -117,6 +123,8 @@ def run(args: argparse.Namespace) -> None:
         part_lookup(part_order)  # validates the names
     if protocol.segmentation == "lsp" and args.segmentation is None:
         raise OpenHMRError("protocol lsp-seg needs --segmentation DIR (UPi-S1h annotations)")
+    if not args.refine and (args.keypoint_noise or args.fit_options):
+        raise OpenHMRError("--keypoint-noise and --fit apply with --refine")
     data_path = index_path(args.data)
     index = load_index(data_path)
     check_index(protocol, index, str(data_path))
@@ -130,16 +138,21 @@ def run(args: argparse.Namespace) -> None:
         device=args.device,
     )
     checkpoint = load_checkpoint(checkpoint_path, body_model=body_model)
-    predictions = predict_index(
-        checkpoint.model, index, args.batch_size, args.device, args.workers, progress=True
-    )
-    settings = {"batch_size": args.batch_size, "device": args.device, "limit": args.limit}
-    if args.refine:
-        predictions, settings["refine"] = _refine_for_eval(
-            args, predictions, index, body_model, checkpoint.discriminator
+    dtype = resolve_precision(args.precision, args.device)
+    settings = {
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "limit": args.limit,
+        "precision": precision_name(dtype),
+    }
+    with posenet_precision(dtype):
+        predictions = predict_index(
+            checkpoint.model, index, args.batch_size, args.device, args.workers, progress=True
         )
-    elif args.keypoint_noise or args.fit_options:
-        raise OpenHMRError("--keypoint-noise and --fit apply with --refine")
+        if args.refine:
+            predictions, settings["refine"] = _refine_for_eval(
+                args, predictions, index, body_model, checkpoint.discriminator
+            )
     result = evaluate_predictions(
         protocol,
         predictions,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from openhmr.cli.common import Commands
+from openhmr.cli.common import Commands, add_precision_option
 
 
 def add_parser(commands: Commands) -> None:
@@ -28,10 +28,11 @@ def add_parser(commands: Commands) -> None:
         "was trained with)",
     )
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+    add_precision_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
     from openhmr.web.app import serve
 
-    serve(args.host, args.port, args.checkpoint, args.body_model, args.device)
+    serve(args.host, args.port, args.checkpoint, args.body_model, args.device, args.precision)

@@ -50,6 +50,7 @@ def run_demo_command(
     refine: bool = False,
     orientations: int | None = None,
     refine_source: str | None = None,
+    precision: str = "auto",
 ) -> DemoSummary:
     """Run the demo on an image, a folder of images or a video; returns the summary (raises
     `OpenHMRError` when nothing could be processed).  refine: fit each person to 2D keypoints
@@ -87,6 +88,7 @@ def run_demo_command(
         refine=refine,
         keypoint_source=source,
         orientations=orientations,
+        precision=precision,
     )
     if kind == "video":
         from openhmr.inference.video import run_video

@@ -46,6 +46,7 @@ from openhmr.inference.people import Person, PersonFit, person_fits, place_peopl
 from openhmr.inference.timing import StageTimer, maybe_stage
 from openhmr.model import HMR, Discriminator, load_checkpoint
 from openhmr.model.checkpoint import trained_body_model
+from openhmr.posenet.precision import posenet_precision, resolve_precision
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_MODEL = ASSETS / "default_model.safetensors"
@@ -77,7 +78,10 @@ class Predictor:
     (image, boxes (N, 4)) -> (N, K, 3) used when an image comes without keypoints (default:
     MoveNet Thunder when available, else such an image is an error); discriminator: HMR's
     trained discriminator for the fit's adversarial prior (`from_checkpoint` passes the
-    checkpoint's); fit_config: `openhmr.fit.FitConfig`.
+    checkpoint's); fit_config: `openhmr.fit.FitConfig`; precision: what the detector and the
+    encoder's pose networks compute in, one of `PRECISIONS` ("auto": bfloat16 on a CPU that
+    computes it natively, else float32; `openhmr.posenet.precision`); the fit's keypoint
+    source always runs in float32.
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class Predictor:
         keypoint_source: KeypointSource | None = None,
         discriminator: Discriminator | None = None,
         fit_config: FitConfig | None = None,
+        precision: str = "auto",
     ) -> None:
         if model.body_model is None:
             raise OpenHMRError("Predictor: the model needs a body model (HMR(body_model=...))")
@@ -110,6 +115,8 @@ class Predictor:
         self.keypoint_source = keypoint_source
         self.discriminator = discriminator
         self.fit_config = fit_config or FitConfig()
+        self.precision = precision
+        self.compute_dtype = resolve_precision(precision, self.device)
 
     @classmethod
     def from_checkpoint(
@@ -159,7 +166,7 @@ class Predictor:
     def detect(self, image: np.ndarray) -> Detections:
         """Everyone the detector finds: `Detections` (boxes (N, 4) x, y, w, h; scores;
         keypoints (N, 17, 3) or None), best first."""
-        with maybe_stage(self.timer, "detect"):
+        with maybe_stage(self.timer, "detect"), posenet_precision(self.compute_dtype):
             image = check_image(image)
             return as_detections(self.detector(image), image.shape[1], image.shape[0])
 
@@ -172,6 +179,15 @@ class Predictor:
         """Several images at once (the crops of all of them share network batches); boxes: one
         (N_i, 4) array, `Detections` or None (detect) per image; keypoints: one (N_i, K, 3)
         array or None (the keypoint source) per image, used with refine=True."""
+        with posenet_precision(self.compute_dtype):
+            return self._predict_many(images, boxes, keypoints)
+
+    def _predict_many(
+        self,
+        images: Sequence[np.ndarray],
+        boxes: Sequence[np.ndarray | None] | None,
+        keypoints: Sequence[np.ndarray | None] | None,
+    ) -> list[list[Person]]:
         boxes = [None] * len(images) if boxes is None else list(boxes)
         keypoints = [None] * len(images) if keypoints is None else list(keypoints)
         if len(boxes) != len(images) or len(keypoints) != len(images):
@@ -195,8 +211,9 @@ class Predictor:
         if not owners:
             return people
         targets = None
-        if self.refine:
-            targets = self._keypoints(images, [d.boxes for d in checked], keypoints)
+        if self.refine:  # the fit's evidence in float32, as its numbers were measured
+            with posenet_precision(None):
+                targets = self._keypoints(images, [d.boxes for d in checked], keypoints)
         crop_all, center_all = np.concatenate(crops), np.concatenate(centers)
         side_all = np.concatenate(sides)
         box_all = np.concatenate([d.boxes for d in checked])

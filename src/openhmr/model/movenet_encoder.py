@@ -214,7 +214,7 @@ class MoveNetEncoder(nn.Module):
         if len(self.turns) > 1:
             images = torch.cat([torch.rot90(images, t, dims=(2, 3)) for t in self.turns])
         output = self.net(images)
-        pooled = output.features.stride32.mean(dim=(2, 3))
+        pooled = output.features.stride32.mean(dim=(2, 3)).float()
         points = self.net.decode_single(output)
         xy = points[..., :2] * (2.0 / images.shape[-1]) - 1.0
         keypoints = torch.cat([xy, points[..., 2:]], dim=-1)

@@ -13,6 +13,7 @@ MultiPose 1.5 (any size, multiple of 32). Keypoints in COCO order (`COCO_KEYPOIN
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from torch import nn
 from openhmr.body.keypoints import COCO17_NAMES
 from openhmr.errors import OpenHMRError
 from openhmr.images import check_boxes, check_image
+from openhmr.posenet import precision
 from openhmr.posenet.decode import STRIDE, decode_multi, decode_single
 from openhmr.posenet.image import fit_to_stride, letterbox, square_crops
 from openhmr.posenet.layers import SeparableConv, conv
@@ -135,7 +137,8 @@ class MoveNetOutput:
     """The network's maps: backbone features, the FPN output `pyramid` (B, 24, h, w) and the
     heads' raw outputs (before any sigmoid), each (B, C, h, w) with h = H / 4: centre (1),
     keypoint_heatmap (17), keypoint_regression and keypoint_offset (34: dy, dx per keypoint),
-    box_scale and box_offset (2: y, x; MultiPose only, else None)."""
+    box_scale and box_offset (2: y, x; MultiPose only, else None). The heads are float32;
+    features and pyramid are in the dtype the network computed in (`openhmr.posenet.precision`)."""
 
     features: BackboneFeatures
     pyramid: torch.Tensor
@@ -205,10 +208,17 @@ class MoveNet(nn.Module):
         x = images * INPUT_SCALE - 1.0
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        dtype = precision.compute_dtype()  # float32 (None) unless `posenet_precision` says
+        if dtype is None:
+            return self._layers(x)
+        output = precision.reduced_twin(self, dtype)._layers(x.to(dtype))
+        heads = {name: getattr(output, name) for name in self.heads}
+        return dataclasses.replace(output, **precision.as_float32(heads))  # float32 to decode
+
+    def _layers(self, x: torch.Tensor) -> MoveNetOutput:
         features = self.backbone(x)
         pyramid = self.fpn(features)
-        heads = {name: head(pyramid) for name, head in self.heads.items()}
-        return MoveNetOutput(features, pyramid, **heads)
+        return MoveNetOutput(features, pyramid, **{k: h(pyramid) for k, h in self.heads.items()})
 
     def decode_single(self, output: MoveNetOutput) -> torch.Tensor:
         """The person nearest the middle: (B, 17, 3) = x, y in input pixels, score."""

@@ -22,6 +22,7 @@ def run_track_command(
     progress: bool = True,
     fbx: bool = False,
     blender_python: str | None = None,
+    precision: str = "auto",
 ) -> TrackedSummary:
     """Check the input (a video or a folder of frames; the frame rate) and, with fbx, find
     a Python with bpy (`openhmr.video.fbx.blender_python`, from blender_python if given), then
@@ -41,7 +42,7 @@ def run_track_command(
 
         fbx_python = find_blender_python(blender_python)
     predictor = tracking_predictor(
-        checkpoint, body_model, device, batch_size, focal_length, orientations
+        checkpoint, body_model, device, batch_size, focal_length, orientations, precision
     )
     return run_tracked(predictor, path, out, fps=fps, progress=progress, fbx_python=fbx_python)
 
@@ -53,6 +54,7 @@ def tracking_predictor(
     batch_size: int = 8,
     focal_length: float | None = None,
     orientations: int | None = None,
+    precision: str = "auto",
 ):
     """The predictor `demo --track` runs: the checkpoint ("default" when None) with the video
     detector (`openhmr.video.tiles.video_detector`: MultiPose at 384 px on the frame's shape,
@@ -66,6 +68,7 @@ def tracking_predictor(
         batch_size=batch_size,
         focal_length=focal_length,
         orientations=orientations,
+        precision=precision,
     )
     predictor.detector = video_detector(predictor.detector, VIDEO_THRESHOLD)
     return predictor

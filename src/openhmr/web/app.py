@@ -198,6 +198,7 @@ def serve(
     checkpoint: str | None = None,
     body_model: str | None = None,
     device: str = "cpu",
+    precision: str = "auto",
 ) -> None:
     """Load the model once and serve the page until interrupted (Ctrl-C or SIGTERM)."""
     check_port(host, port)  # before gradio and the model load, not after
@@ -205,7 +206,7 @@ def serve(
     from openhmr.inference.predictor import Predictor
 
     predictor = Predictor.from_checkpoint(
-        checkpoint or "default", body_model=body_model, device=device
+        checkpoint or "default", body_model=body_model, device=device, precision=precision
     )
     work_dir = tempfile.mkdtemp(prefix="openhmr-serve-")
     service = PageService(predictor, work_dir)
