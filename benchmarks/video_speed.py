@@ -84,10 +84,11 @@ def main() -> None:
                 summary = run(runner, clip, out, progress=False)
                 rates[name].append(summary.images / (time.perf_counter() - start))
                 found[name] = f"{summary.people} detections" + (
-                    f", {summary.tracks} tracks" if run is run_tracked else ""
+                    f", {plural(summary.tracks, 'track')}" if run is run_tracked else ""
                 )
         frames = list(open_frames(clip, None)[0])
-    print(f"clip: 640x360, {args.frames} frames, {args.people} people")
+    people = "1 person" if args.people == 1 else f"{args.people} people"
+    print(f"clip: 640x360, {args.frames} frames, {people}")
     for name, values in rates.items():
         print(
             f"{name:>23}: {statistics.median(values):6.2f} frames/s  ({found[name]}; rounds "
@@ -113,6 +114,10 @@ def main() -> None:
         f"demo --track's detector alone: {ms['default']:.1f} ms/frame at the default precision, "
         f"{ms['float32']:.1f} in float32, ratio {ms['float32'] / ms['default']:.2f}x"
     )
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 if __name__ == "__main__":

@@ -103,3 +103,20 @@ def test_default_checkpoint_and_the_folder_synth_wrote(setup, capsys, tmp_path):
     assert report["checkpoint"]["sha256"] == sha256(DEFAULT_MODEL)
     assert report["data"]["sha256"] == sha256(data) and report["data"]["rows_evaluated"] == 1
     assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_precision_is_float32_unless_asked_and_recorded(setup, tmp_path):
+    """`--precision bfloat16` scores the bundled model with its pose networks in bfloat16:
+    not the float32 numbers, but close to them (MPJPE of two rows within 25%), and recorded."""
+    _, _, data = setup
+    reports = {}
+    for precision in ("float32", "bfloat16"):
+        out = tmp_path / f"{precision}.json"
+        argv = ["eval", "--checkpoint", "default", "--protocol", "synthetic", "--limit", "2"]
+        extra = [] if precision == "float32" else ["--precision", precision]
+        assert main([*argv, "--data", str(data), "--out", str(out), *extra]) == 0
+        reports[precision] = json.loads(out.read_text())
+    assert reports["float32"]["settings"]["precision"] == "float32"
+    assert reports["bfloat16"]["settings"]["precision"] == "bfloat16"
+    exact, reduced = (reports[p]["metrics"]["mpjpe"] for p in ("float32", "bfloat16"))
+    assert exact != reduced and abs(exact - reduced) < 0.25 * exact, (exact, reduced)

@@ -145,14 +145,14 @@ def run(args: argparse.Namespace) -> None:
         "limit": args.limit,
         "precision": precision_name(dtype),
     }
-    with posenet_precision(dtype):
+    with posenet_precision(dtype):  # the encoder's; the fit's keypoints stay float32
         predictions = predict_index(
             checkpoint.model, index, args.batch_size, args.device, args.workers, progress=True
         )
-        if args.refine:
-            predictions, settings["refine"] = _refine_for_eval(
-                args, predictions, index, body_model, checkpoint.discriminator
-            )
+    if args.refine:
+        predictions, settings["refine"] = _refine_for_eval(
+            args, predictions, index, body_model, checkpoint.discriminator
+        )
     result = evaluate_predictions(
         protocol,
         predictions,
