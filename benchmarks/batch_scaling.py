@@ -39,13 +39,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1, help="run the worker counts N times")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="the workers' pose networks (openhmr.posenet.precision; auto as openhmr batch)",
+    )
     args = parser.parse_args()
     import ray
 
     start_ray(ray, None)  # as `openhmr batch` starts it (quiet, one OpenMP thread a worker)
     cpu = platform.processor() or platform.machine()
     cpus = int(ray.cluster_resources()["CPU"])
-    print(f"machine: {cpu}, {cpus} CPUs; python {sys.version.split()[0]}")
+    print(f"machine: {cpu}, {cpus} CPUs; python {sys.version.split()[0]}; {args.precision}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "in"
         folder.mkdir()
@@ -53,9 +59,10 @@ def main() -> None:
         rounds = []
         for round_ in range(args.rounds):
             rows = []
+            config = WorkerConfig(threads=1, precision=args.precision)
             for workers in args.workers:
                 summary = run_batch(
-                    [folder], Path(tmp) / f"out{round_}_{workers}", WorkerConfig(threads=1),
+                    [folder], Path(tmp) / f"out{round_}_{workers}", config,
                     workers=workers, batch_size=args.batch_size, progress=False,
                 )  # fmt: skip
                 steady = summary.seconds - summary.first_result_seconds

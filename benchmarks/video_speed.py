@@ -10,8 +10,7 @@ crop, predict, overlay, write; the tracked runs add tracking, smoothing and the 
 detector (`openhmr.video.tiles.video_detector`), the pose networks at the default precision
 ("auto": bfloat16 on a CPU that computes it natively, `openhmr.posenet.precision`); the same
 in float32. Rounds alternate them; ratios are per round (median and range), absolute frames/s
-are medians. Then demo --track's detector alone on the clip's decoded frames at both
-precisions, alternating (`common.time_interleaved`): ms per frame and their ratio.
+are medians. (The detector runs in float32 at every precision: docs/posenet.md.)
 """
 
 from __future__ import annotations
@@ -29,12 +28,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, time_interleaved
+from common import machine
 
 from openhmr.inference.predictor import ASSETS, Predictor
 from openhmr.inference.video import run_video
 from openhmr.posenet.precision import precision_name, resolve_precision
-from openhmr.video.pipeline import open_frames, run_tracked
+from openhmr.video.pipeline import run_tracked
 from openhmr.video.tiles import VIDEO_THRESHOLD, video_detector
 
 
@@ -86,7 +85,6 @@ def main() -> None:
                 found[name] = f"{summary.people} detections" + (
                     f", {plural(summary.tracks, 'track')}" if run is run_tracked else ""
                 )
-        frames = list(open_frames(clip, None)[0])
     people = "1 person" if args.people == 1 else f"{args.people} people"
     print(f"clip: 640x360, {args.frames} frames, {people}")
     for name, values in rates.items():
@@ -100,20 +98,6 @@ def main() -> None:
             f"{name} / {base}: {statistics.median(ratios):.2f}x "
             f"(range {min(ratios):.2f}-{max(ratios):.2f})"
         )
-
-    def detect_all(predictor: Predictor) -> list:
-        return [predictor.detect(f) for f in frames]
-
-    seconds = time_interleaved(
-        {"default": lambda: detect_all(tracked), "float32": lambda: detect_all(exact)},
-        repeats=args.rounds,
-        warmup=1,
-    )
-    ms = {name: 1000 * t / len(frames) for name, t in seconds.items()}
-    print(
-        f"demo --track's detector alone: {ms['default']:.1f} ms/frame at the default precision, "
-        f"{ms['float32']:.1f} in float32, ratio {ms['float32'] / ms['default']:.2f}x"
-    )
 
 
 def plural(count: int, noun: str) -> str:

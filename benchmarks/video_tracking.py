@@ -63,7 +63,7 @@ def simulated(body, seq, seed: int, sigma: float, trackers: list[TrackerConfig])
 
 def real(
     body, seq, seed: int, sigma: float, predictor, eval_body, folder: Path, backgrounds,
-    trackers: list[TrackerConfig],
+    trackers: list[TrackerConfig], detect_every: int = 1,
 ):  # fmt: skip
     """[(tracking, motion, extra text, detection counts)] with the real predictor on the
     rendered sequence, one per tracker configuration (the first is the pipeline's own pass;
@@ -80,7 +80,7 @@ def real(
     rendering = time.perf_counter() - start
     images, _, _ = open_frames(rendered.folder, seq.fps)
     estimates, ids = [], []
-    for frame, frame_ids, _ in detect_and_track(predictor, images, trackers[0]):
+    for frame, frame_ids, _ in detect_and_track(predictor, images, trackers[0], detect_every):
         estimates.append(frame)
         ids.append(frame_ids)
     seconds = time.perf_counter() - start
@@ -134,6 +134,9 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cpu", help="real: the predictor's device")
     parser.add_argument(
+        "--detect-every", type=int, default=1, help="real: the detector on every n-th frame"
+    )
+    parser.add_argument(
         "--precision",
         choices=("auto", "float32", "bfloat16"),
         default="auto",
@@ -178,8 +181,8 @@ def main() -> None:
         scratch = None if args.render_dir else tempfile.TemporaryDirectory(prefix="video_real_")
         folder = Path(args.render_dir or scratch.name)
         print(
-            f"real predictor ({args.checkpoint}, body {body_name}, {args.detector} detector, "
-            f"{precision_name(predictor.compute_dtype)}) "
+            f"real predictor ({args.checkpoint}, body {body_name}, {args.detector} detector "
+            f"every {args.detect_every} frames, {precision_name(predictor.compute_dtype)}) "
             f"on {folder}"
         )
     rows = {w: [] for w in args.appearance}
@@ -190,8 +193,9 @@ def main() -> None:
         )
         if args.estimator == "real":
             results = real(
-                body, seq, seed, args.sigma, predictor, eval_body, folder, backgrounds, trackers
-            )
+                body, seq, seed, args.sigma, predictor, eval_body, folder, backgrounds, trackers,
+                args.detect_every,
+            )  # fmt: skip
         else:
             results = simulated(body, seq, seed, args.sigma, trackers)
         for weight, result in zip(args.appearance, results, strict=True):

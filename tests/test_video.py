@@ -10,6 +10,7 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
+from openhmr import OpenHMRError
 from openhmr.body import load_body_model
 from openhmr.video.evaluate import motion_metrics
 from openhmr.video.metrics import acceleration_error, tracking_metrics
@@ -94,6 +95,65 @@ def test_tracker_survives_missed_frames_and_starts_new_ids():
     far = np.array([[400.0, 100.0, 450.0, 250.0]])
     new = tracker.update(far, keypoints + far[:, None, :2], betas, depth)
     assert new[0] != ids[0]
+
+
+def test_carried_boxes_move_matched_tracks_by_their_velocity():
+    """A box walking 3 px a frame right: the track carries it 3 px on; a track missed in the
+    last frame is not carried (a skipped detector frame reads only people just seen)."""
+    tracker = Tracker()
+    betas, depth = np.zeros((1, 10)), np.array([5.0])
+    box = np.array([[100.0, 100.0, 150.0, 250.0]])
+    for f in range(4):
+        moved = box + np.array([[3.0 * f, 0, 3.0 * f, 0]])
+        tracker.update(moved, np.repeat(moved[:, None, :2], 19, axis=1), betas, depth)
+    np.testing.assert_allclose(tracker.carried_boxes(), box + np.array([[12.0, 0, 12.0, 0]]))
+    tracker.update(np.zeros((0, 4)), np.zeros((0, 19, 2)), betas[:0], depth[:0])
+    assert tracker.carried_boxes().shape == (0, 4)
+
+
+def test_detector_every_other_frame_reads_people_at_their_carried_boxes():
+    """detect_and_track(detect_every=2): the detector runs on frames 0, 2, 4; frames 1 and 3
+    read each person at the box their track predicts (moved by its velocity), so the ids
+    hold."""
+    from types import SimpleNamespace
+
+    from openhmr.video.pipeline import detect_and_track
+
+    calls = {"detect": [], "boxes": []}
+
+    def at(f: int) -> np.ndarray:  # two people walking apart, x, y, w, h
+        return np.array([[100.0 - 4 * f, 50.0, 60.0, 150.0], [300.0 + 4 * f, 60.0, 60.0, 140.0]])
+
+    class Recorder:  # the Predictor's two calls, answering with a person per box
+        frame = 0
+
+        def detect(self, image):
+            calls["detect"].append(self.frame)
+            return at(self.frame)
+
+        def predict_many(self, images, boxes):
+            calls["boxes"].append(np.array(boxes[0].boxes))
+            people = [
+                SimpleNamespace(
+                    bbox=b, keypoints2d=np.tile([b[0], b[1], 1.0], (19, 1)),
+                    pose=np.zeros((24, 3)), betas=np.zeros(10), translation=np.array([0, 0, 5.0]),
+                    camera=np.ones(3),
+                )
+                for b in boxes[0].boxes
+            ]  # fmt: skip
+            self.frame += 1
+            return [people]
+
+    frames = [np.zeros((240, 400, 3), np.uint8)] * 5
+    ids = [i for _, i, _ in detect_and_track(Recorder(), frames, detect_every=2)]
+    assert calls["detect"] == [0, 2, 4]
+    assert all((i == ids[0]).all() for i in ids) and len(set(ids[0])) == 2
+    np.testing.assert_allclose(calls["boxes"][1], at(0))  # no velocity known yet
+    left, right = calls["boxes"][3][:, 0]  # carried on from frame 2, each its own way
+    assert at(3)[0, 0] <= left < at(2)[0, 0] and at(2)[1, 0] < right <= at(3)[1, 0]
+    assert calls["boxes"][3][1, 0] + calls["boxes"][3][1, 2] <= 400  # clipped to the frame
+    with pytest.raises(OpenHMRError, match="detect every: expected a whole number"):
+        next(detect_and_track(Recorder(), frames, detect_every=0))
 
 
 def test_tracker_new_id_after_track_expires():

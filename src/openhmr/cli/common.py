@@ -46,9 +46,10 @@ def add_precision_option(parser: argparse.ArgumentParser, default: str = "auto")
         "--precision",
         choices=PRECISIONS,
         default=default,
-        help="the pose networks' arithmetic (detector, MoveNet and BlazePose): auto = bfloat16 "
-        "on a CPU that computes it natively (AMX or AVX-512 BF16; about 1.4x faster, the same "
-        f"accuracy), else float32 (default: {default}; docs/posenet.md)",
+        help="the arithmetic of the encoder's pose networks (MoveNet Thunder, BlazePose heavy "
+        "on each person's crop): auto = bfloat16 on a CPU that computes it natively (AMX or "
+        "AVX-512 BF16; about 1.3x faster end to end, nearly the same accuracy), else float32 "
+        f"(default: {default}; docs/posenet.md)",
     )
 
 

@@ -78,10 +78,10 @@ class Predictor:
     (image, boxes (N, 4)) -> (N, K, 3) used when an image comes without keypoints (default:
     MoveNet Thunder when available, else such an image is an error); discriminator: HMR's
     trained discriminator for the fit's adversarial prior (`from_checkpoint` passes the
-    checkpoint's); fit_config: `openhmr.fit.FitConfig`; precision: what the detector and the
-    encoder's pose networks compute in, one of `PRECISIONS` ("auto": bfloat16 on a CPU that
-    computes it natively, else float32; `openhmr.posenet.precision`); the fit's keypoint
-    source always runs in float32.
+    checkpoint's); fit_config: `openhmr.fit.FitConfig`; precision: what the encoder's pose
+    networks compute in, one of `PRECISIONS` ("auto": bfloat16 on a CPU that computes it
+    natively, else float32; `openhmr.posenet.precision`); the detector and the fit's keypoint
+    source always run in float32.
     """
 
     def __init__(
@@ -166,7 +166,9 @@ class Predictor:
     def detect(self, image: np.ndarray) -> Detections:
         """Everyone the detector finds: `Detections` (boxes (N, 4) x, y, w, h; scores;
         keypoints (N, 17, 3) or None), best first."""
-        with maybe_stage(self.timer, "detect"), posenet_precision(self.compute_dtype):
+        # float32 whatever `precision` says: in bfloat16 MultiPose's boxes shift enough to
+        # double the identity switches of tracked clips (docs/posenet.md, "Precision")
+        with maybe_stage(self.timer, "detect"), posenet_precision(None):
             image = check_image(image)
             return as_detections(self.detector(image), image.shape[1], image.shape[0])
 

@@ -5,10 +5,11 @@ MoveNet and BlazePose run in the dtype that `posenet_precision` sets for the cal
 dtype (`reduced_twin`), and hand back float32 outputs, so decoding and everything after them
 stay float32. Outside such a block they run in float32, as the TF.js parity tests check them.
 
-On a CPU with AMX or AVX-512 BF16, bfloat16 runs Thunder 2.3x and BlazePose heavy 1.5x faster
-at two crops a call, and the default model's held-out LSP PCK@0.2 moves from 52.5% to 52.6%
-(docs/posenet.md, "Precision"). Results are the same whatever the batch size or thread count,
-so a batch run still equals the demo on the same images.
+On a CPU with AMX or AVX-512 BF16, bfloat16 runs Thunder 2x and BlazePose heavy 1.4x faster
+at two crops a call; the default model's held-out LSP PCK@0.2 moves from 52.5% to 52.6%, its
+CMU-render PA-MPJPE from 70.1 to 71.3 mm (docs/posenet.md, "Precision"). Results are the same
+whatever the batch size or thread count, so a batch run still equals the demo on the same
+images.
 """
 
 from __future__ import annotations

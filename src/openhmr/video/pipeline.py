@@ -63,6 +63,9 @@ class FrameDetections:
     appearance: np.ndarray | None = None
 
 
+DETECT_EVERY = 1  # run_tracked's default: the detector on every n-th frame (docs/video.md)
+
+
 def check_fps(fps: float, source: str) -> float:
     if not (isinstance(fps, int | float) and math.isfinite(fps) and fps > 0):
         raise OpenHMRError(f"{source}: expected a frame rate > 0, got {fps}; give --fps")
@@ -144,20 +147,41 @@ def draw_ids(image: np.ndarray, boxes: np.ndarray, ids: np.ndarray) -> np.ndarra
 
 
 def detect_and_track(
-    predictor, images: Iterable[np.ndarray], tracker: TrackerConfig | None = None
+    predictor,
+    images: Iterable[np.ndarray],
+    tracker: TrackerConfig | None = None,
+    detect_every: int = 1,
 ) -> Iterator[tuple[FrameDetections, np.ndarray, list]]:
     """The per-frame pass of `run_tracked`: for each RGB image (H, W, 3) in order, everyone
     the predictor's detector finds, their bodies (`FrameDetections`), their track ids (N,)
     from one online `Tracker` (with each person's appearance in the frame), and the
-    predictor's `Person`s."""
+    predictor's `Person`s. detect_every: run the detector on every n-th frame only (the
+    first, n + 1-th, ...); the frames between read each person at their track's predicted
+    box (`Tracker.carried_boxes`: the tracks matched in the frame before), so a new person
+    is found up to n - 1 frames late."""
     from openhmr.inference.predictor import as_detections
 
+    if detect_every < 1:
+        raise OpenHMRError(f"detect every: expected a whole number ≥ 1, got {detect_every}")
     online = Tracker(tracker)
-    for image in images:
-        found = as_detections(predictor.detect(image), image.shape[1], image.shape[0])
+    for f, image in enumerate(images):
+        height, width = image.shape[:2]
+        if f % detect_every == 0:
+            found = as_detections(predictor.detect(image), width, height)
+        else:
+            found = as_detections(_carried(online.carried_boxes(), width, height), width, height)
         people = predictor.predict_many([image], [found])[0] if len(found) else []
         frame = _frame_detections(people, image)
         yield frame, online.track(frame), people
+
+
+def _carried(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Track boxes (M, 4) x0, y0, x1, y1 -> the part of each inside the frame, x, y, w, h;
+    boxes left with under 8 px a side dropped."""
+    low = np.clip(boxes[:, :2], 0, [width, height])
+    high = np.clip(boxes[:, 2:], 0, [width, height])
+    keep = ((high - low) >= 8).all(axis=1)
+    return np.concatenate([low, high - low], axis=1)[keep]
 
 
 def smoothed_tracks(
@@ -194,6 +218,7 @@ def run_tracked(
     max_frames: int | None = None,
     report: Report | None = None,
     fbx_python: str | None = None,
+    detect_every: int = DETECT_EVERY,
 ) -> TrackedSummary:
     """Detect, predict, track, smooth and write (module docstring). predictor: an
     `openhmr.inference.predictor.Predictor`; sigma: smoothing in frames; tracks with fewer
@@ -201,7 +226,8 @@ def run_tracked(
     `VIDEO_CODECS`); max_frames: a longer input is refused (`OpenHMRError`) when its frame
     max_frames + 1 is reached; report(stage, frames done, total or None) after every frame,
     stage "tracking" (first pass) then "drawing" (the overlay); fbx_python: a Python with bpy
-    (`openhmr.video.fbx.blender_python`) to also write ``<stem>_tracks.fbx``, or None."""
+    (`openhmr.video.fbx.blender_python`) to also write ``<stem>_tracks.fbx``, or None;
+    detect_every: the detector runs on every n-th frame (`detect_and_track`)."""
     from tqdm import tqdm
 
     from openhmr.video.gltf import write_animated_glb
@@ -224,7 +250,7 @@ def run_tracked(
     bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr)
     try:
         for frame, frame_ids, people in detect_and_track(
-            predictor, _at_most(frames, max_frames, path), tracker
+            predictor, _at_most(frames, max_frames, path), tracker, detect_every
         ):
             estimates.append(frame)
             ids.append(frame_ids)

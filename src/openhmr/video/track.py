@@ -169,6 +169,12 @@ class Tracker:
         looks = getattr(frame, "appearance", None)
         return self.update(frame.boxes, frame.keypoints, frame.betas, depth, looks)
 
+    def carried_boxes(self) -> np.ndarray:
+        """(M, 4) x0, y0, x1, y1: where each track matched in the last frame should be now
+        (its box moved by its velocity), for a frame that skips the detector."""
+        boxes = [t.predicted_box() for t in self.tracks if t.missed == 0]
+        return np.stack(boxes) if boxes else np.zeros((0, 4))
+
     def _clean(self, boxes: np.ndarray, looks: np.ndarray | None) -> np.ndarray:
         """(N,) bool: the detection has an appearance that shows one person (no other box
         overlaps it by IoU over appearance_overlap)."""
