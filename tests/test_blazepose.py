@@ -90,10 +90,15 @@ def test_blank_crop_gives_low_flag_and_finite_outputs():
         assert torch.isfinite(value).all()
 
 
+def fixture_crop(variant: str, index: int) -> torch.Tensor:
+    """Input `index` of the TF.js fixture of `variant`: (1, 3, 256, 256) RGB in [0, 1]."""
+    with np.load(DATA / f"tfjs_blazepose_{variant}.npz") as npz:
+        image = npz[f"input_{index}"]
+    return torch.from_numpy(image.astype(np.float32) / 255).permute(0, 3, 1, 2)
+
+
 def test_float16_close_to_float32():
-    with np.load(DATA / "tfjs_blazepose_full.npz") as npz:
-        image = npz["input_1"]
-    x = torch.from_numpy(image.astype(np.float32) / 255).permute(0, 3, 1, 2)
+    x = fixture_crop("full", 1)
     net = BlazePose.pretrained("full")
     with torch.no_grad():
         full = net(x)

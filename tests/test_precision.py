@@ -21,6 +21,7 @@ from openhmr.posenet.precision import (
     reduced_twin,
     resolve_precision,
 )
+from tests.test_blazepose import fixture_crop
 from tests.test_posenet import _tfjs_single
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -97,7 +98,7 @@ def test_blazepose_heavy_in_bfloat16_stays_near_tfjs():
         data = {k: npz[k] for k in npz.files}
     net = BlazePose.pretrained("heavy")
     for i in range(3):  # the photo and two renders (the fourth input is blank)
-        x = torch.from_numpy(data[f"input_{i}"].astype(np.float32) / 255).permute(0, 3, 1, 2)
+        x = fixture_crop("heavy", i)
         with torch.no_grad(), posenet_precision(BF16):
             out = net(x, dense=False)
         assert out.ld_3d.dtype == torch.float32
@@ -113,9 +114,7 @@ def test_blazepose_heavy_in_bfloat16_stays_near_tfjs():
 
 def test_blazepose_full_stays_float32():
     """Its world landmarks move 14 cm in bfloat16 on the photo: it ignores the setting."""
-    with np.load(DATA / "tfjs_blazepose_full.npz") as npz:
-        image = npz["input_0"]
-    x = torch.from_numpy(image.astype(np.float32) / 255).permute(0, 3, 1, 2)
+    x = fixture_crop("full", 0)
     net = BlazePose.pretrained("full")
     with torch.no_grad():
         exact = net(x, dense=False)
