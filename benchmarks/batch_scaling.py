@@ -22,6 +22,7 @@ import cv2
 from openhmr.batch.run import run_batch, start_ray
 from openhmr.batch.worker import WorkerConfig
 from openhmr.inference.predictor import ASSETS
+from openhmr.posenet.precision import PRECISIONS
 
 
 def make_images(folder: Path, count: int) -> None:
@@ -41,7 +42,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="run the worker counts N times")
     parser.add_argument(
         "--precision",
-        choices=("auto", "float32", "bfloat16"),
+        choices=PRECISIONS,
         default="auto",
         help="the workers' pose networks (openhmr.posenet.precision; auto as openhmr batch)",
     )

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine
 
 from openhmr.body import load_body_model
-from openhmr.posenet.precision import precision_name
+from openhmr.posenet.precision import PRECISIONS, precision_name
 from openhmr.video.evaluate import motion_metrics
 from openhmr.video.metrics import tracking_metrics
 from openhmr.video.smooth import collect_tracks, smooth_track
@@ -138,7 +138,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--precision",
-        choices=("auto", "float32", "bfloat16"),
+        choices=PRECISIONS,
         default="auto",
         help="real: the pose networks' (openhmr.posenet.precision)",
     )

@@ -115,7 +115,6 @@ class Predictor:
         self.keypoint_source = keypoint_source
         self.discriminator = discriminator
         self.fit_config = fit_config or FitConfig()
-        self.precision = precision
         self.compute_dtype = resolve_precision(precision, self.device)
 
     @classmethod

@@ -150,7 +150,7 @@ def detect_and_track(
     predictor,
     images: Iterable[np.ndarray],
     tracker: TrackerConfig | None = None,
-    detect_every: int = 1,
+    detect_every: int = DETECT_EVERY,
 ) -> Iterator[tuple[FrameDetections, np.ndarray, list]]:
     """The per-frame pass of `run_tracked`: for each RGB image (H, W, 3) in order, everyone
     the predictor's detector finds, their bodies (`FrameDetections`), their track ids (N,)
