@@ -15,8 +15,9 @@ sets with parts/, the mask's IoU against the rendered body (foreground of the pa
 resolution) and the PA-MPJPE of BlazePose's world landmarks against the truth.
 
 Then each fit configuration (`FitConfig` overrides; the keypoint choice `keypoints=movenet |
-blazepose | confident` is the benchmark's own) refines the predictions and is scored by the
-evaluation protocols: LSP PCK@0.2 (keypoints2d), synthetic PA-MPJPE (14 LSP joints) and, for
+blazepose | confident | average` and "average"'s agreement scale `consistency=S` (0: off;
+default the source's `CONSISTENCY_SCALE`) are the benchmark's own) refines the predictions
+and is scored by the evaluation protocols: LSP PCK@0.2 (keypoints2d), synthetic PA-MPJPE (14 LSP joints) and, for
 comparison with BlazePose's own landmarks, PA-MPJPE over the 12 limb joints.  Seconds per person
 of the fit alone (batched) are printed beside each row; --speed times one person (the bundled
 photo) through `Predictor`, unrefined and refined with each source, end to end.
@@ -43,10 +44,21 @@ from openhmr.data.records import load_index
 from openhmr.evaluate import evaluate_predictions, get_protocol, predict_index
 from openhmr.evaluate.keypoints2d import limb_pck
 from openhmr.evaluate.predict import Predictions
-from openhmr.evaluate.refine import evidence_from_source, refine_predictions, slice_guides
+from openhmr.evaluate.refine import (
+    evidence_from_source,
+    person_boxes,
+    refine_predictions,
+    slice_guides,
+)
 from openhmr.files import atomic_path
 from openhmr.fit import FitGuides, PoseEvidence, config_from_options
-from openhmr.fit.sources import CROP_MARGIN, SOURCE_ORIENTATIONS, choose_keypoints, gated
+from openhmr.fit.sources import (
+    CONSISTENCY_SCALE,
+    CROP_MARGIN,
+    SOURCE_ORIENTATIONS,
+    choose_keypoints,
+    gated,
+)
 from openhmr.geometry.procrustes import procrustes_align
 from openhmr.inference.predictor import DEFAULT_MODEL
 from openhmr.model import load_checkpoint
@@ -157,11 +169,15 @@ def predictions_of(data: dict) -> Predictions:
     return Predictions(**values)
 
 
-def targets(data: dict, choice: str) -> np.ndarray:
+def targets(
+    data: dict, choice: str, index=None, consistency: float | None = CONSISTENCY_SCALE
+) -> np.ndarray:
     """The source's 2D targets from the cached keypoints (a removed person's BlazePose
-    keypoints were cached with confidence 0)."""
+    keypoints were cached with confidence 0); with `index`, "average" weighs the two readings'
+    agreement as the source does (on the index's person boxes)."""
     person = (data["blazepose"][..., 2] > 0).any(-1)
-    return choose_keypoints(choice, data["thunder"], data["blazepose"], person)
+    sizes = None if index is None else person_boxes(index)[:, 2:4].max(axis=1)
+    return choose_keypoints(choice, data["thunder"], data["blazepose"], person, sizes, consistency)
 
 
 def pa_mpjpe_12(pred: np.ndarray, index) -> float:
@@ -262,16 +278,19 @@ def main() -> None:
         for spec in args.config or DEFAULT_CONFIGS:
             label, _, options = spec.partition(":")
             options = [o for o in options.split(",") if o]
-            choice, limbs = "movenet", False
+            choice, limbs, consistency = "movenet", False, CONSISTENCY_SCALE
             for option in list(options):
                 if option.startswith("keypoints="):
                     choice = option.split("=", 1)[1]
+                    options.remove(option)
+                if option.startswith("consistency="):  # "average"'s agreement scale (0: off)
+                    consistency = float(option.split("=", 1)[1])
                     options.remove(option)
                 if option == "limbs":  # world landmarks of the 12 limb joints only
                     limbs = True
                     options.remove(option)
             config = config_from_options(options, "--config")
-            keypoints = targets(data, choice)
+            keypoints = targets(data, choice, index, consistency)
             rows = slice(0, len(predictions))
             guides = slice_guides(guides_all, rows)
             if limbs:

@@ -250,8 +250,11 @@ def test_the_angle_prior_keeps_a_knee_from_bending_backwards(body):
     targets, _ = project(body, truth)
     start = {k: v.clone() for k, v in truth.items()}
     start["pose"][0, knee] = torch.tensor([0.3, 0.0, 0.0])
-    free = FitConfig(iterations=60, facing_candidates=1, angle_prior_weight=0.0)
-    bounded = FitConfig(iterations=60, facing_candidates=1, angle_prior_weight=100.0)
+    # the start agrees with most targets: no agreement pull, so only the prior holds the knee
+    free = FitConfig(
+        iterations=60, facing_candidates=1, angle_prior_weight=0.0, agreement_pull_weight=0.0
+    )
+    bounded = dataclasses.replace(free, angle_prior_weight=100.0)
     args = (body, start["camera"], start["pose"], start["betas"], targets)
     without = fit_keypoints(*args, config=free).pose[0, knee, 0]
     with_prior = fit_keypoints(*args, config=bounded).pose[0, knee, 0]
@@ -359,3 +362,52 @@ def test_the_depth_pull_holds_the_estimates_depth_and_frees_the_image_plane(body
     assert moved[100.0][1] < 0.5 * before  # the image plane still fits
     with pytest.raises(OpenHMRError, match="depth_pull_weight"):
         FitConfig(depth_pull_weight=-1.0)
+
+
+def test_the_agreement_pull_keeps_agreeing_estimates_and_frees_the_others(body):
+    """Person 0's estimate is the truth and its targets are the truth's projection with a
+    little noise (it agrees): the agreement pull keeps its 3D near the truth, where without
+    the pull the fit chases the noise.  Person 1's estimate is far off (it disagrees): its
+    gate is ~0, so the fit ends where it ends without the pull.  The gate itself is
+    exp(-(e / scale)^2) of the start's keypoint error, computed here from the full body
+    model."""
+    from openhmr.fit.fitting import _fit
+    from openhmr.fit.optimize import Extras
+
+    truth = true_bodies(body, 2, seed=11)
+    targets, truth3d = project(body, truth)
+    noise = np.random.default_rng(12).normal(0, 0.02, targets[..., :2].shape)
+    targets[0, :, :2] += noise[0]
+    start = perturbed(truth, seed=13, noise=0.6)
+    for key in ("pose", "betas", "camera"):
+        start[key][0] = truth[key][0]
+    ended = {}
+    for weight in (0.0, 30.0):
+        config = dataclasses.replace(FAST, iterations=80, agreement_pull_weight=weight)
+        result = fit_keypoints(
+            body, start["camera"], start["pose"], start["betas"], targets, config=config
+        )
+        ended[weight] = (pa_error(body, result.pose, result.betas, truth3d), result.pose)
+    assert ended[30.0][0][0] < 0.5 * ended[0.0][0][0]  # the agreeing estimate kept
+    # the disagreeing one: the same end with or without the pull
+    np.testing.assert_allclose(ended[30.0][1][1], ended[0.0][1][1], atol=0.05)
+    # the gate, from the full body model's projection of the start (whose camera is the
+    # truth's: the facing step keeps it) against the targets
+    config = dataclasses.replace(FAST, agreement_pull_weight=1.0, agreement_scale=0.05)
+    with torch.no_grad():
+        keypoints = body(pose=start["pose"], betas=start["betas"]).keypoints
+    projected = weak_perspective_project(keypoints, start["camera"]).numpy()
+    error = np.linalg.norm(projected[0] - targets[0, :, :2], axis=-1).mean()
+    weights = torch.ones(2, 19)
+    with torch.enable_grad():
+        *_, problem = _fit(
+            KeypointModel(body), torch.as_tensor(body_matrix("cocoplus19"), dtype=torch.float32),
+            torch.as_tensor(targets[..., :2], dtype=torch.float32), weights, start["camera"],
+            axis_angle_to_matrix(start["pose"]), start["betas"], None, config, Extras(),
+        )  # fmt: skip
+    assert float(problem.agreement[0]) == pytest.approx(math.exp(-((error / 0.05) ** 2)), rel=0.05)
+    assert float(problem.agreement[1]) < 1e-3
+    with pytest.raises(OpenHMRError, match="agreement_scale"):
+        FitConfig(agreement_scale=0.0)
+    with pytest.raises(OpenHMRError, match="agreement_pull_weight"):
+        FitConfig(agreement_pull_weight=-1.0)

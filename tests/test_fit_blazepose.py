@@ -6,6 +6,7 @@ synthetic case where the landmarks are exact (the fit must then reach them)."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -154,3 +155,44 @@ def test_sources_by_name_in_the_evaluation(split):
     rows = np.arange(3)[:, None]
     on = guides.mask[rows, cells[..., 1], cells[..., 0]] > 0.5
     assert on.mean() > 0.8
+
+
+def test_averaged_keypoints_weigh_the_two_readings_agreement():
+    """`choose_keypoints("average", ...)` with box sizes: the confidence-weighted average of the
+    two readings, its confidence the larger one times exp(-(d / (scale * size))^2), checked
+    keypoint by keypoint against a plain loop; a reading without confidence leaves the
+    weight alone, and no sizes (or scale 0) is the plain average."""
+    from openhmr.fit.sources import CONSISTENCY_SCALE, average_keypoints, choose_keypoints
+
+    rng = np.random.default_rng(3)
+    found = np.concatenate([rng.uniform(0, 300, (3, 17, 2)), rng.uniform(0.1, 1, (3, 17, 1))], -1)
+    theirs = found.copy()
+    theirs[..., :2] += rng.normal(0, 25, (3, 17, 2))
+    theirs[..., 2] = rng.uniform(0.1, 1, (3, 17))
+    theirs[1, 4, 2] = 0.0  # BlazePose did not see this one
+    found[2, 7, 2] = 0.0  # nor Thunder this one
+    person = np.array([True, True, True])
+    sizes = np.array([200.0, 120.0, 400.0])
+    got = choose_keypoints("average", found, theirs, person, sizes, CONSISTENCY_SCALE)
+    plain = average_keypoints(found, theirs)
+    for n in range(3):
+        for k in range(17):
+            a, b = found[n, k], theirs[n, k]
+            weight = 1.0
+            if a[2] > 0 and b[2] > 0:
+                d = math.dist(a[:2], b[:2])
+                weight = math.exp(-((d / (CONSISTENCY_SCALE * sizes[n])) ** 2))
+            np.testing.assert_allclose(got[n, k, :2], plain[n, k, :2])
+            assert got[n, k, 2] == pytest.approx(max(a[2], b[2]) * weight)
+    assert got[1, 4, 2] == pytest.approx(found[1, 4, 2])
+    np.testing.assert_allclose(choose_keypoints("average", found, theirs, person), plain)
+    np.testing.assert_allclose(
+        choose_keypoints("average", found, theirs, person, sizes, 0.0), plain
+    )
+    # a reading far off (a whole box away) is all but dropped, one on top keeps its weight
+    theirs[0, 0, :2] = found[0, 0, :2] + sizes[0]
+    theirs[0, 1, :2] = found[0, 1, :2]
+    got = choose_keypoints("average", found, theirs, person, sizes)
+    assert got[0, 0, 2] < 1e-10 and got[0, 1, 2] == pytest.approx(
+        max(found[0, 1, 2], theirs[0, 1, 2])
+    )

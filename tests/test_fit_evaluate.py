@@ -84,8 +84,12 @@ def test_the_truth_stays_near_the_truth(split, body):
     assert np.nanmax(stats.initial_error) < 3.0  # the truth already fits (px) ...
     assert (stats.error <= stats.initial_error).all()  # ... and the fit still improves it:
     # the images are perspective (focal 450-1100 px), the fit's camera weak perspective, so
-    # it bends the body to mimic foreshortening (docs/fitting.md): 15-35 mm here
-    assert metrics["pa_mpjpe"] < 45.0
+    # it bends the body to mimic foreshortening (docs/fitting.md): 15.8 mm here without the
+    # agreement pull, 8.5 with it (the estimate lands on the keypoints, so it is held)
+    assert metrics["pa_mpjpe"] < 12.0
+    free = dataclasses.replace(CONFIG, agreement_pull_weight=0.0)
+    loose, _ = refine_predictions(truth, index, truth_keypoints(index), body, config=free)
+    assert evaluate_predictions("synthetic", loose, index).metrics["pa_mpjpe"] > 12.0
 
 
 def test_keypoint_sources_and_files(split, tmp_path):

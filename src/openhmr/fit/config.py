@@ -28,6 +28,11 @@ class FitConfig:
     depth_pull_weight: Σ_k (z_k − ẑ_k)² (m²), the depth of each body keypoint relative to
     their mean, towards the estimate's (turned as the facing step chose): it holds what 2D
     keypoints cannot see and leaves the image plane free;
+    agreement_pull_weight, agreement_scale: a further pull of θ towards the estimate, per
+    person weighted by how well the estimate already lands on the targets after the facing
+    step: agreement_pull_weight · exp(−(e / agreement_scale)²), e the confidence-weighted mean
+    keypoint distance (crop units). An estimate that agrees with the 2D evidence is kept
+    where 2D cannot judge (depth, twist); one that disagrees is left to the evidence;
     fit_shape: optimise β; facing_candidates: turns of the root tried in step 1 (1 = keep the
     estimate's); facing_iterations: their iterations; coco17_mapping: where COCO-17 keypoints
     sit on the body: "namesake" (the cocoplus keypoints of the same name, as LSP's annotations
@@ -62,6 +67,8 @@ class FitConfig:
     pose_pull_weight: float = 0.1
     betas_pull_weight: float = 0.1
     depth_pull_weight: float = 0.0
+    agreement_pull_weight: float = 3.0
+    agreement_scale: float = 0.05
     fit_shape: bool = True
     facing_candidates: int = 4
     facing_iterations: int = 10
@@ -84,6 +91,7 @@ class FitConfig:
             "learning_rate",
             "robust_scale",
             "robust_scale_start",
+            "agreement_scale",
             "world_scale",
             "silhouette_scale",
             "silhouette_vertices",
@@ -98,6 +106,7 @@ class FitConfig:
             "pose_pull_weight",
             "betas_pull_weight",
             "depth_pull_weight",
+            "agreement_pull_weight",
             "tolerance",
             "min_confidence",
             "angle_prior_margin",

@@ -278,6 +278,8 @@ def _fit(
         start = aligned_camera(problem, start, scales[0])
     if config.depth_pull_weight:
         problem.hold_depth(start)
+    if config.agreement_pull_weight:
+        problem.measure_agreement(start)
     variables = {k: v.detach().clone() for k, v in start.items()}
     free = ("root", "body", "log_scale", "translation") + (("betas",) if config.fit_shape else ())
     if config.optimizer == "adam":

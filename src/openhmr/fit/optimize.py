@@ -80,6 +80,7 @@ class Problem:
         self.estimate, self.discriminator = estimate, discriminator
         self.extras = extras or Extras()
         self.depth_reference: torch.Tensor | None = None  # (B, K) set by `hold_depth`
+        self.agreement: torch.Tensor | None = None  # (B,) set by `measure_agreement`
         dtype, device = targets.dtype, targets.device
         margin = np.array([-config.angle_prior_margin, config.angle_prior_margin])
         self.limits = torch.as_tensor(JOINT_LIMITS[1:] + margin, dtype=dtype, device=device)
@@ -103,6 +104,14 @@ class Problem:
         to their mean, camera axes)."""
         self.depth_reference = objective.relative_depth(self.posed(v).keypoints3d)
 
+    @torch.no_grad()
+    def measure_agreement(self, v: dict[str, torch.Tensor]) -> None:
+        """Weigh the agreement pull for the body of `v`: exp(−(e / agreement_scale)²), e its
+        keypoints' confidence-weighted mean distance to the targets (0 without targets)."""
+        error = objective.reprojection_error(self.posed(v).points, self.targets, self.weights)
+        gate = torch.exp(-((error / self.config.agreement_scale) ** 2))
+        self.agreement = torch.nan_to_num(gate, nan=0.0)
+
     def body(self, v: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Variables -> rotations (B, 24, 3, 3), camera (B, 3), the layout's projected
         keypoints (B, K, 2)."""
@@ -124,9 +133,12 @@ class Problem:
             total = total + c.adversarial_weight * score
         if c.shape_prior_weight:
             total = total + c.shape_prior_weight * objective.squared_norm(v["betas"])
-        if c.pose_pull_weight:
+        pose_pull = c.pose_pull_weight
+        if c.agreement_pull_weight and self.agreement is not None:
+            pose_pull = pose_pull + c.agreement_pull_weight * self.agreement
+        if c.pose_pull_weight or c.agreement_pull_weight:
             pull = objective.squared_norm(v["body"] - self.estimate["body"])
-            total = total + c.pose_pull_weight * pull
+            total = total + pose_pull * pull
         if c.betas_pull_weight:
             pull = objective.squared_norm(v["betas"] - self.estimate["betas"])
             total = total + c.betas_pull_weight * pull
