@@ -17,8 +17,9 @@ resolution) and the PA-MPJPE of BlazePose's world landmarks against the truth.
 Then each fit configuration (`FitConfig` overrides; the keypoint choice `keypoints=movenet |
 blazepose | confident | average` and "average"'s agreement scale `consistency=S` (0: off;
 default the source's `CONSISTENCY_SCALE`) are the benchmark's own) refines the predictions
-and is scored by the evaluation protocols: LSP PCK@0.2 (keypoints2d), synthetic PA-MPJPE (14 LSP joints) and, for
-comparison with BlazePose's own landmarks, PA-MPJPE over the 12 limb joints.  Seconds per person
+and is scored by the evaluation protocols: LSP PCK@0.2 (keypoints2d), synthetic PA-MPJPE
+(14 LSP joints) and, for comparison with BlazePose's own landmarks, PA-MPJPE over the 12 limb
+joints.  Seconds per person
 of the fit alone (batched) are printed beside each row; --speed times one person (the bundled
 photo) through `Predictor`, unrefined and refined with each source, end to end.
 """
