@@ -28,7 +28,7 @@ from torch import nn
 
 from openhmr.errors import OpenHMRError
 from openhmr.posenet import precision
-from openhmr.posenet.layers import Conv2dSame, conv
+from openhmr.posenet.layers import Conv2dSame, conv, conv_act
 
 LANDMARKS = 39  # MediaPipe's 33 pose landmarks, then 6 auxiliary points
 INPUT_SIZE = 256
@@ -79,8 +79,8 @@ class InvertedResidual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, in, H, W) -> (B, out, H / stride, W / stride)."""
-        y = F.relu6(self.expand(x)) if self.expand is not None else x
-        y = self.project(F.relu6(self.depthwise(y)))
+        y = conv_act(self.expand, x) if self.expand is not None else x
+        y = self.project(conv_act(self.depthwise, y))
         return x + y if self.residual else y
 
 
@@ -94,7 +94,7 @@ class Lateral(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, in, H, W) -> (B, out, H, W)."""
-        return F.relu6(self.pointwise(F.relu6(self.depthwise(x))))
+        return conv_act(self.pointwise, conv_act(self.depthwise, x))
 
 
 def _depthwise(channels: int, stride: int = 1) -> Conv2dSame:
@@ -114,11 +114,11 @@ class BlazeBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, in, H, W) -> (B, out, H / stride, W / stride)."""
-        y = self.pointwise(F.relu6(self.depthwise(x)))
+        y = self.pointwise(conv_act(self.depthwise, x))
         shortcut = F.max_pool2d(x, 2) if self.stride == 2 else x
         if self.extra_channels:
             shortcut = F.pad(shortcut, (0, 0, 0, 0, 0, self.extra_channels))
-        return F.relu6(shortcut + y)
+        return F.relu6(shortcut + y, inplace=True)
 
 
 def _upsample(x: torch.Tensor) -> torch.Tensor:
@@ -166,12 +166,12 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
         """x: (B, 3, 256, 256) in [0, 1] -> ({side: (B, C, side, side)}, (B, C8, 8, 8))."""
-        x = F.relu6(self.stem(x))
+        x = conv_act(self.stem, x)
         features = {}
         for side, stage in self.stages.items():
             x = stage(x)
             features[int(side)] = x
-        top = F.relu6(self.depthwise(F.relu6(self.expand(x))))
+        top = conv_act(self.depthwise, conv_act(self.expand, x))
         return features, top
 
 

@@ -5,6 +5,11 @@ TensorFlow's SAME padding differs from a symmetric `padding=k // 2` at stride 2:
 (bottom/right). Symmetric padding shifts every feature by half a pixel per strided layer,
 which moves MoveNet's keypoints by ~130 px of 256 — so strided convolutions here pad
 explicitly. Batch norm was folded into the convolution biases before export: no norm layers.
+
+A convolution followed by ReLU / ReLU6 (`conv_act`) runs as one oneDNN convolution with the
+activation as its post-op on CPU when no gradient is wanted: the same values (tested against
+the separate ops), one pass over the output fewer. In bfloat16 the separate clamp is slow (about
+twice float32's time per element), so the fused block is ~30% faster there.
 """
 
 from __future__ import annotations
@@ -31,13 +36,49 @@ class Conv2dSame(nn.Conv2d):
         if same and self.stride == (1, 1):
             self.padding = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) -> (B, C', H', W')."""
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """x with TF SAME's asymmetric padding where this layer needs it explicitly."""
         if self.explicit_pad:
             top, bottom = same_padding(x.shape[2], self.kernel_size[0], self.stride[0])
             left, right = same_padding(x.shape[3], self.kernel_size[1], self.stride[1])
             x = F.pad(x, (left, right, top, bottom))
-        return super().forward(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> (B, C', H', W')."""
+        return super().forward(self.pad(x))
+
+
+FUSE_ACTIVATIONS = True  # False: conv_act runs the convolution and the activation apart
+_ACTIVATIONS = {"relu": ([], F.relu), "relu6": ([0.0, 6.0], F.relu6)}
+
+
+def _fusable(layer: nn.Conv2d, x: torch.Tensor) -> bool:
+    if not FUSE_ACTIVATIONS or x.device.type != "cpu" or x.dtype != layer.weight.dtype:
+        return False
+    if x.dtype not in (torch.float32, torch.bfloat16) or not torch.backends.mkldnn.is_available():
+        return False
+    if torch.is_grad_enabled() and (x.requires_grad or layer.weight.requires_grad):
+        return False
+    if layer.padding_mode != "zeros" or isinstance(layer.padding, str):
+        return False
+    return hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+def conv_act(layer: nn.Conv2d, x: torch.Tensor, activation: str = "relu6") -> torch.Tensor:
+    """activation(layer(x)), "relu" or "relu6": fused into one oneDNN convolution where
+    `_fusable` (CPU, float32 or bfloat16, no gradient), else the two ops (the activation in
+    place on the convolution's fresh output).  x: (B, C, H, W) -> (B, C', H', W')."""
+    scalars, function = _ACTIVATIONS[activation]
+    if not _fusable(layer, x):
+        return function(layer(x), inplace=True)
+    attr = "hardtanh" if activation == "relu6" else "relu"
+    if isinstance(layer, Conv2dSame):
+        x = layer.pad(x)
+    return torch.ops.mkldnn._convolution_pointwise(
+        x, layer.weight, layer.bias, list(layer.padding), list(layer.stride),
+        list(layer.dilation), layer.groups, attr, scalars, "",
+    )  # fmt: skip
 
 
 def conv(in_ch: int, out_ch: int, kernel: int = 1, stride: int = 1, bias: bool = True):
@@ -60,4 +101,4 @@ class SeparableConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, in, H, W) -> (B, out, H, W)."""
-        return F.relu(self.pointwise(self.depthwise(x)))
+        return conv_act(self.pointwise, self.depthwise(x), "relu")

@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from openhmr.posenet.layers import conv, depthwise
+from openhmr.posenet.layers import conv, conv_act, depthwise
 
 # (expansion t, output channels c at alpha 1, repeats n, first stride s): the paper's Table 2.
 STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
@@ -41,8 +40,8 @@ class InvertedResidual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, in, H, W) -> (B, out, H / stride, W / stride)."""
-        y = F.relu6(self.expand(x)) if self.expand is not None else x
-        y = self.project(F.relu6(self.depthwise(y)))
+        y = conv_act(self.expand, x) if self.expand is not None else x
+        y = self.project(conv_act(self.depthwise, y))
         return x + y if self.residual else y
 
 
@@ -81,10 +80,10 @@ class MobileNetV2(nn.Module):
 
     def forward(self, x: torch.Tensor) -> BackboneFeatures:
         """x: (B, 3, H, W) normalised to [-1, 1] -> `BackboneFeatures`."""
-        x = F.relu6(self.stem(x))
+        x = conv_act(self.stem, x)
         taps = {}
         for index, block in enumerate(self.blocks):
             x = block(x)
             taps[index] = x
-        top = F.relu6(self.last_conv(x))
+        top = conv_act(self.last_conv, x)
         return BackboneFeatures(taps[TAPS[4]], taps[TAPS[8]], taps[TAPS[16]], top)
