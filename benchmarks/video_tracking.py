@@ -63,7 +63,7 @@ def simulated(body, seq, seed: int, sigma: float, trackers: list[TrackerConfig])
 
 def real(
     body, seq, seed: int, sigma: float, predictor, eval_body, folder: Path, backgrounds,
-    trackers: list[TrackerConfig], detect_every: int = 1,
+    trackers: list[TrackerConfig], detect_every: int = 1, relook: bool = True,
 ):  # fmt: skip
     """[(tracking, motion, extra text, detection counts)] with the real predictor on the
     rendered sequence, one per tracker configuration (the first is the pipeline's own pass;
@@ -80,7 +80,8 @@ def real(
     rendering = time.perf_counter() - start
     images, _, _ = open_frames(rendered.folder, seq.fps)
     estimates, ids = [], []
-    for frame, frame_ids, _ in detect_and_track(predictor, images, trackers[0], detect_every):
+    passes = detect_and_track(predictor, images, trackers[0], detect_every, relook)
+    for frame, frame_ids, _ in passes:
         estimates.append(frame)
         ids.append(frame_ids)
     seconds = time.perf_counter() - start
@@ -144,6 +145,13 @@ def main() -> None:
     )
     parser.add_argument("--backgrounds", default=None, help="real: image folder (procedural)")
     parser.add_argument(
+        "--no-relook",
+        dest="relook",
+        action="store_false",
+        help="real: do not read recent tracks the detector missed again (openhmr.video.relook; "
+        "on by default, as demo --track)",
+    )
+    parser.add_argument(
         "--render-dir", default=None, help="real: keep the frames in DIR/seed<N> (else deleted)"
     )
     parser.add_argument(
@@ -182,7 +190,8 @@ def main() -> None:
         folder = Path(args.render_dir or scratch.name)
         print(
             f"real predictor ({args.checkpoint}, body {body_name}, {args.detector} detector "
-            f"every {args.detect_every} frames, {precision_name(predictor.compute_dtype)}) "
+            f"every {args.detect_every} frames{'' if args.relook else ', no relook'}, "
+            f"{precision_name(predictor.compute_dtype)}) "
             f"on {folder}"
         )
     rows = {w: [] for w in args.appearance}
@@ -194,7 +203,7 @@ def main() -> None:
         if args.estimator == "real":
             results = real(
                 body, seq, seed, args.sigma, predictor, eval_body, folder, backgrounds, trackers,
-                args.detect_every,
+                args.detect_every, args.relook,
             )  # fmt: skip
         else:
             results = simulated(body, seq, seed, args.sigma, trackers)

@@ -64,6 +64,7 @@ class FrameDetections:
 
 
 DETECT_EVERY = 1  # run_tracked's default: the detector on every n-th frame (docs/video.md)
+RELOOK = True  # run_tracked's default: recent tracks the detector missed are read again
 
 
 def check_fps(fps: float, source: str) -> float:
@@ -151,6 +152,7 @@ def detect_and_track(
     images: Iterable[np.ndarray],
     tracker: TrackerConfig | None = None,
     detect_every: int = DETECT_EVERY,
+    relook: bool = RELOOK,
 ) -> Iterator[tuple[FrameDetections, np.ndarray, list]]:
     """The per-frame pass of `run_tracked`: for each RGB image (H, W, 3) in order, everyone
     the predictor's detector finds, their bodies (`FrameDetections`), their track ids (N,)
@@ -158,16 +160,24 @@ def detect_and_track(
     predictor's `Person`s. detect_every: run the detector on every n-th frame only (the
     first, n + 1-th, ...); the frames between read each person at their track's predicted
     box (`Tracker.carried_boxes`: the tracks matched in the frame before), so a new person
-    is found up to n - 1 frames late."""
+    is found up to n - 1 frames late. relook: where a recent track has no detection, read
+    its expected box again with MoveNet Thunder (`openhmr.video.relook.Relook`)."""
     from openhmr.inference.predictor import as_detections
 
     if detect_every < 1:
         raise OpenHMRError(f"detect every: expected a whole number ≥ 1, got {detect_every}")
     online = Tracker(tracker)
+    again = None
+    if relook:
+        from openhmr.video.relook import MAX_MISSED, Relook
+
+        again = Relook()
     for f, image in enumerate(images):
         height, width = image.shape[:2]
         if f % detect_every == 0:
             found = as_detections(predictor.detect(image), width, height)
+            if again is not None:
+                found = again(image, found, online.expected_boxes(MAX_MISSED))
         else:
             found = as_detections(_carried(online.carried_boxes(), width, height), width, height)
         people = predictor.predict_many([image], [found])[0] if len(found) else []
@@ -219,6 +229,7 @@ def run_tracked(
     report: Report | None = None,
     fbx_python: str | None = None,
     detect_every: int = DETECT_EVERY,
+    relook: bool = RELOOK,
 ) -> TrackedSummary:
     """Detect, predict, track, smooth and write (module docstring). predictor: an
     `openhmr.inference.predictor.Predictor`; sigma: smoothing in frames; tracks with fewer
@@ -227,7 +238,8 @@ def run_tracked(
     max_frames + 1 is reached; report(stage, frames done, total or None) after every frame,
     stage "tracking" (first pass) then "drawing" (the overlay); fbx_python: a Python with bpy
     (`openhmr.video.fbx.blender_python`) to also write ``<stem>_tracks.fbx``, or None;
-    detect_every: the detector runs on every n-th frame (`detect_and_track`)."""
+    detect_every: the detector runs on every n-th frame; relook: tracks the detector missed
+    are read again (both `detect_and_track`)."""
     from tqdm import tqdm
 
     from openhmr.video.gltf import write_animated_glb
@@ -250,7 +262,7 @@ def run_tracked(
     bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr)
     try:
         for frame, frame_ids, people in detect_and_track(
-            predictor, _at_most(frames, max_frames, path), tracker, detect_every
+            predictor, _at_most(frames, max_frames, path), tracker, detect_every, relook
         ):
             estimates.append(frame)
             ids.append(frame_ids)

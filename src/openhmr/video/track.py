@@ -175,6 +175,12 @@ class Tracker:
         boxes = [t.predicted_box() for t in self.tracks if t.missed == 0]
         return np.stack(boxes) if boxes else np.zeros((0, 4))
 
+    def expected_boxes(self, max_missed: int) -> np.ndarray:
+        """(M, 4) x0, y0, x1, y1: where each track seen at least twice and unmatched for at
+        most `max_missed` frames should be now (its box moved by its velocity)."""
+        boxes = [t.predicted_box() for t in self.tracks if t.hits >= 2 and t.missed <= max_missed]
+        return np.stack(boxes) if boxes else np.zeros((0, 4))
+
     def _clean(self, boxes: np.ndarray, looks: np.ndarray | None) -> np.ndarray:
         """(N,) bool: the detection has an appearance that shows one person (no other box
         overlaps it by IoU over appearance_overlap)."""
