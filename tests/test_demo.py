@@ -165,3 +165,11 @@ def test_cli_process_exit_code(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "no such file" in result.stderr
+
+
+def test_counts_read_as_english():
+    from openhmr.inference.command import counted
+
+    assert counted(1, "people") == "1 person" and counted(2, "people") == "2 people"
+    assert counted(1, "images") == "1 image" and counted(0, "images") == "0 images"
+    assert counted(1, "frames") == "1 frame" and counted(1, "tracks") == "1 track"

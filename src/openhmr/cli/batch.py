@@ -61,6 +61,7 @@ def add_parser(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> None:
     from openhmr.batch.run import require_ray, run_batch
     from openhmr.batch.worker import WorkerConfig
+    from openhmr.inference.command import counted
 
     check_output_folder("--out", args.out)
     check_device("--device", args.device)
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> None:
     failed = f", {summary.failed} failed" if summary.failed else ""
     print(
         f"{summary.done + summary.failed} of {summary.inputs} items run ({summary.skipped} "
-        f"already done){failed}, {summary.people} people; {summary.seconds:.1f} s "
+        f"already done){failed}, {counted(summary.people, 'people')}; {summary.seconds:.1f} s "
         f"({summary.images_per_second:.2f} images/s, {summary.workers} "
         f"worker{'s' if summary.workers != 1 else ''}); "
         f"outputs in {args.out}"

@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _run_track(args: argparse.Namespace) -> None:
-    from openhmr.inference.command import summary_line
+    from openhmr.inference.command import counted, summary_line
     from openhmr.video.command import run_track_command
 
     if args.bbox or args.keypoints or args.refine:
@@ -155,4 +155,4 @@ def _run_track(args: argparse.Namespace) -> None:
         args.focal, fps=args.fps, orientations=args.orientations, fbx=args.fbx,
         blender_python=args.blender_python, precision=args.precision,
     )  # fmt: skip
-    print(f"{summary_line(summary, args.out)}; {summary.tracks} tracks")
+    print(f"{summary_line(summary, args.out)}; {counted(summary.tracks, 'tracks')}")

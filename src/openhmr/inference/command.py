@@ -111,6 +111,12 @@ def run_demo_command(
     return summary
 
 
+def counted(count: int, plural: str) -> str:
+    """ "1 person", "2 people", "1 image", "3 images": a count with its noun."""
+    singular = {"people": "person"}.get(plural, plural.removesuffix("s"))
+    return f"{count} {singular if count == 1 else plural}"
+
+
 def summary_line(summary: DemoSummary, out: Path, unit: str | None = None) -> str:
     """One line: counts (of images, or of a video's frames), failures, speed and where the
     outputs are."""
@@ -118,8 +124,8 @@ def summary_line(summary: DemoSummary, out: Path, unit: str | None = None) -> st
     rate = summary.images / summary.seconds if summary.seconds > 0 else 0.0
     failed = f", {len(summary.failures)} failed" if summary.failures else ""
     return (
-        f"{summary.images} {unit}, {summary.people} people{failed}; {summary.seconds:.1f} s "
-        f"({rate:.2f} {unit}/s); outputs in {out}"
+        f"{counted(summary.images, unit)}, {counted(summary.people, 'people')}{failed}; "
+        f"{summary.seconds:.1f} s ({rate:.2f} {unit}/s); outputs in {out}"
     )
 
 

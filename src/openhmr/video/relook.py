@@ -100,4 +100,3 @@ def same_person(reading: np.ndarray, found: Detections) -> bool:
         if similarity > SAME_PERSON:
             return True
     return False
-
