@@ -53,8 +53,21 @@ FUSE_ACTIVATIONS = True  # False: conv_act runs the convolution and the activati
 _ACTIVATIONS = {"relu": ([], F.relu), "relu6": ([0.0, 6.0], F.relu6)}
 
 
+def _tracing() -> bool:
+    """Whether torch is tracing, compiling or exporting the call (ONNX, torch.export): the
+    fused op is eager-only (it has no ONNX translation), so the standard ops are traced."""
+    compiler = torch.compiler
+    return bool(
+        torch.jit.is_tracing()
+        or compiler.is_compiling()
+        or (hasattr(compiler, "is_exporting") and compiler.is_exporting())
+    )
+
+
 def _fusable(layer: nn.Conv2d, x: torch.Tensor) -> bool:
     if not FUSE_ACTIVATIONS or x.device.type != "cpu" or x.dtype != layer.weight.dtype:
+        return False
+    if _tracing():
         return False
     if x.dtype not in (torch.float32, torch.bfloat16) or not torch.backends.mkldnn.is_available():
         return False
