@@ -205,10 +205,10 @@ def speed(repeats: int, checkpoint: str = "default") -> dict:
     refined with each source; median of `repeats` after one warm-up, interleaved."""
     from openhmr import Predictor
     from openhmr.fit.sources import keypoint_source
-    from openhmr.inference.command import EXAMPLE_IMAGE
+    from openhmr.inference.command import EXAMPLE_BOX, EXAMPLE_IMAGE
     from openhmr.inference.predictor import load_image
 
-    image, box = load_image(EXAMPLE_IMAGE), np.array([[40.0, 20.0, 430.0, 492.0]])
+    image, box = load_image(EXAMPLE_IMAGE), np.array([EXAMPLE_BOX])
     runs = {"unrefined": Predictor.from_checkpoint(checkpoint)}
     for name in ("movenet", "blazepose", "blazepose-full"):
         runs[name] = Predictor.from_checkpoint(

@@ -42,6 +42,7 @@ from openhmr.body import load_body_model
 from openhmr.posenet.precision import PRECISIONS, precision_name
 from openhmr.video.evaluate import motion_metrics
 from openhmr.video.metrics import tracking_metrics
+from openhmr.video.pipeline import RELOOK
 from openhmr.video.smooth import collect_tracks, smooth_track
 from openhmr.video.synthetic import make_sequence, mocap_files, simulate_estimates
 from openhmr.video.track import TrackerConfig, track_frames
@@ -63,7 +64,7 @@ def simulated(body, seq, seed: int, sigma: float, trackers: list[TrackerConfig])
 
 def real(
     body, seq, seed: int, sigma: float, predictor, eval_body, folder: Path, backgrounds,
-    trackers: list[TrackerConfig], detect_every: int = 1, relook: bool = True,
+    trackers: list[TrackerConfig], detect_every: int = 1, relook: bool = RELOOK,
 ):  # fmt: skip
     """[(tracking, motion, extra text, detection counts)] with the real predictor on the
     rendered sequence, one per tracker configuration (the first is the pipeline's own pass;

@@ -19,12 +19,12 @@ from openhmr.errors import OpenHMRError
 from openhmr.evaluate.refine import index_evidence, save_evidence
 from openhmr.fit import FitGuides, PoseEvidence
 from openhmr.fit.sources import blazepose_source, keypoint_source
-from openhmr.inference.command import EXAMPLE_IMAGE
+from openhmr.inference.command import EXAMPLE_BOX, EXAMPLE_IMAGE
 from openhmr.inference.predictor import load_image
 from openhmr.synth import SynthConfig, generate
 from tests.test_evaluate_protocols import oracle
 
-BOX = np.array([[40.0, 20.0, 430.0, 492.0]])  # the bundled photo's person (512 x 512)
+BOX = np.array([EXAMPLE_BOX])
 
 
 @pytest.fixture(scope="module")
@@ -158,10 +158,11 @@ def test_sources_by_name_in_the_evaluation(split):
 
 
 def test_averaged_keypoints_weigh_the_two_readings_agreement():
-    """`choose_keypoints("average", ...)` with box sizes: the confidence-weighted average of the
+    """`choose_keypoints("average", ...)` with person boxes: the confidence-weighted average of the
     two readings, its confidence the larger one times exp(-(d / (scale * size))^2), checked
     keypoint by keypoint against a plain loop; a reading without confidence leaves the
-    weight alone, and no sizes (or scale 0) is the plain average."""
+    weight alone, and no boxes (or scale 0) is the plain average.  The size is each box's
+    longer side."""
     from openhmr.fit.sources import CONSISTENCY_SCALE, average_keypoints, choose_keypoints
 
     rng = np.random.default_rng(3)
@@ -172,8 +173,9 @@ def test_averaged_keypoints_weigh_the_two_readings_agreement():
     theirs[1, 4, 2] = 0.0  # BlazePose did not see this one
     found[2, 7, 2] = 0.0  # nor Thunder this one
     person = np.array([True, True, True])
-    sizes = np.array([200.0, 120.0, 400.0])
-    got = choose_keypoints("average", found, theirs, person, sizes, CONSISTENCY_SCALE)
+    boxes = np.array([[0.0, 0.0, 200.0, 150.0], [5.0, 5.0, 80.0, 120.0], [0.0, 9.0, 400.0, 400.0]])
+    sizes = np.array([200.0, 120.0, 400.0])  # their longer sides
+    got = choose_keypoints("average", found, theirs, person, boxes, CONSISTENCY_SCALE)
     plain = average_keypoints(found, theirs)
     for n in range(3):
         for k in range(17):
@@ -187,12 +189,12 @@ def test_averaged_keypoints_weigh_the_two_readings_agreement():
     assert got[1, 4, 2] == pytest.approx(found[1, 4, 2])
     np.testing.assert_allclose(choose_keypoints("average", found, theirs, person), plain)
     np.testing.assert_allclose(
-        choose_keypoints("average", found, theirs, person, sizes, 0.0), plain
+        choose_keypoints("average", found, theirs, person, boxes, 0.0), plain
     )
     # a reading far off (a whole box away) is all but dropped, one on top keeps its weight
     theirs[0, 0, :2] = found[0, 0, :2] + sizes[0]
     theirs[0, 1, :2] = found[0, 1, :2]
-    got = choose_keypoints("average", found, theirs, person, sizes)
+    got = choose_keypoints("average", found, theirs, person, boxes)
     assert got[0, 0, 2] < 1e-10 and got[0, 1, 2] == pytest.approx(
         max(found[0, 1, 2], theirs[0, 1, 2])
     )

@@ -191,8 +191,9 @@ def test_video_detector_finds_small_people_the_image_detector_misses(body, tmp_p
     detector (384 px on the frame's shape) finds all three, and nothing else."""
     from openhmr.inference.detect import MoveNetPersonDetector
     from openhmr.video.evaluate import match_truth, stacked
-    from openhmr.video.pipeline import open_frames, xywh_to_xyxy
+    from openhmr.video.pipeline import open_frames
     from openhmr.video.tiles import VIDEO_THRESHOLD, TiledDetector, video_detector
+    from openhmr.video.track import xywh_to_xyxy
 
     walk = make_sequence(body, np.random.default_rng(3), 3, 60)
     detectors = {

@@ -31,7 +31,7 @@ from openhmr.evaluate.refine import person_boxes
 from openhmr.files import atomic_path
 from openhmr.fit.keypoints import read_keypoints
 from openhmr.fit.sources import keypoint_source
-from openhmr.inference.command import EXAMPLE_IMAGE
+from openhmr.inference.command import EXAMPLE_BOX, EXAMPLE_IMAGE
 from openhmr.inference.predictor import Predictor, load_image, resolve_checkpoint
 from openhmr.inference.visualize import overlay_image
 from openhmr.model import load_checkpoint
@@ -42,7 +42,6 @@ COCO17_SKELETON = (
     (5, 6), (11, 12), (5, 11), (6, 12), (0, 1), (0, 2), (1, 3), (2, 4),
 )  # fmt: skip
 MIN_SCORE = 0.2
-PHOTO_BOX = (40.0, 20.0, 430.0, 492.0)  # the bundled photo's person, x, y, w, h (512 x 512)
 
 
 def draw_input(image: np.ndarray, keypoints: np.ndarray, layout: str) -> np.ndarray:
@@ -131,7 +130,7 @@ def main() -> None:
     if args.photo_keypoints:
         print("bundled photo")
         image = load_image(EXAMPLE_IMAGE)
-        box = np.array(PHOTO_BOX)
+        box = np.array(EXAMPLE_BOX)
         found = keypoints_for(args.photo_keypoints, image, box[None])
         keypoints = None if found is None else found[0]
         picture = panels(predictor, plain, image, box, keypoints)

@@ -91,7 +91,6 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"{summary.done + summary.failed} of {summary.inputs} items run ({summary.skipped} "
         f"already done){failed}, {counted(summary.people, 'people')}; {summary.seconds:.1f} s "
-        f"({summary.images_per_second:.2f} images/s, {summary.workers} "
-        f"worker{'s' if summary.workers != 1 else ''}); "
+        f"({summary.images_per_second:.2f} images/s, {counted(summary.workers, 'workers')}); "
         f"outputs in {args.out}"
     )

@@ -124,8 +124,7 @@ def blazepose_source(
         person, theirs, world, weights, mask = gated(
             net.landmarks(image, boxes, keypoints=found, masks=masks)
         )
-        sizes = np.asarray(boxes, np.float64)[:, 2:4].max(axis=1)
-        chosen = choose_keypoints(keypoints, found, theirs, person, sizes, consistency)
+        chosen = choose_keypoints(keypoints, found, theirs, person, boxes, consistency)
         return PoseEvidence(chosen, world, weights, mask)
 
     return source
@@ -154,13 +153,14 @@ def choose_keypoints(
     found: np.ndarray,
     theirs: np.ndarray,
     person: np.ndarray,
-    sizes: np.ndarray | None = None,
+    boxes: np.ndarray | None = None,
     consistency: float | None = CONSISTENCY_SCALE,
 ) -> np.ndarray:
     """The 2D targets (N, 17, 3) from Thunder's keypoints `found` and BlazePose's `theirs`
     (`gated`) by `blazepose_source`'s keypoints option; a person not `person` keeps Thunder's.
-    With "average", `sizes` (N,) (each person box's longer side, pixels) and a `consistency`
-    scale, each averaged keypoint's confidence is multiplied by `agreement(...)`."""
+    With "average", the person `boxes` (N, 4) x, y, w, h pixels and a `consistency` scale, each
+    averaged keypoint's confidence is multiplied by `agreement(...)` (size: the box's longer
+    side)."""
     if choice == "blazepose":
         return np.where(person[:, None, None], theirs, found)
     if choice == "confident":
@@ -168,7 +168,8 @@ def choose_keypoints(
         return np.where(better[..., None], theirs, found)
     if choice == "average":
         averaged = average_keypoints(found, theirs)
-        if sizes is not None and consistency:
+        if boxes is not None and consistency:
+            sizes = np.asarray(boxes, np.float64)[:, 2:4].max(axis=1)
             averaged[..., 2] *= agreement(found, theirs, sizes, consistency)
         return averaged
     return found

@@ -13,6 +13,7 @@ from openhmr.inference.export import MESH_WRITERS
 from openhmr.inference.predictor import ASSETS, Predictor
 
 EXAMPLE_IMAGE = ASSETS / "astronaut.jpg"
+EXAMPLE_BOX = (40.0, 20.0, 430.0, 492.0)  # its person, x, y, w, h pixels (of 512 x 512)
 
 
 def parse_box(text: str) -> np.ndarray:

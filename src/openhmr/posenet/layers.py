@@ -14,6 +14,8 @@ twice float32's time per element), so the fused block is ~30% faster there.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -64,18 +66,24 @@ def _tracing() -> bool:
     )
 
 
+@functools.cache
+def _fused_op_available() -> bool:
+    """Whether this torch has oneDNN and its fused convolution op (the same for the process)."""
+    return torch.backends.mkldnn.is_available() and hasattr(
+        torch.ops.mkldnn, "_convolution_pointwise"
+    )
+
+
 def _fusable(layer: nn.Conv2d, x: torch.Tensor) -> bool:
     if not FUSE_ACTIVATIONS or x.device.type != "cpu" or x.dtype != layer.weight.dtype:
         return False
-    if _tracing():
+    if x.dtype not in (torch.float32, torch.bfloat16) or not _fused_op_available():
         return False
-    if x.dtype not in (torch.float32, torch.bfloat16) or not torch.backends.mkldnn.is_available():
+    if _tracing():
         return False
     if torch.is_grad_enabled() and (x.requires_grad or layer.weight.requires_grad):
         return False
-    if layer.padding_mode != "zeros" or isinstance(layer.padding, str):
-        return False
-    return hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+    return layer.padding_mode == "zeros" and not isinstance(layer.padding, str)
 
 
 def conv_act(layer: nn.Conv2d, x: torch.Tensor, activation: str = "relu6") -> torch.Tensor:

@@ -27,7 +27,7 @@ import numpy as np
 from openhmr.errors import OpenHMRError
 from openhmr.video.appearance import appearance
 from openhmr.video.smooth import TrackSeries, collect_tracks, smooth_track
-from openhmr.video.track import Tracker, TrackerConfig
+from openhmr.video.track import Tracker, TrackerConfig, in_frame, xywh_to_xyxy
 
 # the overlay video's container -> OpenCV fourcc: mp4v plays in desktop players, VP8 in WebM
 # in every browser (OpenCV's FFmpeg has no H.264 encoder)
@@ -128,12 +128,6 @@ def quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
-    """(N, 4) x, y, w, h -> x0, y0, x1, y1."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
-
-
 def draw_ids(image: np.ndarray, boxes: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Each box (N, 4 x0, y0, x1, y1) outlined with its id above it, in a colour per id."""
     out = np.ascontiguousarray(image)
@@ -179,19 +173,10 @@ def detect_and_track(
             if again is not None:
                 found = again(image, found, online.expected_boxes(MAX_MISSED))
         else:
-            found = as_detections(_carried(online.carried_boxes(), width, height), width, height)
+            found = as_detections(in_frame(online.carried_boxes(), width, height), width, height)
         people = predictor.predict_many([image], [found])[0] if len(found) else []
         frame = _frame_detections(people, image)
         yield frame, online.track(frame), people
-
-
-def _carried(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Track boxes (M, 4) x0, y0, x1, y1 -> the part of each inside the frame, x, y, w, h;
-    boxes left with under 8 px a side dropped."""
-    low = np.clip(boxes[:, :2], 0, [width, height])
-    high = np.clip(boxes[:, 2:], 0, [width, height])
-    keep = ((high - low) >= 8).all(axis=1)
-    return np.concatenate([low, high - low], axis=1)[keep]
 
 
 def smoothed_tracks(

@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from openhmr.fit.sources import CROP_MARGIN
 from openhmr.inference.detect import Detections
-from openhmr.video.track import iou, keypoint_similarity
+from openhmr.video.track import in_frame, iou, keypoint_similarity, xywh_to_xyxy
 
 MAX_MISSED = 5  # frames a track may have gone unmatched and still be looked for
 COVERED_IOU = 0.3  # an expected box matched to a detection this well is not looked at again
@@ -26,12 +27,12 @@ OKS_SIGMA = 0.1
 
 
 class Relook:
-    """callable(image, found, expected) -> found with the people found again appended."""
+    """callable(image, found, expected) -> found with the people found again appended.
+    MoveNet Thunder loads at the first box to read (a clip where no track goes missing
+    never loads it)."""
 
     def __init__(self) -> None:
-        from openhmr.posenet import MoveNet
-
-        self.thunder = MoveNet.pretrained("thunder")
+        self.thunder = None
 
     def __call__(self, image: np.ndarray, found: Detections, expected: np.ndarray) -> Detections:
         """image (H, W, 3) RGB uint8; found: the frame's detections (boxes x, y, w, h);
@@ -40,8 +41,10 @@ class Relook:
         candidates = uncovered(expected, found.boxes, width, height)
         if not len(candidates):
             return found
-        from openhmr.fit.sources import CROP_MARGIN
+        if self.thunder is None:
+            from openhmr.posenet import MoveNet
 
+            self.thunder = MoveNet.pretrained("thunder")
         readings = self.thunder.keypoints(image, candidates, margin=CROP_MARGIN)
         keep = [
             i
@@ -69,14 +72,10 @@ def uncovered(expected: np.ndarray, boxes: np.ndarray, width: int, height: int) 
     expected = np.asarray(expected, np.float64).reshape(-1, 4)
     free = np.ones(len(expected), dtype=bool)
     if len(expected) and len(boxes):
-        xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
-        overlap = iou(expected[:, None], xyxy[None])
+        overlap = iou(expected[:, None], xywh_to_xyxy(boxes)[None])
         rows, cols = linear_sum_assignment(-overlap)
         free[rows[overlap[rows, cols] >= COVERED_IOU]] = False
-    low = np.clip(expected[free, :2], 0, [width, height])
-    high = np.clip(expected[free, 2:], 0, [width, height])
-    keep = ((high - low) >= 8).all(axis=1)
-    return np.concatenate([low, high - low], axis=1)[keep]
+    return in_frame(expected[free], width, height)
 
 
 def same_person(reading: np.ndarray, found: Detections) -> bool:
@@ -89,8 +88,7 @@ def same_person(reading: np.ndarray, found: Detections) -> bool:
     points = reading[seen, :2]
     extent = np.concatenate([points.min(0), points.max(0)])
     if found.keypoints is None:
-        xyxy = np.concatenate([found.boxes[:, :2], found.boxes[:, :2] + found.boxes[:, 2:]], 1)
-        return bool((iou(extent[None], xyxy) > 0.5).any())
+        return bool((iou(extent[None], xywh_to_xyxy(found.boxes)) > 0.5).any())
     area = found.boxes[:, 2] * found.boxes[:, 3]
     for theirs, a in zip(found.keypoints, area, strict=True):
         both = seen & (theirs[:, 2] >= MIN_SCORE)

@@ -62,6 +62,21 @@ class _Track:
         return self.keypoints + shift
 
 
+def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) x, y, w, h -> x0, y0, x1, y1."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
+
+
+def in_frame(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Boxes (M, 4) x0, y0, x1, y1 (a track's expected place) -> the part of each inside the
+    frame, x, y, w, h; boxes left with under 8 px a side dropped."""
+    low = np.clip(boxes[:, :2], 0, [width, height])
+    high = np.clip(boxes[:, 2:], 0, [width, height])
+    keep = ((high - low) >= 8).all(axis=1)
+    return np.concatenate([low, high - low], axis=1)[keep]
+
+
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of boxes a (..., 4) and b (..., 4), broadcast."""
     inter = box_intersection(a, b)
