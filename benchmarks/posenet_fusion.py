@@ -18,23 +18,25 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, time_interleaved
+from posenet_precision import call as precision_call
 
 from openhmr import MoveNet
 from openhmr.posenet import layers
 from openhmr.posenet.blazepose import BlazePose
-from openhmr.posenet.precision import posenet_precision
 
 
 def call(net, x: torch.Tensor, dtype: torch.dtype | None, fuse: bool, **options):
-    def run():
+    """posenet_precision.py's timed call, with the fusion on or off for it."""
+    run = precision_call(net, x, dtype, **options)
+
+    def toggled():
         layers.FUSE_ACTIVATIONS = fuse
         try:
-            with torch.no_grad(), posenet_precision(dtype):
-                net(x, **options)
+            run()
         finally:
             layers.FUSE_ACTIVATIONS = True
 
-    return run
+    return toggled
 
 
 def main() -> None:
