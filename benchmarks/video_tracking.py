@@ -12,7 +12,10 @@ clips (else the built-in sampler). The per-frame estimates come from
 - `--estimator real`: the sequence rendered to frames (`openhmr.video.rendered`), then the
   pipeline of `openhmr demo FRAMES --track` on them (the checkpoint's predictor with the video
   detector, the online tracker, tracks of ≥ 5 detections smoothed); each detection is matched
-  to the true person it shows (`openhmr.video.evaluate.match_truth`). `--detector image`
+  to the true person it shows (`openhmr.video.evaluate.with_truth`: CLEAR MOT's matching,
+  a person keeps their track's detection while its box overlaps theirs by IoU >= 0.5, the
+  rest matched per frame by `match_truth`; the detector's recall matches per frame).
+  `--detector image`
   runs the image demo's detector (MultiPose at 256 px in a square, threshold 0.2, fallback)
   in the tiled pass instead, as `demo --track` did before `video_detector`.
 
@@ -42,7 +45,7 @@ from openhmr.body import load_body_model
 from openhmr.posenet.precision import PRECISIONS, precision_name
 from openhmr.video.evaluate import motion_metrics
 from openhmr.video.metrics import tracking_metrics
-from openhmr.video.pipeline import RELOOK
+from openhmr.video.pipeline import CLOSER, RELOOK
 from openhmr.video.smooth import collect_tracks, smooth_track
 from openhmr.video.synthetic import make_sequence, mocap_files, simulate_estimates
 from openhmr.video.track import TrackerConfig, track_frames
@@ -65,6 +68,7 @@ def simulated(body, seq, seed: int, sigma: float, trackers: list[TrackerConfig])
 def real(
     body, seq, seed: int, sigma: float, predictor, eval_body, folder: Path, backgrounds,
     trackers: list[TrackerConfig], detect_every: int = 1, relook: bool = RELOOK,
+    closer: int = CLOSER,
 ):  # fmt: skip
     """[(tracking, motion, extra text, detection counts)] with the real predictor on the
     rendered sequence, one per tracker configuration (the first is the pipeline's own pass;
@@ -81,7 +85,7 @@ def real(
     rendering = time.perf_counter() - start
     images, _, _ = open_frames(rendered.folder, seq.fps)
     estimates, ids = [], []
-    passes = detect_and_track(predictor, images, trackers[0], detect_every, relook)
+    passes = detect_and_track(predictor, images, trackers[0], detect_every, relook, closer)
     for frame, frame_ids, _ in passes:
         estimates.append(frame)
         ids.append(frame_ids)
@@ -96,7 +100,8 @@ def real(
     results = []
     for n, config in enumerate(trackers):
         again = ids if n == 0 else track_frames(estimates, config)
-        score = score_tracked(eval_body, seq, truthed, again, sigma, visible=visible)
+        held = with_truth(seq, estimates, again)  # CLEAR MOT: a match holds while it overlaps
+        score = score_tracked(eval_body, seq, held, again, sigma, visible=visible)
         extra = (
             f"; {visible.sum()} of {seq.visible.size} person-frames visible by pixels "
             f"({seq.visible.sum()} by boxes); per person coverage "
@@ -153,6 +158,14 @@ def main() -> None:
         "on by default, as demo --track)",
     )
     parser.add_argument(
+        "--closer",
+        type=int,
+        default=CLOSER,
+        metavar="N",
+        help="real: read crops about the people found again every N-th frame "
+        f"(openhmr.video.closer; 0: never; default {CLOSER}, as demo --track)",
+    )
+    parser.add_argument(
         "--render-dir", default=None, help="real: keep the frames in DIR/seed<N> (else deleted)"
     )
     parser.add_argument(
@@ -192,6 +205,7 @@ def main() -> None:
         print(
             f"real predictor ({args.checkpoint}, body {body_name}, {args.detector} detector "
             f"every {args.detect_every} frames{'' if args.relook else ', no relook'}, "
+            f"closer look every {args.closer} frames, "
             f"{precision_name(predictor.compute_dtype)}) "
             f"on {folder}"
         )
@@ -204,7 +218,7 @@ def main() -> None:
         if args.estimator == "real":
             results = real(
                 body, seq, seed, args.sigma, predictor, eval_body, folder, backgrounds, trackers,
-                args.detect_every, args.relook,
+                args.detect_every, args.relook, args.closer,
             )  # fmt: skip
         else:
             results = simulated(body, seq, seed, args.sigma, trackers)

@@ -4,11 +4,14 @@ output must get right even on a 10-frame clip of two people."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from openhmr.body import load_body_model
 from openhmr.errors import OpenHMRError
+from openhmr.video.metrics import tracking_metrics
 from openhmr.video.rendered import render_sequence
 from openhmr.video.synthetic import make_sequence
 from openhmr.video.track import iou
@@ -133,6 +136,53 @@ def test_match_truth_finds_each_person_and_nobody_for_a_stray_box(walk):
     assert match_truth(walk, f, shifted[None], walk.keypoints[1:, f])[0] == 1
     with pytest.raises(OpenHMRError, match=r"visible: expected \(2, 150\)"):
         score_tracked(None, walk, [], [], visible=np.ones((1, 1), bool))
+
+
+def _shown(sequence, frames, order_at):
+    """Detections showing each person exactly (boxes, keypoints), tracks 10 and 11 following
+    persons 0 and 1; order_at(f): which person each of the two detections shows at f."""
+    from openhmr.video.synthetic import FrameEstimates
+
+    estimates = []
+    for f in frames:
+        order = np.array(order_at(f))
+        points = np.concatenate([sequence.keypoints[order, f], np.ones((2, 19, 1))], -1)
+        zeros = np.zeros((2, 24, 3))
+        estimates.append(
+            FrameEstimates(sequence.boxes[order, f], points, zeros, np.zeros((2, 10)),
+                           np.zeros((2, 3)), np.full(2, -1))
+        )  # fmt: skip
+    return estimates
+
+
+def test_clear_mot_matching_keeps_a_track_on_a_person_it_still_overlaps(walk):
+    """Two people in nearly the same box: a frame where the detections' boxes and keypoints
+    fit the other person better is a switch frame by frame, but not with the tracks' ids
+    (CLEAR MOT keeps a match whose boxes still overlap by IoU >= 0.5). People apart whose
+    tracks truly trade places are switches either way."""
+    from openhmr.video.evaluate import with_truth
+
+    frames = range(10)
+    near = dataclasses.replace(walk, boxes=walk.boxes.copy(), keypoints=walk.keypoints.copy())
+    near.boxes[1] = near.boxes[0] + np.array([2.0, 5.0, 2.0, 0.0])  # IoU over 0.8
+    near.keypoints[1] = near.keypoints[0] + np.array([3.0, 2.0])
+    assert (iou(near.boxes[0, :10], near.boxes[1, :10]) > 0.8).all()
+    estimates = _shown(near, frames, lambda f: [1, 0] if f == 5 else [0, 1])
+    ids = [np.array([10, 11])] * len(frames)
+    visible = np.ones((2, 10), bool)
+
+    def switches(truthed) -> int:
+        return tracking_metrics([e.truth for e in truthed], ids, visible).switches
+
+    frame_by_frame = with_truth(near, estimates)
+    assert frame_by_frame[5].truth.tolist() == [1, 0] and switches(frame_by_frame) == 4
+    held = with_truth(near, estimates, ids)
+    assert all(e.truth.tolist() == [0, 1] for e in held) and switches(held) == 0
+    # apart (boxes disjoint): from frame 5 on the tracks follow the other person
+    apart = _shown(walk, frames, lambda f: [1, 0] if f >= 5 else [0, 1])
+    assert (iou(walk.boxes[0, :10], walk.boxes[1, :10]) == 0).all()
+    truthed = with_truth(walk, apart, ids)
+    assert truthed[5].truth.tolist() == [1, 0] and switches(truthed) == 2
 
 
 def test_real_pipeline_tracks_rendered_people(clip, tmp_path):

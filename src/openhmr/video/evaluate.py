@@ -19,6 +19,7 @@ from openhmr.video.synthetic import FrameEstimates, SyntheticSequence, box_area,
 from openhmr.video.track import iou, keypoint_similarity
 
 MIN_MATCH_IOU = 0.25  # a detection shows a person only if its box overlaps theirs this much
+KEEP_MATCH_IOU = 0.5  # with track ids: a person keeps last frame's track while boxes overlap so
 FILLED_MATCH_IOU = 0.5  # a filled frame shows the track's person if the boxes overlap so much
 TORSO = [2, 3, 8, 9]  # cocoplus hips and shoulders
 
@@ -87,7 +88,11 @@ def motion_metrics(
 
 
 def match_truth(
-    sequence: SyntheticSequence, frame: int, boxes: np.ndarray, keypoints: np.ndarray
+    sequence: SyntheticSequence,
+    frame: int,
+    boxes: np.ndarray,
+    keypoints: np.ndarray,
+    people: np.ndarray | None = None,
 ) -> np.ndarray:
     """(N,) the true person each of a frame's N detections shows (−1: nobody).
 
@@ -95,11 +100,13 @@ def match_truth(
     keypoints (the sequence's keypoint set, or the boxes alone decide). The people whose
     true box overlaps the frame are matched one to one (Hungarian) by the mean of box IoU
     and keypoint similarity (OKS-style, σ 0.1 of the true box's sqrt area); a pair whose
-    IoU is under MIN_MATCH_IOU never matches."""
+    IoU is under MIN_MATCH_IOU never matches. people: the candidates (default: everyone)."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     width, height = sequence.size
     truth_boxes = sequence.boxes[:, frame]  # P x 4
     in_view = np.flatnonzero(box_intersection(truth_boxes, np.array([0, 0, width, height])) > 0)
+    if people is not None:
+        in_view = np.intersect1d(in_view, people)
     found = np.full(len(boxes), -1, dtype=np.int64)
     if not len(boxes) or not len(in_view):
         return found
@@ -119,20 +126,36 @@ def match_truth(
     return found
 
 
-def with_truth(sequence: SyntheticSequence, estimates) -> list[FrameEstimates]:
+def with_truth(sequence: SyntheticSequence, estimates, ids=None) -> list[FrameEstimates]:
     """Per-frame estimates (objects with boxes (N, 4), keypoints (N, K, 3), pose, betas,
-    transl, e.g. `openhmr.video.pipeline.FrameDetections`) with `match_truth`'s person each."""
-    return [
-        FrameEstimates(
-            e.boxes,
-            e.keypoints,
-            e.pose,
-            e.betas,
-            e.transl,
-            match_truth(sequence, f, e.boxes, e.keypoints),
-        )
-        for f, e in enumerate(estimates)
-    ]
+    transl, e.g. `openhmr.video.pipeline.FrameDetections`) with `match_truth`'s person each.
+
+    ids: per frame (N,) track ids, or None (each frame on its own). With ids the match is
+    CLEAR MOT's (Bernardin and Stiefelhagen, 2008): a person whose last matched track
+    has a detection whose box still overlaps theirs by IoU ≥ `KEEP_MATCH_IOU` keeps it, and
+    only the rest are matched afresh. Two people in nearly the same box (one right behind the
+    other) otherwise trade detections from frame to frame on small keypoint differences, and
+    a tracker that follows each of them steadily would be charged with switches."""
+    out = []
+    holds: dict[int, int] = {}  # person -> their track id when last matched
+    for f, e in enumerate(estimates):
+        boxes = np.asarray(e.boxes, dtype=np.float64).reshape(-1, 4)
+        keypoints = np.asarray(e.keypoints)
+        truth = np.full(len(boxes), -1, dtype=np.int64)
+        if ids is not None and holds:
+            where = {int(t): k for k, t in enumerate(ids[f])}
+            for person, track in holds.items():
+                k = where.get(track)
+                if k is not None and iou(boxes[k], sequence.boxes[person, f]) >= KEEP_MATCH_IOU:
+                    truth[k] = person
+        rest = np.flatnonzero(truth < 0)
+        free = np.setdiff1d(np.arange(sequence.boxes.shape[0]), truth[truth >= 0])
+        if len(rest):
+            truth[rest] = match_truth(sequence, f, boxes[rest], keypoints[rest], people=free)
+        if ids is not None:
+            holds.update((int(p), int(t)) for p, t in zip(truth, ids[f], strict=True) if p >= 0)
+        out.append(FrameEstimates(boxes, e.keypoints, e.pose, e.betas, e.transl, truth))
+    return out
 
 
 @dataclass(frozen=True)
