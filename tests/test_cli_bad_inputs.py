@@ -271,6 +271,8 @@ TABLE: list[tuple[str, str]] = [
     ("demo --track --fps nan --out {out}/d", "--fps: expected a number > 0, got nan"),
     ("demo {in}/no_images --track --out {out}/d", "no images in the folder"),
     ("demo {in}/photo.jpg --fbx --out {out}/d", "--fbx: expected --track too"),
+    ("demo {in}/photo.jpg --look-closer 4 --out {out}/d", "--look-closer: expected --track"),
+    ("demo --track --look-closer -1 --out {out}/d", "--look-closer: expected an integer ≥ 0"),
     ("demo --track --blender-python python3 --out {out}/d", "--blender-python: expected --fbx"),
     (
         "demo {in}/frames --track --fbx --blender-python {in}/missing --out {out}/d",

@@ -79,6 +79,16 @@ def add_parser(commands: Commands) -> None:
         "--fps", type=float, help="with --track: frame rate, > 0 (default: the video's; 30)"
     )
     parser.add_argument(
+        "--look-closer",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --track: read MultiPose again on crops about everyone found every N-th "
+        "frame, and every frame about people whose boxes touch and tracks the detector "
+        "missed, to find people behind others (0: never; default 8; costs speed, "
+        "docs/video.md)",
+    )
+    parser.add_argument(
         "--fbx",
         action="store_true",
         help="with --track: also write the animated tracks as <stem>_tracks.fbx through "
@@ -105,6 +115,10 @@ def _check_args(args: argparse.Namespace) -> None:
         check_number("--fps", args.fps, above=0)
     if args.fbx and not args.track:
         raise OpenHMRError("--fbx: expected --track too (FBX holds the tracks' animation)")
+    if args.look_closer is not None:
+        if not args.track:
+            raise OpenHMRError("--look-closer: expected --track too")
+        check_count("--look-closer", args.look_closer, minimum=0)
     if args.blender_python is not None and not args.fbx:
         raise OpenHMRError("--blender-python: expected --fbx too")
     if args.orientations is not None:
@@ -153,6 +167,6 @@ def _run_track(args: argparse.Namespace) -> None:
     summary = run_track_command(
         args.input, args.checkpoint, args.body_model, args.out, args.device, args.batch_size,
         args.focal, fps=args.fps, orientations=args.orientations, fbx=args.fbx,
-        blender_python=args.blender_python, precision=args.precision,
+        blender_python=args.blender_python, precision=args.precision, closer=args.look_closer,
     )  # fmt: skip
     print(f"{summary_line(summary, args.out)}; {counted(summary.tracks, 'tracks')}")

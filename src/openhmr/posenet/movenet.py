@@ -331,3 +331,47 @@ class MoveNet(nn.Module):
         keypoints[..., :2] /= scale
         boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
         return PoseDetections(boxes, scores[keep], keypoints)
+
+    @torch.no_grad()
+    def detect_in_boxes(
+        self,
+        image: np.ndarray,
+        boxes: np.ndarray,
+        threshold: float = 0.2,
+        size: int | None = None,
+        margin: float = 1.0,
+        batch_size: int = 8,
+    ) -> list[PoseDetections]:
+        """Everyone in a square crop about each box (MultiPose): image (H, W, 3) uint8 RGB,
+        boxes (N, 4) x, y, w, h pixels; each crop is the square about the box's centre with
+        side margin × its longer side, resampled to `size` (default `input_size`, rounded up
+        to a multiple of 32), the crops read in batches -> per box, `PoseDetections` of the
+        people scoring at least `threshold`, best first, in image pixels. Two people one
+        mostly behind the other, found as one at the frame's scale, often come apart in a
+        crop of the pair (docs/video.md, "Looking closer")."""
+        image = check_image(image)
+        if not self.spec.multi_person:
+            raise OpenHMRError(f"MoveNet {self.variant} finds one person: use 'multipose'")
+        boxes = check_boxes(boxes, image.shape[1], image.shape[0])
+        if not np.isfinite(margin) or margin <= 0:
+            raise OpenHMRError(f"MoveNet detect_in_boxes: margin must be > 0, got {margin}")
+        side = int(np.ceil((size or self.input_size) / 32) * 32)
+        centres, sides = boxes[:, :2] + boxes[:, 2:] / 2, boxes[:, 2:] * margin
+        crops, to_image = square_crops(image, np.concatenate([centres - sides / 2, sides], 1), side)
+        like = self._parameters_like()
+        found = []
+        for start in range(0, len(crops), batch_size):
+            batch = torch.from_numpy(crops[start : start + batch_size]).to(like.device)
+            outputs = self.decode_multi(self(batch.permute(0, 3, 1, 2).to(like.dtype)))
+            found.extend(zip(*(t.double().cpu().numpy() for t in outputs), strict=True))
+        people = []
+        for (keypoints, corners, scores), (a, bx, by) in zip(found, to_image, strict=True):
+            keep = np.flatnonzero(scores >= threshold)
+            keep = keep[np.argsort(-scores[keep], kind="stable")]
+            keypoints, corners = keypoints[keep], corners[keep] * a + np.array([bx, by, bx, by])
+            keypoints[..., :2] = keypoints[..., :2] * a + np.array([bx, by])
+            wh = corners[:, 2:] - corners[:, :2]
+            people.append(
+                PoseDetections(np.concatenate([corners[:, :2], wh], 1), scores[keep], keypoints)
+            )
+        return people

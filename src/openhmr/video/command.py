@@ -23,11 +23,12 @@ def run_track_command(
     fbx: bool = False,
     blender_python: str | None = None,
     precision: str = "auto",
+    closer: int | None = None,
 ) -> TrackedSummary:
     """Check the input (a video or a folder of frames; the frame rate) and, with fbx, find
     a Python with bpy (`openhmr.video.fbx.blender_python`, from blender_python if given), then
     load the predictor with the video detector (`openhmr.video.tiles.video_detector`) and run
-    `run_tracked`."""
+    `run_tracked` (closer: its look closer every n-th frame; None: its default)."""
     from openhmr.inference.demo import input_kind
 
     if input_path is None:
@@ -44,7 +45,10 @@ def run_track_command(
     predictor = tracking_predictor(
         checkpoint, body_model, device, batch_size, focal_length, orientations, precision
     )
-    return run_tracked(predictor, path, out, fps=fps, progress=progress, fbx_python=fbx_python)
+    extra = {} if closer is None else {"closer": closer}
+    return run_tracked(
+        predictor, path, out, fps=fps, progress=progress, fbx_python=fbx_python, **extra
+    )
 
 
 def tracking_predictor(

@@ -65,6 +65,8 @@ class FrameDetections:
 
 DETECT_EVERY = 1  # run_tracked's default: the detector on every n-th frame (docs/video.md)
 RELOOK = True  # run_tracked's default: recent tracks the detector missed are read again
+CLOSER = 8  # run_tracked's default: MultiPose on crops about everyone every n-th frame
+# (`openhmr.video.closer.CLOSER_EVERY`; crowded people and missed tracks: every frame)
 
 
 def check_fps(fps: float, source: str) -> float:
@@ -147,6 +149,7 @@ def detect_and_track(
     tracker: TrackerConfig | None = None,
     detect_every: int = DETECT_EVERY,
     relook: bool = RELOOK,
+    closer: int = CLOSER,
 ) -> Iterator[tuple[FrameDetections, np.ndarray, list]]:
     """The per-frame pass of `run_tracked`: for each RGB image (H, W, 3) in order, everyone
     the predictor's detector finds, their bodies (`FrameDetections`), their track ids (N,)
@@ -155,21 +158,28 @@ def detect_and_track(
     first, n + 1-th, ...); the frames between read each person at their track's predicted
     box (`Tracker.carried_boxes`: the tracks matched in the frame before), so a new person
     is found up to n - 1 frames late. relook: where a recent track has no detection, read
-    its expected box again with MoveNet Thunder (`openhmr.video.relook.Relook`)."""
+    its expected box again with MoveNet Thunder (`openhmr.video.relook.Relook`). closer:
+    read MultiPose again on crops about each detection every n-th frame, and every frame
+    about each detection whose box touches another's and each recent track with no
+    detection (`openhmr.video.closer.CloserLook`; 0: never), for people behind others;
+    before the relook."""
     from openhmr.inference.predictor import as_detections
+    from openhmr.video.closer import CloserLook
+    from openhmr.video.relook import MAX_MISSED, Relook
 
     if detect_every < 1:
         raise OpenHMRError(f"detect every: expected a whole number ≥ 1, got {detect_every}")
+    if closer < 0:
+        raise OpenHMRError(f"closer: expected a whole number ≥ 0, got {closer}")
     online = Tracker(tracker)
-    again = None
-    if relook:
-        from openhmr.video.relook import MAX_MISSED, Relook
-
-        again = Relook()
+    look = CloserLook(every=closer) if closer else None
+    again = Relook() if relook else None
     for f, image in enumerate(images):
         height, width = image.shape[:2]
         if f % detect_every == 0:
             found = as_detections(predictor.detect(image), width, height)
+            if look is not None:
+                found = look(image, found, online.expected_boxes(MAX_MISSED), f)
             if again is not None:
                 found = again(image, found, online.expected_boxes(MAX_MISSED))
         else:
@@ -215,6 +225,7 @@ def run_tracked(
     fbx_python: str | None = None,
     detect_every: int = DETECT_EVERY,
     relook: bool = RELOOK,
+    closer: int = CLOSER,
 ) -> TrackedSummary:
     """Detect, predict, track, smooth and write (module docstring). predictor: an
     `openhmr.inference.predictor.Predictor`; sigma: smoothing in frames; tracks with fewer
@@ -224,7 +235,8 @@ def run_tracked(
     stage "tracking" (first pass) then "drawing" (the overlay); fbx_python: a Python with bpy
     (`openhmr.video.fbx.blender_python`) to also write ``<stem>_tracks.fbx``, or None;
     detect_every: the detector runs on every n-th frame; relook: tracks the detector missed
-    are read again (both `detect_and_track`)."""
+    are read again; closer: crops about the people found are read again every n-th frame
+    (all three `detect_and_track`)."""
     from tqdm import tqdm
 
     from openhmr.video.gltf import write_animated_glb
@@ -247,7 +259,7 @@ def run_tracked(
     bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr)
     try:
         for frame, frame_ids, people in detect_and_track(
-            predictor, _at_most(frames, max_frames, path), tracker, detect_every, relook
+            predictor, _at_most(frames, max_frames, path), tracker, detect_every, relook, closer
         ):
             estimates.append(frame)
             ids.append(frame_ids)
