@@ -178,3 +178,10 @@ def test_crowded_boxes_are_those_touching_another():
     # the first two overlap; the last two only share an edge
     assert crowded(boxes).tolist() == [True, True, False, False]
     assert crowded(np.zeros((0, 4))).tolist() == []
+
+
+def test_the_pipeline_default_is_the_looks():
+    from openhmr.video.closer import CLOSER_EVERY
+    from openhmr.video.pipeline import CLOSER
+
+    assert CLOSER == CLOSER_EVERY == CloserLook().every
