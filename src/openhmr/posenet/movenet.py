@@ -14,6 +14,7 @@ MultiPose 1.5 (any size, multiple of 32). Keypoints in COCO order (`COCO_KEYPOIN
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -278,19 +279,11 @@ class MoveNet(nn.Module):
         orientations: read each crop 1, 2 or 4 ways up (`read_turned`)."""
         turns = turns_of(orientations)
         image = check_image(image)
-        boxes = check_boxes(boxes, image.shape[1], image.shape[0])
-        if not np.isfinite(margin) or margin <= 0:
-            raise OpenHMRError(f"MoveNet keypoints: margin must be > 0, got {margin}")
-        centres, sides = boxes[:, :2] + boxes[:, 2:] / 2, boxes[:, 2:] * margin
-        boxes = np.concatenate([centres - sides / 2, sides], axis=1)
-        size = self.input_size
-        crops, to_image = square_crops(image, boxes, size)
-        like = self._parameters_like()
-        out = []
-        for start in range(0, len(crops), batch_size):
-            batch = torch.from_numpy(crops[start : start + batch_size]).to(like.device)
-            batch = batch.permute(0, 3, 1, 2).to(like.dtype)
-            out.append(self.read_turned(batch, turns).double().cpu().numpy())
+        crops, to_image = self._crops(image, boxes, margin, self.input_size, "keypoints")
+        out = [
+            self.read_turned(batch, turns).double().cpu().numpy()
+            for batch in self._batches(crops, batch_size)
+        ]
         points = np.concatenate(out) if out else np.zeros((0, 17, 3))
         points[..., :2] = points[..., :2] * to_image[:, None, :1] + to_image[:, None, 1:]
         return points
@@ -312,8 +305,7 @@ class MoveNet(nn.Module):
         image = check_image(image)
         if not self.spec.multi_person:
             raise OpenHMRError(f"MoveNet {self.variant} finds one person: use 'multipose'")
-        if size is not None and not (isinstance(size, int) and size >= 32):
-            raise OpenHMRError(f"MoveNet detect: size must be a whole number >= 32, got {size!r}")
+        check_size(size, "detect")
         side = int(np.ceil((size or self.input_size) / 32) * 32)
         if square:
             canvas, scale = letterbox(image, side)
@@ -324,13 +316,7 @@ class MoveNet(nn.Module):
         keypoints, corners, scores = (
             t[0].double().cpu().numpy() for t in self.decode_multi(self(batch))
         )
-        keep = np.flatnonzero(scores >= threshold)
-        keep = keep[np.argsort(-scores[keep], kind="stable")]
-        scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (2,))  # x, y
-        keypoints, corners = keypoints[keep], corners[keep] / np.tile(scale, 2)
-        keypoints[..., :2] /= scale
-        boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
-        return PoseDetections(boxes, scores[keep], keypoints)
+        return _people(keypoints, corners, scores, threshold, scale, np.zeros(2))
 
     @torch.no_grad()
     def detect_in_boxes(
@@ -352,26 +338,60 @@ class MoveNet(nn.Module):
         image = check_image(image)
         if not self.spec.multi_person:
             raise OpenHMRError(f"MoveNet {self.variant} finds one person: use 'multipose'")
+        check_size(size, "detect_in_boxes")
+        side = int(np.ceil((size or self.input_size) / 32) * 32)
+        crops, to_image = self._crops(image, boxes, margin, side, "detect_in_boxes")
+        found = []
+        for batch in self._batches(crops, batch_size):
+            outputs = self.decode_multi(self(batch))
+            found.extend(zip(*(t.double().cpu().numpy() for t in outputs), strict=True))
+        return [
+            _people(keypoints, corners, scores, threshold, 1.0 / a, np.array([bx, by]))
+            for (keypoints, corners, scores), (a, bx, by) in zip(found, to_image, strict=True)
+        ]
+
+    def _crops(
+        self, image: np.ndarray, boxes: np.ndarray, margin: float, side: int, caller: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The checked boxes (N, 4) x, y, w, h made square about their centres (side margin ×
+        the longer side) -> `square_crops` at `side` px: crops (N, side, side, 3) and their
+        (N, 3) a, bx, by (image = a · crop + b)."""
         boxes = check_boxes(boxes, image.shape[1], image.shape[0])
         if not np.isfinite(margin) or margin <= 0:
-            raise OpenHMRError(f"MoveNet detect_in_boxes: margin must be > 0, got {margin}")
-        side = int(np.ceil((size or self.input_size) / 32) * 32)
+            raise OpenHMRError(f"MoveNet {caller}: margin must be > 0, got {margin}")
         centres, sides = boxes[:, :2] + boxes[:, 2:] / 2, boxes[:, 2:] * margin
-        crops, to_image = square_crops(image, np.concatenate([centres - sides / 2, sides], 1), side)
+        return square_crops(image, np.concatenate([centres - sides / 2, sides], axis=1), side)
+
+    def _batches(self, crops: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
+        """Crops (N, S, S, 3) uint8 -> (B, 3, S, S) tensors of at most batch_size, on the
+        network's device and dtype."""
         like = self._parameters_like()
-        found = []
         for start in range(0, len(crops), batch_size):
             batch = torch.from_numpy(crops[start : start + batch_size]).to(like.device)
-            outputs = self.decode_multi(self(batch.permute(0, 3, 1, 2).to(like.dtype)))
-            found.extend(zip(*(t.double().cpu().numpy() for t in outputs), strict=True))
-        people = []
-        for (keypoints, corners, scores), (a, bx, by) in zip(found, to_image, strict=True):
-            keep = np.flatnonzero(scores >= threshold)
-            keep = keep[np.argsort(-scores[keep], kind="stable")]
-            keypoints, corners = keypoints[keep], corners[keep] * a + np.array([bx, by, bx, by])
-            keypoints[..., :2] = keypoints[..., :2] * a + np.array([bx, by])
-            wh = corners[:, 2:] - corners[:, :2]
-            people.append(
-                PoseDetections(np.concatenate([corners[:, :2], wh], 1), scores[keep], keypoints)
-            )
-        return people
+            yield batch.permute(0, 3, 1, 2).to(like.dtype)
+
+
+def check_size(size: int | None, caller: str) -> None:
+    """A MultiPose input side: None (the network's own) or a whole number ≥ 32."""
+    if size is not None and not (isinstance(size, int) and size >= 32):
+        raise OpenHMRError(f"MoveNet {caller}: size must be a whole number >= 32, got {size!r}")
+
+
+def _people(
+    keypoints: np.ndarray,
+    corners: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    scale: float | np.ndarray,
+    offset: np.ndarray,
+) -> PoseDetections:
+    """One input's decoded people (keypoints (6, 17, 3), corners (6, 4) x0, y0, x1, y1 and
+    scores (6,), input pixels) -> those scoring at least threshold, best first, in image
+    pixels: image = input / scale + offset (scale: one or x, y)."""
+    keep = np.flatnonzero(scores >= threshold)
+    keep = keep[np.argsort(-scores[keep], kind="stable")]
+    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (2,))  # x, y
+    keypoints, corners = keypoints[keep], corners[keep] / np.tile(scale, 2) + np.tile(offset, 2)
+    keypoints[..., :2] = keypoints[..., :2] / scale + offset
+    boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
+    return PoseDetections(boxes, scores[keep], keypoints)

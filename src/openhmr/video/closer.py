@@ -25,7 +25,9 @@ import numpy as np
 
 from openhmr.inference.detect import Detections
 from openhmr.video.relook import MIN_KEYPOINTS, MIN_SCORE, same_person, uncovered
+from openhmr.video.synthetic import box_intersection
 from openhmr.video.tiles import VIDEO_INPUT_PX
+from openhmr.video.track import xywh_to_xyxy
 
 CLOSER_EVERY = 8  # frames between looks about every detection (crowded ones: each frame)
 CLOSER_SIZE = 224  # MultiPose's input side for a crop (256 found no more on seed 200)
@@ -106,9 +108,8 @@ class CloserLook:
 
 def crowded(boxes: np.ndarray) -> np.ndarray:
     """(N,) bool: the box (N, 4 x, y, w, h) overlaps another one."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    low, high = boxes[:, :2], boxes[:, :2] + boxes[:, 2:]
-    meet = (np.minimum(high[:, None], high[None]) > np.maximum(low[:, None], low[None])).all(-1)
+    corners = xywh_to_xyxy(boxes)
+    meet = box_intersection(corners[:, None], corners[None]) > 0
     np.fill_diagonal(meet, False)
     return meet.any(1)
 

@@ -178,10 +178,11 @@ def detect_and_track(
         height, width = image.shape[:2]
         if f % detect_every == 0:
             found = as_detections(predictor.detect(image), width, height)
+            expected = online.expected_boxes(MAX_MISSED)
             if look is not None:
-                found = look(image, found, online.expected_boxes(MAX_MISSED), f)
+                found = look(image, found, expected, f)
             if again is not None:
-                found = again(image, found, online.expected_boxes(MAX_MISSED))
+                found = again(image, found, expected)
         else:
             found = as_detections(in_frame(online.carried_boxes(), width, height), width, height)
         people = predictor.predict_many([image], [found])[0] if len(found) else []
