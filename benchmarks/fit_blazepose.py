@@ -177,8 +177,8 @@ def targets(
     keypoints were cached with confidence 0); with `index`, "average" weighs the two readings'
     agreement as the source does (on the index's person boxes)."""
     person = (data["blazepose"][..., 2] > 0).any(-1)
-    sizes = None if index is None else person_boxes(index)[:, 2:4].max(axis=1)
-    return choose_keypoints(choice, data["thunder"], data["blazepose"], person, sizes, consistency)
+    boxes = None if index is None else person_boxes(index)
+    return choose_keypoints(choice, data["thunder"], data["blazepose"], person, boxes, consistency)
 
 
 def pa_mpjpe_12(pred: np.ndarray, index) -> float:
