@@ -25,6 +25,14 @@ from openhmr.model.movenet_encoder import (
 )
 from openhmr.model.regressor import build_regressor
 from openhmr.model.resnet import BACKBONES, build_backbone
+from openhmr.model.views import (
+    average_params,
+    params_back,
+    reads_flipped,
+    view_features,
+    view_list,
+    views_problem,
+)
 from openhmr.posenet.movenet import ORIENTATIONS, turns_of
 
 NORMALIZATIONS = ("symmetric", "imagenet", "pixels")
@@ -55,7 +63,10 @@ class HMRConfig:
     also reads where the body at Θ_t projects against the pose network's keypoints in φ:
     per COCO-17 keypoint, keypoint − projection in crop coordinates, zero where the keypoint
     scores below `UNSEEN_SCORE`; needs a MoveNet encoder whose φ holds keypoints, the "hmr"
-    head and a body model attached, whose keypoints name the COCO-17 points).
+    head and a body model attached, whose keypoints name the COCO-17 points); views: what an
+    evaluating network (not in training mode) reads and averages: "one" (φ as trained),
+    "mirror", "mirror-turns", "flip", "flip-turns" (`openhmr.model.views`; a test-time choice,
+    no weights change).
     """
 
     backbone: str = "resnet50"
@@ -68,6 +79,7 @@ class HMRConfig:
     features: str = "pooled"
     orientations: int = 1
     feedback: str = "none"
+    views: str = "one"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +126,7 @@ class HMR(nn.Module):
         features: str = "pooled",
         orientations: int = 1,
         feedback: str = "none",
+        views: str = "one",
         body_model: BodyModel | None = None,
         pretrained_encoder: bool = True,
     ) -> None:
@@ -128,12 +141,14 @@ class HMR(nn.Module):
             raise OpenHMRError(f"iterations: expected ≥ 1, got {iterations}")
         if image_size < 32:
             raise OpenHMRError(f"image_size: expected ≥ 32, got {image_size}")
-        problem = feedback_problem(feedback, backbone, head, features)
+        problem = feedback_problem(feedback, backbone, head, features) or views_problem(
+            views, backbone, head, features
+        )
         if problem is not None:
             raise OpenHMRError(": ".join(problem))
         self.config = HMRConfig(
             backbone, head, width, hidden, iterations, normalization, image_size, features,
-            orientations, feedback,
+            orientations, feedback, views,
         )  # fmt: skip
         self.encoder = build_encoder(
             backbone, width, features, image_size, pretrained_encoder, orientations
@@ -168,6 +183,16 @@ class HMR(nn.Module):
         self.config = replace(c, orientations=orientations)
         return self
 
+    def set_views(self, views: str) -> HMR:
+        """Read and average `views` from now on when evaluating (`HMRConfig.views`,
+        `openhmr.model.views`; no weights change). Returns the model."""
+        c = self.config
+        problem = views_problem(views, c.backbone, c.head, c.features)
+        if problem is not None:
+            raise OpenHMRError(": ".join(problem))
+        self.config = replace(c, views=views)
+        return self
+
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """RGB images with values in [0, 1] (B, 3, H, W) -> this network's input convention."""
         if self.config.normalization == "symmetric":
@@ -182,13 +207,42 @@ class HMR(nn.Module):
         """images (B, 3, H, W) -> the head's raw parameters for every iteration, each (B, P)."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise OpenHMRError(f"images: expected (B, 3, H, W), got {tuple(images.shape)}")
+        if reads_flipped(self.config.views) and not self.training:
+            features, flipped = self.encoder(torch.cat([images, images.flip(3)])).chunk(2)
+            return self._regress_views(features, flipped)
         return self.regress_features(self.encoder(images))
 
     def regress_features(self, features: torch.Tensor) -> list[torch.Tensor]:
-        """φ (B, D) computed beforehand (a frozen encoder's cache) -> as `regress`."""
+        """φ (B, D) computed beforehand (a frozen encoder's cache) -> as `regress` (the
+        views of φ when evaluating; "flip" views read no mirrored crop here)."""
+        if self.config.views != "one" and not self.training:
+            return self._regress_views(features)
+        return self._regress_once(features)
+
+    def _regress_once(self, features: torch.Tensor) -> list[torch.Tensor]:
         if self.config.feedback == "none":
             return self.regressor(features)
         return self.regressor(features, lambda theta: self.keypoint_feedback(features, theta))
+
+    def _regress_views(
+        self, features: torch.Tensor, flipped: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
+        """φ (B, D) (and φ of the mirrored crop) -> each iteration's Θ averaged over the
+        views, in one regressor call on all of them."""
+        readings = [(features, False)] + ([] if flipped is None else [(flipped, True)])
+        inputs, backs = [], []
+        for reading, was_flipped in readings:
+            for mirror, turn in view_list(self.config.views):
+                inputs.append(view_features(reading, self.config.features, mirror, turn))
+                backs.append((mirror != was_flipped, turn))
+        out = []
+        for params in self._regress_once(torch.cat(inputs)):
+            views = [
+                params_back(chunk.float(), mirror, turn)
+                for chunk, (mirror, turn) in zip(params.chunk(len(backs)), backs, strict=True)
+            ]
+            out.append(average_params(torch.stack(views)).to(params.dtype))
+        return out
 
     def keypoint_feedback(self, features: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """φ (B, D), Θ_t (B, 85) -> (B, 34): per COCO-17 keypoint of φ, its x, y minus where
