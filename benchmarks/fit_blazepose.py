@@ -6,7 +6,8 @@
         [--config NAME:KEY=VALUE,KEY=VALUE ...] [--speed 5] [--json out/fit_blazepose.json]
 
 Per data set (a record index: LSP-extended's held-out split for 2D PCK, `openhmr synth`
-splits for 3D), once, cached under --cache: the bundled default model's predictions; MoveNet
+splits for 3D), once, cached under --cache: the regressor's predictions (one file per
+checkpoint and --views); MoveNet
 Thunder's keypoints on each row's person box (as `--refine movenet`); BlazePose (`--variant`)
 on the crop Thunder's keypoints place: its COCO-17 2D landmarks, world landmarks, visibility,
 pose flag and mask (in the row's evaluation crop, 64²); the seconds each took. On a 2D split,
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import sys
 import time
@@ -64,6 +66,7 @@ from openhmr.geometry.procrustes import procrustes_align
 from openhmr.inference.predictor import DEFAULT_MODEL
 from openhmr.model import load_checkpoint
 from openhmr.model.checkpoint import trained_body_model
+from openhmr.model.views import VIEWS
 from openhmr.posenet import BlazePose, MoveNet
 from openhmr.train.features import weights_fingerprint
 
@@ -112,25 +115,38 @@ def predicted(model, index) -> dict:
     predictions = predict_index(model, index, 32, "cpu", 0, progress=True)
     out = {f"pred_{f.name}": np.asarray(getattr(predictions, f.name))
            for f in dataclasses.fields(Predictions)}  # fmt: skip
-    out["model"] = np.array(weights_fingerprint(model))
+    out["model"] = np.array(model_key(model))
     return out
 
 
+def model_key(model) -> str:
+    """What the cached predictions depend on: the weights, and the views read (when not one)."""
+    views = model.config.views
+    return weights_fingerprint(model) + ("" if views == "one" else f":{views}")
+
+
 def cache_set(name: str, path: Path, cache: Path, variant: str, limit: int | None, model) -> dict:
-    """Predictions and evidence of one data set, computed once; the predictions again when
-    the cache holds another model's (the evidence does not depend on the model)."""
+    """Predictions and evidence of one data set, computed once: the evidence (which does not
+    depend on the model) in `<name>_<variant>.npz`, each model's predictions (weights and
+    views, `model_key`) in `<name>_<variant>_<key digest>.npz` beside it."""
     file = cache / f"{name}_{variant}.npz"
+    key = model_key(model)
+    predictions_file = (
+        cache / f"{name}_{variant}_{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
+    )
     index = load_index(path)
     if limit:
         index = index.subset(slice(0, limit))
+    if predictions_file.is_file():
+        predictions = dict(np.load(predictions_file, allow_pickle=False))
+    else:
+        predictions = predicted(model, index)
+        _save(predictions_file, predictions)
     if file.is_file():
         out = dict(np.load(file, allow_pickle=False))
-        if str(out.get("model", "")) == weights_fingerprint(model):
-            return out
-        out.update(predicted(model, index))
-        _save(file, out)
+        out.update(predictions)
         return out
-    out = predicted(model, index)
+    out = dict(predictions)
     recorder = Recorder(variant)
     keypoints, guides = evidence_from_source(index, recorder, progress=True)
     out.update(
@@ -236,6 +252,10 @@ def main() -> None:
         "--checkpoint", default=str(DEFAULT_MODEL), help="the regressor (default: the bundled)"
     )
     parser.add_argument(
+        "--views", default=None, choices=VIEWS,
+        help="the regressor's test-time views (openhmr.model.views; default: the checkpoint's)",
+    )  # fmt: skip
+    parser.add_argument(
         "--body-model",
         help="default: the one the checkpoint was trained with; synthetic sets must be "
         "rendered with it (openhmr synth --body-model) for their 3D truth to match",
@@ -246,6 +266,8 @@ def main() -> None:
     torch.set_num_threads(2)
     body_model = load_body_model(args.body_model or trained_body_model(args.checkpoint))
     model = load_checkpoint(args.checkpoint, body_model=body_model).model.eval()
+    if args.views is not None:
+        model.set_views(args.views)
     report = {"machine": machine(), "variant": args.variant, "sets": {}}
     if args.speed:
         report["seconds_per_person"] = speed(args.speed, args.checkpoint)

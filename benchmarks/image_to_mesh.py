@@ -1,14 +1,15 @@
 """Image -> mesh throughput of the default model, beside the paper's ResNet-50 network, on CPU.
 
     python benchmarks/image_to_mesh.py [--images 32] [--batches 1 16] [--repeats 3] \
-        [--orientations 1] [--checkpoint NAME=PATH ...]
+        [--orientations 1] [--views mirror-turns flip ...] [--checkpoint NAME=PATH ...]
 
 What is timed: `Predictor.predict_many` on decoded RGB images — detect (MoveNet MultiPose),
 crop, network (encoder + IEF × 3), body model (the full mesh) and the full-image camera; no
 rendering or file writing. "batch 1": one image per call; "batch 16": 16 images per call,
 their crops sharing network batches of 16. Pipelines (same detector, same images, timed in
 alternation): the shipped default model (its record's encoder, crop size and orientation
-search), optionally the same model reading crops other numbers of ways up (--orientations),
+search), optionally the same model reading crops other numbers of ways up (--orientations)
+or averaging other test-time views (--views, `openhmr.model.views`),
 other checkpoints (--checkpoint, e.g. a model whose encoder also runs BlazePose), and the
 paper's network (full ResNet-50 at 224², random weights: the cost is what matters).
 Images: the open body rendered walking over noise at 640 × 480 (`benchmarks/demo.py`), one
@@ -62,6 +63,12 @@ def main() -> None:
         help="also time the default model reading crops this many ways up (1, 2, 4)",
     )
     parser.add_argument(
+        "--views",
+        nargs="*",
+        default=[],
+        help="also time the default model averaging these test-time views (openhmr.model.views)",
+    )
+    parser.add_argument(
         "--checkpoint",
         action="append",
         default=[],
@@ -76,10 +83,14 @@ def main() -> None:
     default = Predictor.from_checkpoint("default")
     resnet = HMR(backbone="resnet50", normalization="imagenet", body_model=body).eval()
     c = default.model.config
-    pipelines = {f"default ({c.backbone}, {c.image_size}², {c.orientations} ways up)": default}
+    label = f"default ({c.backbone}, {c.image_size}², {c.orientations} ways up, views {c.views})"
+    pipelines = {label: default}
     for orientations in args.orientations:
         variant = copy.deepcopy(default.model).set_orientations(orientations)
         pipelines[f"default, {orientations} ways up"] = Predictor(variant)
+    for views in args.views:
+        variant = copy.deepcopy(default.model).set_views(views)
+        pipelines[f"default, views {views}"] = Predictor(variant)
     for entry in args.checkpoint:
         name, _, path = entry.partition("=")
         pipelines[name] = Predictor.from_checkpoint(path)

@@ -1,6 +1,7 @@
 """`openhmr demo VIDEO --track` against the per-frame video demo, same clip, same run, CPU.
 
-    python benchmarks/video_speed.py [--frames 60] [--people 2] [--threads 2] [--rounds 2]
+    python benchmarks/video_speed.py [--frames 60] [--people 2] [--threads 2] [--rounds 2] \
+        [--views one ...]
 
 Clip: 640 × 360, mp4v, the bundled photo (a person) `--people` times side by side, each copy
 sliding sideways a few pixels a frame over a grey background, written before timing. The runs
@@ -9,8 +10,10 @@ crop, predict, overlay, write; the tracked runs add tracking, smoothing and the 
 .npz and .bvh. Runs: the per-frame demo (the image detector); tracked with demo --track's
 detector (`openhmr.video.tiles.video_detector`), the pose networks at the default precision
 ("auto": bfloat16 on a CPU that computes it natively, `openhmr.posenet.precision`); the same
-in float32. Rounds alternate them; ratios are per round (median and range), absolute frames/s
-are medians. (The detector runs in float32 at every precision: docs/posenet.md.)
+in float32; with --views, tracked with the regressor averaging those views
+(`openhmr.model.views`; the default runs read the bundled model's own). Rounds alternate
+them; ratios are per round (median and range), absolute frames/s are medians. (The detector
+runs in float32 at every precision: docs/posenet.md.)
 """
 
 from __future__ import annotations
@@ -56,6 +59,10 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--views", nargs="*", default=[],
+        help="also time tracking with the regressor averaging these test-time views",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(machine())
@@ -64,12 +71,19 @@ def main() -> None:
     tracked.detector = video_detector(predictor.detector, VIDEO_THRESHOLD)
     exact = copy.copy(tracked)  # ... in float32
     exact.compute_dtype = resolve_precision("float32")
-    print(f"default precision here: {precision_name(predictor.compute_dtype)}")
+    print(
+        f"default precision here: {precision_name(predictor.compute_dtype)}; "
+        f"views {predictor.model.config.views}"
+    )
     runs = {
         "per-frame": (predictor, run_video),
         "tracked": (tracked, run_tracked),
         "tracked, float32": (exact, run_tracked),
     }
+    for views in args.views:
+        variant = copy.copy(tracked)
+        variant.model = copy.deepcopy(tracked.model).set_views(views)
+        runs[f"tracked, views {views}"] = (variant, run_tracked)
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip.mp4"
         write_clip(clip, args.frames, args.people)

@@ -63,6 +63,11 @@ def main() -> None:
         help="ship the model reading crops this many ways up (1, 2, 4; MoveNet encoders)",
     )
     parser.add_argument(
+        "--views",
+        help="ship the model averaging these test-time views (openhmr.model.views: one, "
+        "mirror, mirror-turns, flip, flip-turns)",
+    )
+    parser.add_argument(
         "--pseudo-labels",
         help="the labelled index training read (openhmr pseudo-label --merge): its file's "
         "sha256, the command that made it and its run's settings go into the record",
@@ -75,6 +80,8 @@ def main() -> None:
     record = checkpoint.record
     if args.orientations:
         checkpoint.model.set_orientations(args.orientations)
+    if args.views:
+        checkpoint.model.set_views(args.views)
     metrics = dict(record.get("metrics", {}))
     if "stages" not in metrics:
         metrics["stages"] = stages_of(record)

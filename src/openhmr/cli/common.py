@@ -53,6 +53,21 @@ def add_precision_option(parser: argparse.ArgumentParser, default: str = "auto")
     )
 
 
+def add_views_option(parser: argparse.ArgumentParser) -> None:
+    """`--views one|mirror|mirror-turns|flip|flip-turns`: what the regressor reads and
+    averages (`openhmr.model.views`; default: the checkpoint's)."""
+    from openhmr.model.views import VIEWS
+
+    parser.add_argument(
+        "--views",
+        choices=VIEWS,
+        help="what the regressor reads and averages: its reading of the crop (one), also "
+        "mirrored (mirror), also turned ±20° (mirror-turns), with the crop read mirrored "
+        "too (flip, flip-turns: twice the encoder's cost) (default: the checkpoint's; "
+        "docs/default_model.md)",
+    )
+
+
 def add_fit_option(parser: argparse.ArgumentParser) -> None:
     """`--fit KEY=VALUE` (repeatable) into `args.fit_options`: `openhmr.fit.FitConfig`
     overrides, read by `openhmr.fit.config_from_options`."""

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from openhmr.checks import check_count, check_device, check_number, check_output_folder
-from openhmr.cli.common import Commands, add_precision_option
+from openhmr.cli.common import Commands, add_precision_option, add_views_option
 from openhmr.errors import OpenHMRError
 
 
@@ -66,6 +66,7 @@ def add_parser(commands: Commands) -> None:
         "(MoveNet encoders: for upside-down people, at that many times the encoder's cost; "
         "default: the checkpoint's, 1 for the bundled model; docs/default_model.md)",
     )
+    add_views_option(parser)
     parser.add_argument(
         "--track",
         action="store_true",
@@ -152,6 +153,7 @@ def run(args: argparse.Namespace) -> None:
         orientations=args.orientations,
         refine_source=args.refine_source,
         precision=args.precision,
+        views=args.views,
     )
     print(summary_line(summary, args.out))
     for line in failure_lines(summary):
@@ -168,5 +170,6 @@ def _run_track(args: argparse.Namespace) -> None:
         args.input, args.checkpoint, args.body_model, args.out, args.device, args.batch_size,
         args.focal, fps=args.fps, orientations=args.orientations, fbx=args.fbx,
         blender_python=args.blender_python, precision=args.precision, closer=args.look_closer,
+        views=args.views,
     )  # fmt: skip
     print(f"{summary_line(summary, args.out)}; {counted(summary.tracks, 'tracks')}")

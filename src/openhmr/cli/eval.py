@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from openhmr.checks import check_count, check_device, check_output_file
-from openhmr.cli.common import Commands, add_fit_option, add_precision_option, checkpoint_file
+from openhmr.cli.common import (
+    Commands,
+    add_fit_option,
+    add_precision_option,
+    add_views_option,
+    checkpoint_file,
+)
 from openhmr.errors import OpenHMRError
 
 
@@ -77,6 +83,7 @@ def add_parser(commands: Commands) -> None:
         metavar="PX",
         help="with --refine truth: Gaussian noise (pixels) added to the keypoints (seed 0)",
     )
+    add_views_option(parser)
     add_fit_option(parser)
     add_precision_option(parser, default="float32")
     parser.set_defaults(run=run)
@@ -138,12 +145,19 @@ def run(args: argparse.Namespace) -> None:
         device=args.device,
     )
     checkpoint = load_checkpoint(checkpoint_path, body_model=body_model)
+    if args.views is not None:
+        checkpoint.model.set_views(args.views)
+    elif args.refine:  # as the demo's fit: it starts from the crop read mirrored too
+        from openhmr.model.views import with_flip
+
+        checkpoint.model.set_views(with_flip(checkpoint.model.config.views))
     dtype = resolve_precision(args.precision, args.device)
     settings = {
         "batch_size": args.batch_size,
         "device": args.device,
         "limit": args.limit,
         "precision": precision_name(dtype),
+        "views": checkpoint.model.config.views,
     }
     with posenet_precision(dtype):  # the encoder's; the fit's keypoints stay float32
         predictions = predict_index(

@@ -52,13 +52,15 @@ def run_demo_command(
     orientations: int | None = None,
     refine_source: str | None = None,
     precision: str = "auto",
+    views: str | None = None,
 ) -> DemoSummary:
     """Run the demo on an image, a folder of images or a video; returns the summary (raises
     `OpenHMRError` when nothing could be processed).  refine: fit each person to 2D keypoints
     (the OpenPose file's with --keypoints, else the default keypoint source, or the built-in
     source `refine_source` names: `openhmr.fit.sources.SOURCE_NAMES`); orientations:
     how many ways up a MoveNet encoder reads each crop (`HMR.set_orientations`; None: the
-    checkpoint's)."""
+    checkpoint's); views: what the regressor reads and averages (`openhmr.model.views`;
+    None: the checkpoint's)."""
     from openhmr.inference.openpose import people_from_openpose
 
     mesh_formats = parse_formats(formats)
@@ -89,6 +91,7 @@ def run_demo_command(
         refine=refine,
         keypoint_source=source,
         orientations=orientations,
+        views=views,
         precision=precision,
     )
     if kind == "video":

@@ -46,6 +46,7 @@ from openhmr.inference.people import Person, PersonFit, person_fits, place_peopl
 from openhmr.inference.timing import StageTimer, maybe_stage
 from openhmr.model import HMR, Discriminator, load_checkpoint
 from openhmr.model.checkpoint import trained_body_model
+from openhmr.model.views import with_flip
 from openhmr.posenet.precision import posenet_precision, resolve_precision
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -123,14 +124,18 @@ class Predictor:
         path: str | os.PathLike = "default",
         body_model: str | os.PathLike | BodyModel | None = None,
         orientations: int | None = None,
+        views: str | None = None,
         **options: object,
     ) -> Predictor:
         """Load a checkpoint ("default": the bundled model) with a body model ("open": the
         bundled open model, "open-annotated", or a path to SMPL; None: the bundled one the
         checkpoint was trained with, `trained_body_model`); orientations: how many ways up a MoveNet
-        encoder reads each crop (`HMR.set_orientations`; None: the checkpoint's); options go to
-        `Predictor`.  With ``refine=True`` the checkpoint's discriminator (if it has one and no
-        discriminator option is given) becomes the fit's adversarial prior."""
+        encoder reads each crop (`HMR.set_orientations`; None: the checkpoint's); views: what the
+        regressor reads and averages (`openhmr.model.views`, `HMR.set_views`; None: the
+        checkpoint's; with ``refine=True``, the checkpoint's with the mirrored crop read too,
+        `openhmr.model.views.with_flip`); options go to `Predictor`.  With ``refine=True`` the
+        checkpoint's discriminator (if it has one and no discriminator option is given) becomes
+        the fit's adversarial prior."""
         checkpoint_path = resolve_checkpoint(path)
         if body_model is None:
             body_model = trained_body_model(checkpoint_path)
@@ -138,6 +143,10 @@ class Predictor:
         checkpoint = load_checkpoint(checkpoint_path, body_model=body)
         if orientations is not None:
             checkpoint.model.set_orientations(orientations)
+        if views is not None:
+            checkpoint.model.set_views(views)
+        elif options.get("refine"):  # the fit starts from the crop read mirrored too
+            checkpoint.model.set_views(with_flip(checkpoint.model.config.views))
         if options.get("refine") and options.get("discriminator") is None:
             options["discriminator"] = checkpoint.discriminator
         return cls(checkpoint.model, **options)

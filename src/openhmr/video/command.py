@@ -24,11 +24,13 @@ def run_track_command(
     blender_python: str | None = None,
     precision: str = "auto",
     closer: int | None = None,
+    views: str | None = None,
 ) -> TrackedSummary:
     """Check the input (a video or a folder of frames; the frame rate) and, with fbx, find
     a Python with bpy (`openhmr.video.fbx.blender_python`, from blender_python if given), then
     load the predictor with the video detector (`openhmr.video.tiles.video_detector`) and run
-    `run_tracked` (closer: its look closer every n-th frame; None: its default)."""
+    `run_tracked` (closer: its look closer every n-th frame; None: its default; views: the
+    regressor's test-time views, None: the checkpoint's)."""
     from openhmr.inference.demo import input_kind
 
     if input_path is None:
@@ -43,7 +45,7 @@ def run_track_command(
 
         fbx_python = find_blender_python(blender_python)
     predictor = tracking_predictor(
-        checkpoint, body_model, device, batch_size, focal_length, orientations, precision
+        checkpoint, body_model, device, batch_size, focal_length, orientations, precision, views
     )
     extra = {} if closer is None else {"closer": closer}
     return run_tracked(
@@ -59,11 +61,17 @@ def tracking_predictor(
     focal_length: float | None = None,
     orientations: int | None = None,
     precision: str = "auto",
+    views: str | None = None,
 ):
     """The predictor `demo --track` runs: the checkpoint ("default" when None) with the video
     detector (`openhmr.video.tiles.video_detector`: MultiPose at 384 px on the frame's shape,
-    threshold `VIDEO_THRESHOLD`, no fallback; tiles for > 6 people and large frames)."""
+    threshold `VIDEO_THRESHOLD`, no fallback; tiles for > 6 people and large frames).
+    views None: the checkpoint's, except that a checkpoint whose views read the mirrored crop
+    ("flip", "flip-turns") averages only the φ views ("mirror", "mirror-turns"): reading every
+    crop twice would halve a video's frame rate, and smoothing over frames does the
+    averaging's work there (docs/video.md)."""
     from openhmr.inference.predictor import Predictor
+    from openhmr.model.views import without_flip
 
     predictor = Predictor.from_checkpoint(
         checkpoint or "default",
@@ -72,7 +80,10 @@ def tracking_predictor(
         batch_size=batch_size,
         focal_length=focal_length,
         orientations=orientations,
+        views=views,
         precision=precision,
     )
+    if views is None:
+        predictor.model.set_views(without_flip(predictor.model.config.views))
     predictor.detector = video_detector(predictor.detector, VIDEO_THRESHOLD)
     return predictor
