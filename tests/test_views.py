@@ -252,17 +252,13 @@ def test_onnx_export_holds_the_views(tmp_path: Path):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-def test_tracking_reads_no_mirrored_crop_unless_told(tmp_path: Path):
-    """`demo --track` keeps a video's frame rate: a checkpoint's flip views become their φ-only
-    counterparts there, while views given explicitly stand."""
-    from openhmr.model.views import without_flip
+def test_tracking_reads_one_view_unless_told(tmp_path: Path):
+    """`demo --track` keeps a video's frame rate: one view whatever the checkpoint's, while
+    views given explicitly stand."""
     from openhmr.video.command import tracking_predictor
 
-    assert [without_flip(v) for v in VIEWS] == [
-        "one", "mirror", "mirror-turns", "mirror", "mirror-turns"
-    ]  # fmt: skip
     path = save_checkpoint(tmp_path / "m.safetensors", _model("flip-turns"))
-    assert tracking_predictor(str(path)).model.config.views == "mirror-turns"
+    assert tracking_predictor(str(path)).model.config.views == "one"
     assert tracking_predictor(str(path), views="flip").model.config.views == "flip"
 
 

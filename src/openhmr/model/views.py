@@ -76,12 +76,6 @@ def reads_flipped(views: str) -> bool:
     return views.startswith("flip")
 
 
-def without_flip(views: str) -> str:
-    """`views` without the mirrored crop's reading ("flip" -> "mirror", "flip-turns" ->
-    "mirror-turns"; others unchanged)."""
-    return views.replace("flip", "mirror") if reads_flipped(views) else views
-
-
 def with_flip(views: str) -> str:
     """`views` with the mirrored crop's reading too ("mirror" -> "flip", "mirror-turns" ->
     "flip-turns"; others unchanged): what the fit starts from (`Predictor.from_checkpoint`

@@ -66,12 +66,10 @@ def tracking_predictor(
     """The predictor `demo --track` runs: the checkpoint ("default" when None) with the video
     detector (`openhmr.video.tiles.video_detector`: MultiPose at 384 px on the frame's shape,
     threshold `VIDEO_THRESHOLD`, no fallback; tiles for > 6 people and large frames).
-    views None: the checkpoint's, except that a checkpoint whose views read the mirrored crop
-    ("flip", "flip-turns") averages only the φ views ("mirror", "mirror-turns"): reading every
-    crop twice would halve a video's frame rate, and smoothing over frames does the
-    averaging's work there (docs/video.md)."""
+    views None: "one", whatever the checkpoint's: the views' regressor passes cost the
+    tracked pipeline about a quarter of its frame rate (two people, 640 × 360), and the
+    smoothing over frames does the averaging's work there (docs/video.md)."""
     from openhmr.inference.predictor import Predictor
-    from openhmr.model.views import without_flip
 
     predictor = Predictor.from_checkpoint(
         checkpoint or "default",
@@ -84,6 +82,6 @@ def tracking_predictor(
         precision=precision,
     )
     if views is None:
-        predictor.model.set_views(without_flip(predictor.model.config.views))
+        predictor.model.set_views("one")
     predictor.detector = video_detector(predictor.detector, VIDEO_THRESHOLD)
     return predictor
