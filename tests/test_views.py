@@ -243,8 +243,8 @@ def test_onnx_export_holds_the_views(tmp_path: Path):
     path = export_onnx(model, tmp_path / "hmr.onnx", image_size=192)
     data = Path(__file__).resolve().parent / "data" / "tfjs_movenet_lightning.npz"
     with np.load(data) as npz:
-        images = np.concatenate([npz[f"input_{i}"] for i in range(2)]).astype(np.float32)
-    images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+        images = np.concatenate([npz[f"input_{i}"] for i in range(3)]).astype(np.float32)
+    images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # 3: not the export's 2
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {"images": images.numpy()})
     with torch.no_grad():

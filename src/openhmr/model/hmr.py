@@ -208,7 +208,10 @@ class HMR(nn.Module):
         if images.ndim != 4 or images.shape[1] != 3:
             raise OpenHMRError(f"images: expected (B, 3, H, W), got {tuple(images.shape)}")
         if reads_flipped(self.config.views) and not self.training:
-            features, flipped = self.encoder(torch.cat([images, images.flip(3)])).chunk(2)
+            # unflatten, not chunk: an exported graph keeps its batch dimension dynamic
+            features, flipped = self.encoder(torch.cat([images, images.flip(3)])).unflatten(
+                0, (2, -1)
+            )
             return self._regress_views(features, flipped)
         return self.regress_features(self.encoder(images))
 
@@ -239,7 +242,9 @@ class HMR(nn.Module):
         for params in self._regress_once(torch.cat(inputs)):
             views = [
                 params_back(chunk.float(), mirror, turn)
-                for chunk, (mirror, turn) in zip(params.chunk(len(backs)), backs, strict=True)
+                for chunk, (mirror, turn) in zip(
+                    params.unflatten(0, (len(backs), -1)), backs, strict=True
+                )
             ]
             out.append(average_params(torch.stack(views)).to(params.dtype))
         return out
