@@ -144,7 +144,7 @@ def blazepose_reading(net, images: torch.Tensor, keypoints: torch.Tensor) -> tor
     like = next(net.parameters())
     points = keypoints.to(like.device, torch.float32)
     points = torch.cat([(points[..., :2] + 1.0) * (size / 2.0), points[..., 2:]], dim=-1)
-    boxes = torch.tensor([[0.0, 0.0, size, size]], device=like.device).expand(len(points), 4)
+    boxes = torch.tensor([[0.0, 0.0, size, size]], device=like.device).expand(points.shape[0], 4)
     centre, side, up = roi_from_keypoints_torch(points, boxes)
     affine = crop_to_image_torch(centre, side, up, INPUT_SIZE)
     crops = sample_crops_torch(images.to(like.device, torch.float32) / 255.0, affine, INPUT_SIZE)
