@@ -32,6 +32,7 @@ pooled map cannot be mirrored from φ) and the "hmr" head.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -91,8 +92,10 @@ def view_list(views: str) -> list[tuple[bool, float]]:
     return [(mirror, turn) for mirror in mirrors for turn in turns]
 
 
+@functools.cache
 def _swap(names: tuple[str, ...]) -> list[int]:
-    """Index of each name's left/right counterpart (itself when it has none)."""
+    """Index of each name's left/right counterpart (itself when it has none); computed once
+    per name list."""
 
     def other(name: str) -> str:
         for a, b in (("left", "right"), ("right", "left")):

@@ -30,7 +30,7 @@ def run_track_command(
     a Python with bpy (`openhmr.video.fbx.blender_python`, from blender_python if given), then
     load the predictor with the video detector (`openhmr.video.tiles.video_detector`) and run
     `run_tracked` (closer: its look closer every n-th frame; None: its default; views: the
-    regressor's test-time views, None: the checkpoint's)."""
+    regressor's test-time views, None: one, `tracking_predictor`)."""
     from openhmr.inference.demo import input_kind
 
     if input_path is None:
@@ -78,10 +78,8 @@ def tracking_predictor(
         batch_size=batch_size,
         focal_length=focal_length,
         orientations=orientations,
-        views=views,
+        views="one" if views is None else views,
         precision=precision,
     )
-    if views is None:
-        predictor.model.set_views("one")
     predictor.detector = video_detector(predictor.detector, VIDEO_THRESHOLD)
     return predictor
