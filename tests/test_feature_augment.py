@@ -22,6 +22,7 @@ from openhmr.train import load_config
 from openhmr.train.feature_augment import (
     FeatureAugmentConfig,
     FeatureTransform,
+    sample_feature_transform,
     transform_labels,
     transform_phi,
 )
@@ -62,6 +63,94 @@ def test_scale_and_shift_move_the_2d_labels_only(synth_index):
     assert (moved["keypoints2d"][~outside, 2] == item["keypoints2d"][~outside, 2]).all()
     for key in ("joints3d", "pose", "betas"):
         assert torch.equal(moved[key], item[key])
+
+
+def test_a_mirror_moves_the_labels_as_the_image_pipelines_flip_does(synth_index):
+    """`RecordDataset` flipping every crop (nothing else on) against the plain labels mirrored,
+    alone and with a turn. The image pipeline turns the crop by a, then flips it; mirroring
+    first, as the feature augmentation does, the same crop is the mirror turned by −a."""
+    flipping = AugmentConfig(jitter=0, scale_range=(1, 1), flip_prob=1, color=0)
+    both = AugmentConfig(jitter=0, scale_range=(1, 1), flip_prob=1, color=0,
+                         rotation_deg=40, rotation_prob=1)  # fmt: skip
+    plain = RecordDataset(synth_index, NO_AUGMENTATION, res=64, seed=3)
+    for config in (flipping, both):
+        theirs_set = RecordDataset(synth_index, config, res=64, seed=3)
+        for row in range(len(synth_index)):
+            angle = sample_augmentation(config, np.random.default_rng([3, 1, row])).rotation_deg
+            transform = FeatureTransform(-angle, 1.0, np.zeros(2), mirror=True)
+            ours, theirs = transform_labels(plain.get(row, 1), transform), theirs_set.get(row, 1)
+            for key in ("keypoints2d", "joints3d", "pose"):
+                torch.testing.assert_close(ours[key], theirs[key], atol=1e-5, rtol=1e-5)
+            assert not torch.allclose(ours["pose"], plain.get(row, 1)["pose"])
+
+
+def _mirror_then_move_by_hand(phi: torch.Tensor, transform: FeatureTransform) -> torch.Tensor:
+    """One point at a time: swap left and right by name with x ↦ −x (world x too), then
+    p ↦ k R p + d for seen keypoints and the landmarks, world x, y by R alone."""
+    from openhmr.body.keypoints import COCO17_NAMES
+    from openhmr.posenet.blazepose import LANDMARK_NAMES
+
+    def other(names, name):
+        return names.index(name.replace("left", "L").replace("right", "left").replace("L", "right"))
+
+    out = phi.clone()
+    for k, name in enumerate(COCO17_NAMES):
+        j = other(COCO17_NAMES, name)
+        out[3 * j : 3 * j + 3] = phi[3 * k : 3 * k + 3] * torch.tensor([-1.0, 1.0, 1.0])
+    for k, name in enumerate(LANDMARK_NAMES[:33]):
+        j = other(LANDMARK_NAMES, name)
+        sign = torch.tensor([-1.0, 1.0, -1.0, 1.0, 1.0, 1.0])
+        out[51 + 6 * j : 57 + 6 * j] = phi[51 + 6 * k : 57 + 6 * k] * sign
+    a = np.radians(transform.angle_deg)
+    turn = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+    moved = out.clone()
+    starts = [3 * k for k in range(17) if out[3 * k + 2] >= UNSEEN_SCORE]
+    starts += [51 + 6 * k for k in range(33)]
+    for i in starts:
+        moved[i : i + 2] = torch.as_tensor(
+            transform.scale * turn @ out[i : i + 2].double().numpy() + transform.shift
+        )
+    for k in range(33):
+        i = 51 + 6 * k + 2
+        moved[i : i + 2] = torch.as_tensor(turn @ out[i : i + 2].double().numpy())
+    return moved
+
+
+def test_a_mirrored_and_moved_phi_against_a_point_by_point_computation():
+    torch.manual_seed(1)
+    phi = torch.rand(51 + BLAZEPOSE_DIM, dtype=torch.float64) * 2 - 1
+    points = phi[:51].view(17, 3)
+    points[:, 2] = torch.rand(17, dtype=torch.float64)
+    points[points[:, 2] < UNSEEN_SCORE, :2] = 0.0
+    phi[-1] = 0.9
+    transform = FeatureTransform(25.0, 0.9, np.array([0.05, -0.1]), mirror=True)
+    got = transform_phi(phi, "seen-keypoints+blazepose", transform)
+    torch.testing.assert_close(got, _mirror_then_move_by_hand(phi, transform))
+    # the mirror alone, twice, is the identity
+    flip = FeatureTransform(0.0, 1.0, np.zeros(2), mirror=True)
+    twice = transform_phi(transform_phi(phi, "seen-keypoints+blazepose", flip),
+                          "seen-keypoints+blazepose", flip)  # fmt: skip
+    torch.testing.assert_close(twice, phi)
+
+
+def test_the_mirror_is_drawn_last_so_configs_without_it_draw_as_before():
+    base = FeatureAugmentConfig(rotation_deg=30.0, rotation_prob=0.6, scale=0.15, shift=0.05)
+    mirroring = FeatureAugmentConfig(rotation_deg=30.0, rotation_prob=0.6, scale=0.15,
+                                     shift=0.05, mirror_prob=0.5)  # fmt: skip
+    mirrored = 0
+    for row in range(200):
+        rng = np.random.default_rng([4, 0, row])
+        # the four draws of the settings before the mirror existed, by hand
+        turn = rng.random() < 0.6
+        angle, scale = rng.uniform(-30, 30), rng.uniform(0.85, 1.15)
+        shift = rng.uniform(-0.05, 0.05, size=2)
+        plain = sample_feature_transform(base, np.random.default_rng([4, 0, row]))
+        assert plain.angle_deg == (angle if turn else 0.0) and plain.scale == scale
+        assert np.array_equal(plain.shift, shift) and not plain.mirror
+        drawn = sample_feature_transform(mirroring, np.random.default_rng([4, 0, row]))
+        assert (drawn.angle_deg, drawn.scale) == (plain.angle_deg, plain.scale)
+        mirrored += drawn.mirror
+    assert 70 < mirrored < 130
 
 
 def _photo_crop(angle: float) -> torch.Tensor:
@@ -145,6 +234,8 @@ def test_cached_rows_get_fresh_deterministic_draws_every_lap(tmp_path):
     assert torch.equal(FeatureDataset(path, "keypoints").get(1, 0)["features"], phi[1])
     with pytest.raises(OpenHMRError, match="hold none"):
         FeatureDataset(path, "pooled", augment)
+    with pytest.raises(OpenHMRError, match="pooled map cannot be mirrored"):
+        FeatureDataset(path, "keypoints+pooled", FeatureAugmentConfig(mirror_prob=0.5))
 
 
 def _write_cache(path: Path, phi: torch.Tensor) -> Path:
@@ -173,5 +264,7 @@ def test_feature_augment_settings_are_checked():
         load_config("configs/quick.yaml", ["data.feature_augment={angle: 3}"])
     with pytest.raises(OpenHMRError, match=r"feature_augment\.scale"):
         load_config("configs/quick.yaml", ["data.feature_augment={scale: 2}"])
+    with pytest.raises(OpenHMRError, match=r"feature_augment\.mirror_prob"):
+        load_config("configs/quick.yaml", ["data.feature_augment={mirror_prob: 1.5}"])
     with pytest.raises(OpenHMRError, match=r"set data\.cache_laps"):
         load_config("configs/quick.yaml", ["data.feature_augment={rotation_deg: 10}"])

@@ -1,5 +1,5 @@
-"""Test-time views (`openhmr.model.views`, `HMRConfig.views`): the φ transforms against
-`openhmr.train.feature_augment`'s per-sample turn and a hand-written mirror, the way back
+"""Test-time views (`openhmr.model.views`, `HMRConfig.views`): the φ transforms against a
+point-by-point turn and a hand-written mirror, the way back
 against the projected body (an independent image-plane check), the averaged network's exact
 equivariance under a mirrored input (which any wrong sign or swap breaks), the mirrored crop's
 reading, the polar rotation against the SVD, ONNX export, the checkpoint round trip and the
@@ -7,6 +7,7 @@ setting errors."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,6 @@ from openhmr.model import HMR, load_checkpoint, save_checkpoint
 from openhmr.model.hmr import coco17_rows
 from openhmr.model.views import VIEWS, params_back, turn_matrix, view_features
 from openhmr.posenet.blazepose import LANDMARK_NAMES
-from openhmr.train.feature_augment import FeatureTransform, transform_phi
 
 BODY = load_body_model("open")
 FEATURES = "seen-keypoints+blazepose"
@@ -78,12 +78,21 @@ def test_mirror_of_phi_against_a_hand_mirror_and_twice_is_identity():
 
 
 @pytest.mark.parametrize("angle", [-20.0, 20.0, 35.0])
-def test_turn_of_phi_equals_the_training_feature_augmentation(angle):
-    """The batched turn against `transform_phi`, the per-sample code training uses."""
+def test_turn_of_phi_against_a_point_by_point_turn(angle):
+    """The batched turn against the formula applied to one point at a time: seen keypoints and
+    the landmarks' x, y turn by R(a), world x, y too, nothing else moves."""
     phi = _phi()
     got = view_features(phi, FEATURES, False, angle)
-    transform = FeatureTransform(angle, 1.0, np.zeros(2))
-    want = torch.stack([transform_phi(row, FEATURES, transform) for row in phi])
+    a = math.radians(angle)
+    cos, sin = math.cos(a), math.sin(a)
+    want = phi.clone()
+    for row in range(len(phi)):
+        points = [3 * k for k in range(17) if phi[row, 3 * k + 2] >= 0.2]
+        if phi[row, -1] >= 0.5:
+            points += [51 + 6 * k + o for k in range(33) for o in (0, 2)]
+        for i in points:
+            x, y = float(phi[row, i]), float(phi[row, i + 1])
+            want[row, i], want[row, i + 1] = cos * x + sin * y, -sin * x + cos * y
     torch.testing.assert_close(got, want)
     assert torch.equal(got[0, 51:], phi[0, 51:])  # a rejected reading stays zero
 

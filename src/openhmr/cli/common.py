@@ -53,9 +53,9 @@ def add_precision_option(parser: argparse.ArgumentParser, default: str = "auto")
     )
 
 
-def add_views_option(parser: argparse.ArgumentParser) -> None:
+def add_views_option(parser: argparse.ArgumentParser, default: str = "the checkpoint's") -> None:
     """`--views one|mirror|mirror-turns|flip|flip-turns`: what the regressor reads and
-    averages (`openhmr.model.views`; default: the checkpoint's)."""
+    averages (`openhmr.model.views`); `default` says in the help what no flag means."""
     from openhmr.model.views import VIEWS
 
     parser.add_argument(
@@ -63,7 +63,7 @@ def add_views_option(parser: argparse.ArgumentParser) -> None:
         choices=VIEWS,
         help="what the regressor reads and averages: its reading of the crop (one), also "
         "mirrored (mirror), also turned ±20° (mirror-turns), with the crop read mirrored "
-        "too (flip, flip-turns: twice the encoder's cost) (default: the checkpoint's; "
+        f"too (flip, flip-turns: twice the encoder's cost) (default: {default}; "
         "docs/default_model.md)",
     )
 

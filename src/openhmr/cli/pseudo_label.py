@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from openhmr.checks import check_count, check_number, check_output_file
-from openhmr.cli.common import Commands, add_fit_option
+from openhmr.cli.common import Commands, add_fit_option, add_views_option
 
 
 def add_parser(commands: Commands) -> None:
@@ -46,6 +46,8 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument("--chunk", type=int, default=128, help="persons a chunk file (128)")
     parser.add_argument("--rows", type=int, help="fit only the first N rows")
     add_fit_option(parser)
+    add_views_option(parser, default="as --refine starts: the checkpoint's, with the crop "
+                     "read mirrored too")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument(
         "--merge", type=Path, help="when every chunk is done, write the labelled index here (.npz)"
@@ -100,11 +102,12 @@ def run(args: argparse.Namespace) -> None:
         targets=args.targets,
         chunk=args.chunk,
         fit=fit,
+        views=args.views,
     )
     config.check()
     index = load_index(args.data)
     source = keypoint_source(args.source)
-    model = load_model(args.checkpoint, args.body_model)
+    model = load_model(args.checkpoint, args.body_model, views=args.views)
     fit_split(index, args.out, model, source, config, rows=args.rows)
     print(f"fitted {len(index) if args.rows is None else args.rows} persons into {args.out}")
     if args.merge is not None:

@@ -125,6 +125,27 @@ def turn_matrix(angle_deg: float) -> torch.Tensor:
 def view_features(phi: torch.Tensor, features: str, mirror: bool, turn_deg: float) -> torch.Tensor:
     """φ (B, D) of a MoveNet encoder -> φ of the crop mirrored (if `mirror`), then turned by
     `turn_deg` (module docstring)."""
+    if not turn_deg:
+        return move_features(phi, features, mirror)
+    turn = turn_matrix(turn_deg).to(phi.dtype)
+    return move_features(phi, features, mirror, turn, turn)
+
+
+def move_features(
+    phi: torch.Tensor,
+    features: str,
+    mirror: bool,
+    linear: torch.Tensor | None = None,
+    turn: torch.Tensor | None = None,
+    shift: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """φ (B, D) of a MoveNet encoder -> φ of the crop mirrored (if `mirror`: x ↦ −x, left and
+    right swapped, BlazePose's world x negated), then moved p ↦ linear · p + shift (2, 2), (2,)
+    in normalised crop coordinates; BlazePose's world x, y turn by `turn` (2, 2) alone.
+    Keypoints hidden as unseen stay zero, and a reading zeroed by a low pose flag stays zero.
+    None: no move (the identity). The one φ geometry of test-time views
+    (`view_features`) and training's feature augmentation
+    (`openhmr.train.feature_augment.transform_phi`)."""
     columns = keypoint_columns(features)
     keypoints = phi[:, columns].unflatten(1, (-1, 3))  # B x 17 x 3
     seen = keypoints[..., 2:] >= UNSEEN_SCORE if "seen-keypoints" in features else None
@@ -143,16 +164,23 @@ def view_features(phi: torch.Tensor, features: str, mirror: bool, turn_deg: floa
         if landmarks is not None:
             sign = landmarks.new_tensor([-1.0, 1.0, -1.0, 1.0, 1.0, 1.0])
             landmarks = landmarks[:, _swap(_landmark_names())] * sign
-    if turn_deg:
-        turn = turn_matrix(turn_deg).to(phi.dtype)
-        xy = keypoints[..., :2] @ turn.T
+    if linear is not None or shift is not None:
+        eye = torch.eye(2, dtype=phi.dtype)
+        linear = eye if linear is None else linear.to(phi.dtype)
+        turn = eye if turn is None else turn.to(phi.dtype)
+        offset = phi.new_zeros(2) if shift is None else shift.to(phi.dtype)
+        xy = keypoints[..., :2] @ linear.T + offset
         if seen is not None:  # unseen keypoints stay zero
             xy = torch.where(seen, xy, keypoints[..., :2])
         keypoints = torch.cat([xy, keypoints[..., 2:]], dim=-1)
         if landmarks is not None:
             on = (flag >= MIN_POSE_FLAG)[:, :, None]
             moved = torch.cat(
-                [landmarks[..., :2] @ turn.T, landmarks[..., 2:4] @ turn.T, landmarks[..., 4:]],
+                [
+                    landmarks[..., :2] @ linear.T + offset,
+                    landmarks[..., 2:4] @ turn.T,
+                    landmarks[..., 4:],
+                ],
                 dim=-1,
             )
             landmarks = torch.where(on, moved, landmarks)

@@ -34,7 +34,9 @@ class PseudoLabelConfig:
     targets: "truth+face" (the split's own annotated 2D keypoints, plus the face points of the
     source, which the annotations lack) or "source" (the source's 2D keypoints alone);
     source: the keypoint source's name (`openhmr.fit.sources.keypoint_source`); chunk: rows a
-    file; fit: `FitConfig` overrides."""
+    file; fit: `FitConfig` overrides; views: what the starting network reads and averages
+    (`openhmr.model.views`; None: as `--refine` starts, the checkpoint's views with the
+    mirrored crop read too, `with_flip`)."""
 
     checkpoint: str = "default"
     body_model: str = "open-annotated"
@@ -42,6 +44,7 @@ class PseudoLabelConfig:
     targets: str = "truth+face"
     chunk: int = 128
     fit: dict = field(default_factory=dict)
+    views: str | None = None
 
     def check(self) -> None:
         if self.targets not in TARGETS:
@@ -155,6 +158,7 @@ def fit_split(
         raise OpenHMRError("pseudo-labels: the index has no rows to fit")
     manifest = {
         **asdict(config),
+        "views": model.config.views,
         "index": index.name,
         "rows": total,
         "body_model_name": model.body_model.name,
@@ -217,12 +221,17 @@ def read_chunks(out: str | Path, rows: int | None = None) -> dict[str, np.ndarra
     return merged
 
 
-def load_model(checkpoint: str, body_model: str, device: str = "cpu") -> HMR:
-    """The network that starts each fit, with `body_model` attached."""
+def load_model(
+    checkpoint: str, body_model: str, device: str = "cpu", views: str | None = None
+) -> HMR:
+    """The network that starts each fit, with `body_model` attached, reading `views` (None:
+    as `--refine` starts, the checkpoint's own with the mirrored crop read too)."""
     from openhmr.body import load_body_model
     from openhmr.inference.predictor import resolve_checkpoint
     from openhmr.model.checkpoint import load_checkpoint
+    from openhmr.model.views import with_flip
 
     body = load_body_model(body_model)
     model = load_checkpoint(resolve_checkpoint(checkpoint), body_model=body).model
+    model.set_views(with_flip(model.config.views) if views is None else views)
     return model.eval().to(torch.device(device))

@@ -256,6 +256,11 @@ class FeatureDataset(torch.utils.data.Dataset):
             raise OpenHMRError(
                 f"data.feature_augment moves φ's keypoints: features {features!r} hold none"
             )
+        if self.augment.mirror_prob and "pooled" in features:
+            raise OpenHMRError(
+                f"data.feature_augment.mirror_prob: a pooled map cannot be mirrored from φ; "
+                f"features {features!r} hold one"
+            )
         try:
             with np.load(path) as data:
                 self.identity = json.loads(str(data["identity"]))
