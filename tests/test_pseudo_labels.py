@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -125,3 +127,31 @@ def test_cli_fits_resumes_and_reports_missing_chunks(split, checkpoint, tmp_path
     assert main(other) == 2  # other settings: one line
     assert "other settings" in capsys.readouterr().err
     assert main(["pseudo-label", str(split), "--out", str(run), "--targets", "x"]) == 2
+
+
+def test_the_fit_starts_as_refine_starts_and_the_manifest_says_so(tmp_path, split):
+    """A checkpoint reading "mirror-turns" starts each fit from "flip-turns" (as
+    `Predictor.from_checkpoint(refine=True)` does) unless told; the manifest records it and a
+    run with other views in the same folder is refused."""
+    from openhmr.inference.predictor import Predictor
+
+    torch.manual_seed(0)
+    net = HMR(backbone="movenet_lightning", normalization="pixels", image_size=192,
+              features="seen-keypoints+blazepose", feedback="keypoints", hidden=32,
+              views="mirror-turns", body_model=load_body_model("open"),
+              pretrained_encoder=False)  # fmt: skip
+    path = save_checkpoint(tmp_path / "views.safetensors", net)
+    refine = Predictor.from_checkpoint(str(path), refine=True, body_model="open-annotated")
+    assert load_model(str(path), "open-annotated").config.views == refine.model.config.views
+    assert refine.model.config.views == "flip-turns"
+    assert load_model(str(path), "open-annotated", views="one").config.views == "one"
+    index = load_index(split).subset(slice(0, 1))
+    source, _ = coco_truth(index)
+    config = PseudoLabelConfig(checkpoint=str(path), chunk=1, fit=FIT)
+    fit_split(index, tmp_path / "run", load_model(str(path), "open-annotated", views="one"),
+              source, config, progress=False)  # fmt: skip
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["views"] == "one"
+    with pytest.raises(OpenHMRError, match="other settings"):
+        fit_split(index, tmp_path / "run", load_model(str(path), "open-annotated"), source,
+                  config, progress=False)  # fmt: skip
