@@ -26,7 +26,7 @@ from openhmr.train.feature_augment import (
     transform_labels,
     transform_phi,
 )
-from openhmr.train.features import FeatureDataset
+from openhmr.train.features import FEATURE_AUGMENT_STREAM, FeatureDataset
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +234,16 @@ def test_cached_rows_get_fresh_deterministic_draws_every_lap(tmp_path):
     assert torch.equal(FeatureDataset(path, "keypoints").get(1, 0)["features"], phi[1])
     with pytest.raises(OpenHMRError, match="hold none"):
         FeatureDataset(path, "pooled", augment)
+    # mirrored draws: the same row's laps see both sides, each as transform_phi gives it
+    mirroring = FeatureDataset(path, "keypoints", FeatureAugmentConfig(mirror_prob=0.5), seed=4)
+    sides = set()
+    for lap in range(12):
+        item = mirroring.get(0, lap)
+        rng = np.random.default_rng([4, lap, 0, FEATURE_AUGMENT_STREAM])
+        draw = sample_feature_transform(FeatureAugmentConfig(mirror_prob=0.5), rng)
+        torch.testing.assert_close(item["features"], transform_phi(phi[0], "keypoints", draw))
+        sides.add(float(item["features"][0]))
+    assert sides == {0.5, -0.5}
     with pytest.raises(OpenHMRError, match="pooled map cannot be mirrored"):
         FeatureDataset(path, "keypoints+pooled", FeatureAugmentConfig(mirror_prob=0.5))
 
