@@ -46,8 +46,9 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument("--chunk", type=int, default=128, help="persons a chunk file (128)")
     parser.add_argument("--rows", type=int, help="fit only the first N rows")
     add_fit_option(parser)
-    add_views_option(parser, default="as --refine starts: the checkpoint's, with the crop "
-                     "read mirrored too")
+    add_views_option(
+        parser, default="as --refine starts: the checkpoint's, with the crop read mirrored too"
+    )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument(
         "--merge", type=Path, help="when every chunk is done, write the labelled index here (.npz)"
