@@ -144,7 +144,8 @@ def test_held_out_lsp_extended_2d_acceptance(lsp_scores):
 
 
 def test_held_out_lsp_extended_2d_in_bfloat16(lsp_scores):
-    """The pose networks in bfloat16 (docs/posenet.md, "Precision"): 52.6% against 52.5%."""
+    """The pose networks in bfloat16 (docs/posenet.md, "Precision"): within a point of float32
+    (v5 with one view: 52.6% against 52.5%)."""
     exact, reduced = lsp_scores["model"], lsp_scores["bfloat16"]
     assert abs(reduced["pck2d_torso@0.2"] - exact["pck2d_torso@0.2"]) <= 1.0, lsp_scores
     assert reduced["pck2d_torso@0.2"] >= 55.5, lsp_scores
