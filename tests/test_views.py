@@ -239,7 +239,8 @@ def test_bad_views_are_one_clear_error(kwargs, words):
 
 
 def test_onnx_export_holds_the_views(tmp_path: Path):
-    """The averaging is arithmetic only (no SVD), so the views export with the network."""
+    """The averaging is arithmetic only (no SVD), so the views and heads export with the
+    network."""
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     from openhmr.model.export import export_onnx
@@ -249,6 +250,8 @@ def test_onnx_export_holds_the_views(tmp_path: Path):
                 features="seen-keypoints", feedback="keypoints", hidden=64, views="flip",
                 iterations=1,
                 body_model=BODY).eval()  # fmt: skip
+    other = HMR.from_config(model.config, body_model=BODY, pretrained_encoder=False)
+    model = model.with_heads(other).eval()  # two heads: the ensemble's averaging exports too
     path = export_onnx(model, tmp_path / "hmr.onnx", image_size=192)
     data = Path(__file__).resolve().parent / "data" / "tfjs_movenet_lightning.npz"
     with np.load(data) as npz:
@@ -282,3 +285,61 @@ def test_the_fit_starts_from_the_crop_read_mirrored_too(tmp_path: Path):
     assert refining.model.config.views == "flip-turns"
     told = Predictor.from_checkpoint(path, refine=True, views="mirror")
     assert told.model.config.views == "mirror"
+
+
+def test_heads_average_every_head_and_view_like_a_naive_chordal_mean(tmp_path: Path):
+    """An ensemble (`HMR.with_heads`) averages Θ over every head and every view at once:
+    against each network run alone on each view, brought back and averaged by hand (camera and
+    β arithmetic, rotations the SVD mean); it survives a checkpoint and exports to ONNX."""
+    phi = _phi()
+    first = _model("mirror-turns")
+    torch.manual_seed(1)
+    second = _model("mirror-turns")
+    with torch.no_grad():
+        for p in second.regressor.parameters():
+            p.add_(torch.randn_like(p) * 0.05)  # another head: other weights
+    ensemble = first.with_heads(second).eval()
+    assert ensemble.config.heads == 2 and ensemble.config.views == "mirror-turns"
+    with torch.no_grad():
+        got = ensemble.regress_features(phi)[-1]
+        singles = []
+        for net in (first, second):
+            net.set_views("one")
+            for mirror in (False, True):
+                for turn in (0.0, -20.0, 20.0):
+                    moved = view_features(phi, FEATURES, mirror, turn)
+                    singles.append(params_back(net.regress_features(moved)[-1], mirror, turn))
+    from openhmr.model.views import TURN_DEG
+
+    assert TURN_DEG == 20.0
+    stacked = torch.stack(singles)  # 12 x B x 85
+    torch.testing.assert_close(got[:, :3], stacked[..., :3].mean(0), atol=1e-5, rtol=0)
+    torch.testing.assert_close(got[:, 75:], stacked[..., 75:].mean(0), atol=1e-5, rtol=0)
+    want = mean_rotation(axis_angle_to_matrix(stacked[..., 3:75].unflatten(-1, (24, 3))), dim=0)
+    torch.testing.assert_close(
+        axis_angle_to_matrix(got[:, 3:75].unflatten(1, (24, 3))), want, atol=1e-5, rtol=0
+    )
+    alone = first.set_views("mirror-turns").regress_features(phi)[-1]
+    assert (got - alone).abs().max() > 1e-3  # the second head counts
+    path = save_checkpoint(tmp_path / "e.safetensors", ensemble)
+    loaded = load_checkpoint(path, body_model=BODY).model
+    assert loaded.config.heads == 2
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.regress_features(phi)[-1], got)
+    ensemble.train()
+    torch.manual_seed(5)  # the head's dropout draws
+    training = ensemble.regress_features(phi)[-1]
+    torch.manual_seed(5)
+    assert torch.equal(training, ensemble._regress_once(phi)[-1])  # training reads head one
+
+
+def test_heads_of_another_architecture_or_head_are_one_clear_error():
+    other = HMR(backbone="movenet_lightning", normalization="pixels", image_size=192,
+                features=FEATURES, feedback="keypoints", hidden=32, body_model=BODY,
+                pretrained_encoder=False)  # fmt: skip
+    with pytest.raises(OpenHMRError, match="hidden"):
+        _model().with_heads(other)
+    with pytest.raises(OpenHMRError, match="heads"):
+        HMR(backbone="resnet50", width=8, head="spin", heads=2, pretrained_encoder=False)
+    with pytest.raises(OpenHMRError, match="heads"):
+        HMR(backbone="resnet50", width=8, heads=0, pretrained_encoder=False)

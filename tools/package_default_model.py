@@ -10,6 +10,9 @@ evaluation report (tools/default_model_report.py) added under metrics["evaluatio
         --out src/openhmr/inference/assets/default_model.safetensors
 
 The report is computed on the float16-rounded weights, i.e. on exactly what ships.
+``--heads`` adds other trained models' regressors as further heads on the same encoder (an
+ensemble, `HMR.with_heads`); each one's file, sha256, steps, config and training data go
+into the record under metrics["heads"].
 """
 
 from __future__ import annotations
@@ -47,6 +50,20 @@ def stages_of(record: dict) -> list[dict]:
     return [*stages_of(load_checkpoint(start).record), stage]
 
 
+def head_record(path: str, record: dict) -> dict:
+    """What the record keeps of a model added as a head: its file and digest, its steps and
+    stages, its training config and data."""
+    metrics = record.get("metrics", {})
+    return {
+        "file": path,
+        "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+        "steps": metrics.get("steps"),
+        "stages": metrics.get("stages") or stages_of(record),
+        "config": record.get("config", {}),
+        "training_data": record.get("training_data") or {},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a trained openhmr .safetensors")
@@ -72,6 +89,14 @@ def main() -> None:
         help="the labelled index training read (openhmr pseudo-label --merge): its file's "
         "sha256, the command that made it and its run's settings go into the record",
     )
+    parser.add_argument(
+        "--heads",
+        nargs="+",
+        default=[],
+        metavar="MODEL",
+        help="other trained models (.safetensors or .ckpt, same architecture) whose regressors "
+        "become further heads, averaged with --model's when evaluating",
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -85,6 +110,12 @@ def main() -> None:
     metrics = dict(record.get("metrics", {}))
     if "stages" not in metrics:
         metrics["stages"] = stages_of(record)
+    model = checkpoint.model
+    if args.heads:
+        others = [load_checkpoint(path, body_model=body) for path in args.heads]
+        model = model.with_heads(*(other.model for other in others))
+        added = [head_record(p, o.record) for p, o in zip(args.heads, others, strict=True)]
+        metrics["heads"] = [*metrics.get("heads", []), *added]
     if args.report:
         metrics["evaluation"] = json.loads(Path(args.report).read_text())
     config = dict(record.get("config", {}))
@@ -106,7 +137,7 @@ def main() -> None:
         }
     path = save_checkpoint(
         args.out,
-        checkpoint.model,
+        model,
         config=config,
         training_data=training_data,
         metrics=metrics,

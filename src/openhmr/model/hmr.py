@@ -66,7 +66,9 @@ class HMRConfig:
     head and a body model attached, whose keypoints name the COCO-17 points); views: what an
     evaluating network (not in training mode) reads and averages: "one" (φ as trained),
     "mirror", "mirror-turns", "flip", "flip-turns" (`openhmr.model.views`; a test-time choice,
-    no weights change).
+    no weights change); heads: how many regressors an evaluating network runs on each view
+    and averages with the views (an ensemble of separately trained "hmr" heads on one
+    encoder, assembled by `HMR.with_heads`; training trains one).
     """
 
     backbone: str = "resnet50"
@@ -80,6 +82,7 @@ class HMRConfig:
     orientations: int = 1
     feedback: str = "none"
     views: str = "one"
+    heads: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +130,7 @@ class HMR(nn.Module):
         orientations: int = 1,
         feedback: str = "none",
         views: str = "one",
+        heads: int = 1,
         body_model: BodyModel | None = None,
         pretrained_encoder: bool = True,
     ) -> None:
@@ -141,6 +145,8 @@ class HMR(nn.Module):
             raise OpenHMRError(f"iterations: expected ≥ 1, got {iterations}")
         if image_size < 32:
             raise OpenHMRError(f"image_size: expected ≥ 32, got {image_size}")
+        if heads < 1 or (heads > 1 and head != "hmr"):
+            raise OpenHMRError(f'heads: expected 1, or more of head "hmr"; got {heads} of {head!r}')
         problem = feedback_problem(feedback, backbone, head, features) or views_problem(
             views, backbone, head, features
         )
@@ -148,13 +154,20 @@ class HMR(nn.Module):
             raise OpenHMRError(": ".join(problem))
         self.config = HMRConfig(
             backbone, head, width, hidden, iterations, normalization, image_size, features,
-            orientations, feedback, views,
+            orientations, feedback, views, heads,
         )  # fmt: skip
         self.encoder = build_encoder(
             backbone, width, features, image_size, pretrained_encoder, orientations
         )
         self.regressor = build_regressor(
             head, self.encoder.feature_dim, hidden, iterations, FEEDBACK_DIMS[feedback]
+        )
+        # the ensemble's other heads (state-dict keys "extra_heads.<i>."), read when evaluating
+        self.extra_heads = nn.ModuleList(
+            build_regressor(
+                head, self.encoder.feature_dim, hidden, iterations, FEEDBACK_DIMS[feedback]
+            )
+            for _ in range(heads - 1)
         )
         self.body_model = body_model
 
@@ -193,6 +206,34 @@ class HMR(nn.Module):
         self.config = replace(c, views=views)
         return self
 
+    def with_heads(self, *others: HMR) -> HMR:
+        """This network with the regressors of `others` (networks of the same architecture:
+        encoder, features, head, feedback; their encoders' weights are not read) appended as
+        further heads, whose outputs evaluating averages with this one's.  A new network;
+        views, orientations and the body model are this one's."""
+        same = ("backbone", "head", "hidden", "iterations", "image_size", "features", "feedback")
+        ours = {k: getattr(self.config, k) for k in same}
+        for other in others:
+            theirs = {k: getattr(other.config, k) for k in same}
+            if theirs != ours:
+                differ = {k: (theirs[k], ours[k]) for k in same if theirs[k] != ours[k]}
+                raise OpenHMRError(
+                    f"with_heads: a head of another architecture (theirs, ours): {differ}"
+                )
+            if other.config.heads != 1:
+                raise OpenHMRError("with_heads: each added network must have one head")
+        combined = HMR.from_config(
+            replace(self.config, heads=self.config.heads + len(others)),
+            body_model=self.body_model,
+            pretrained_encoder=False,
+        )
+        combined.encoder.load_state_dict(self.encoder.state_dict())
+        combined.regressor.load_state_dict(self.regressor.state_dict())
+        regressors = [*self.extra_heads, *(o.regressor for o in others)]
+        for target, source in zip(combined.extra_heads, regressors, strict=True):
+            target.load_state_dict(source.state_dict())
+        return combined.train(self.training)
+
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """RGB images with values in [0, 1] (B, 3, H, W) -> this network's input convention."""
         if self.config.normalization == "symmetric":
@@ -218,7 +259,7 @@ class HMR(nn.Module):
     def regress_features(self, features: torch.Tensor) -> list[torch.Tensor]:
         """φ (B, D) computed beforehand (a frozen encoder's cache) -> as `regress` (the
         views of φ when evaluating; "flip" views read no mirrored crop here)."""
-        if self.config.views != "one" and not self.training:
+        if (self.config.views != "one" or self.config.heads > 1) and not self.training:
             return self._regress_views(features)
         return self._regress_once(features)
 
@@ -227,26 +268,53 @@ class HMR(nn.Module):
             return self.regressor(features)
         return self.regressor(features, lambda theta: self.keypoint_feedback(features, theta))
 
+    def _regress_heads(self, features: torch.Tensor) -> list[torch.Tensor]:
+        """φ (N, D) -> each iteration's Θ of every head, (H, N, 85): the heads step in
+        lockstep, so each iteration's keypoint feedback poses every head's body in one call."""
+        heads = (self.regressor, *self.extra_heads)
+        if len(heads) == 1:
+            return [params[None] for params in self._regress_once(features)]
+        tiled = features.repeat(len(heads), 1)
+        theta = torch.stack([head.mean_theta.expand(features.shape[0], -1) for head in heads])
+        out = []
+        for _ in range(self.config.iterations):
+            signal = None
+            if self.config.feedback != "none":
+                signal = self.keypoint_feedback(tiled, theta.flatten(0, 1)).unflatten(
+                    0, (len(heads), -1)
+                )
+            steps = [
+                head.step(features, theta[h], None if signal is None else signal[h])
+                for h, head in enumerate(heads)
+            ]
+            theta = theta + torch.stack(steps)
+            out.append(theta)
+        return out
+
     def _regress_views(
         self, features: torch.Tensor, flipped: torch.Tensor | None = None
     ) -> list[torch.Tensor]:
         """φ (B, D) (and φ of the mirrored crop) -> each iteration's Θ averaged over the
-        views, in one regressor call on all of them."""
+        views and heads, every head reading every view in one batch."""
         readings = [(features, False)] + ([] if flipped is None else [(flipped, True)])
         inputs, backs = [], []
         for reading, was_flipped in readings:
             for mirror, turn in view_list(self.config.views):
-                inputs.append(view_features(reading, self.config.features, mirror, turn))
+                moved = mirror or turn  # φ as read needs no move (any encoder's φ)
+                inputs.append(
+                    view_features(reading, self.config.features, mirror, turn) if moved else reading
+                )
                 backs.append((mirror != was_flipped, turn))
         out = []
-        for params in self._regress_once(torch.cat(inputs)):
+        for params in self._regress_heads(torch.cat(inputs)):  # H x (V·B) x 85
+            by_view = params.float().unflatten(1, (len(backs), -1))  # H x V x B x 85
             views = [
-                params_back(chunk.float(), mirror, turn)
-                for chunk, (mirror, turn) in zip(
-                    params.unflatten(0, (len(backs), -1)), backs, strict=True
+                params_back(by_view[:, v].flatten(0, 1), mirror, turn).unflatten(
+                    0, (params.shape[0], -1)
                 )
-            ]
-            out.append(average_params(torch.stack(views)).to(params.dtype))
+                for v, (mirror, turn) in enumerate(backs)
+            ]  # each H x B x 85, in the crop's own frame
+            out.append(average_params(torch.cat(views)).to(params.dtype))
         return out
 
     def keypoint_feedback(self, features: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
