@@ -326,6 +326,11 @@ def test_heads_average_every_head_and_view_like_a_naive_chordal_mean(tmp_path: P
     assert loaded.config.heads == 2
     with torch.no_grad():
         torch.testing.assert_close(loaded.regress_features(phi)[-1], got)
+    from openhmr.evaluate import mean_pose_model
+
+    with torch.no_grad():  # every head's updates zeroed: one Θ for every φ
+        mean = mean_pose_model(ensemble).regress_features(phi)[-1]
+    torch.testing.assert_close(mean, mean[:1].expand_as(mean), atol=1e-5, rtol=0)
     ensemble.train()
     torch.manual_seed(5)  # the head's dropout draws
     training = ensemble.regress_features(phi)[-1]

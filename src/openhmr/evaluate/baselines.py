@@ -23,12 +23,14 @@ class _NoFeatures(nn.Module):
 
 def mean_pose_model(model: HMR) -> HMR:
     """A copy of `model` that outputs its mean Θ₀ for every image (the IEF updates are zero):
-    the mean pose and shape, placed by the crop box with the mean crop camera. With the
-    updates zero the output does not depend on φ, so the copy skips the encoder (zeros)."""
+    the mean pose and shape, placed by the crop box with the mean crop camera (an ensemble's
+    heads' Θ₀ averaged). With the updates zero the output does not depend on φ, so the copy
+    skips the encoder (zeros)."""
     # the memo makes the copy take the stand-in where it meets the encoder
     memo = {id(model.encoder): _NoFeatures(model.encoder.feature_dim)}
     baseline = copy.deepcopy(model, memo)
     with torch.no_grad():
-        baseline.regressor.fc3.weight.zero_()
-        baseline.regressor.fc3.bias.zero_()
+        for head in (baseline.regressor, *baseline.extra_heads):
+            head.fc3.weight.zero_()
+            head.fc3.bias.zero_()
     return baseline.eval()
