@@ -18,12 +18,12 @@ into the record under metrics["heads"].
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
 from openhmr.body import load_body_model
 from openhmr.data.records import load_index
+from openhmr.evaluate.report import sha256_file
 from openhmr.model import load_checkpoint, save_checkpoint
 from openhmr.model.checkpoint import trained_body_model
 
@@ -56,7 +56,7 @@ def head_record(path: str, record: dict) -> dict:
     metrics = record.get("metrics", {})
     return {
         "file": path,
-        "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+        "sha256": sha256_file(path),
         "steps": metrics.get("steps"),
         "stages": metrics.get("stages") or stages_of(record),
         "config": record.get("config", {}),
@@ -126,7 +126,7 @@ def main() -> None:
         training_data = json.loads((Path(args.run) / "config.json").read_text())["data"]
     if args.pseudo_labels:
         labelled = load_index(args.pseudo_labels)
-        digest = hashlib.sha256(Path(args.pseudo_labels).read_bytes()).hexdigest()
+        digest = sha256_file(args.pseudo_labels)
         training_data = {
             **training_data,
             "pseudo_labels": {

@@ -159,16 +159,15 @@ class HMR(nn.Module):
         self.encoder = build_encoder(
             backbone, width, features, image_size, pretrained_encoder, orientations
         )
-        self.regressor = build_regressor(
-            head, self.encoder.feature_dim, hidden, iterations, FEEDBACK_DIMS[feedback]
-        )
-        # the ensemble's other heads (state-dict keys "extra_heads.<i>."), read when evaluating
-        self.extra_heads = nn.ModuleList(
+        regressors = [
             build_regressor(
                 head, self.encoder.feature_dim, hidden, iterations, FEEDBACK_DIMS[feedback]
             )
-            for _ in range(heads - 1)
-        )
+            for _ in range(heads)
+        ]
+        self.regressor = regressors[0]
+        # the ensemble's other heads (state-dict keys "extra_heads.<i>."), read when evaluating
+        self.extra_heads = nn.ModuleList(regressors[1:])
         self.body_model = body_model
 
     @classmethod
@@ -272,8 +271,6 @@ class HMR(nn.Module):
         """φ (N, D) -> each iteration's Θ of every head, (H, N, 85): the heads step in
         lockstep, so each iteration's keypoint feedback poses every head's body in one call."""
         heads = (self.regressor, *self.extra_heads)
-        if len(heads) == 1:
-            return [params[None] for params in self._regress_once(features)]
         tiled = features.repeat(len(heads), 1)
         theta = torch.stack([head.mean_theta.expand(features.shape[0], -1) for head in heads])
         out = []
