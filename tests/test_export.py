@@ -130,8 +130,8 @@ def test_onnx_of_a_network_with_keypoint_feedback_matches_pytorch(tmp_path: Path
 
 @pytest.mark.slow  # a minute on two cores: `make test-slow`
 def test_onnx_of_an_encoder_reading_blazepose_matches_pytorch(tmp_path: Path):
-    """BlazePose's crop placement, warp and network are in the graph: a real photo's crop and
-    the same crop upside down give PyTorch's parameters."""
+    """BlazePose's crop placement, warp and both networks (heavy and full) are in the graph: a
+    real photo's crop and the same crop upside down give PyTorch's parameters."""
     from PIL import Image
 
     from openhmr.inference.command import EXAMPLE_IMAGE
@@ -139,7 +139,7 @@ def test_onnx_of_an_encoder_reading_blazepose_matches_pytorch(tmp_path: Path):
 
     torch.manual_seed(0)
     model = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
-                features="seen-keypoints+blazepose-full", hidden=32).eval()  # fmt: skip
+                features="seen-keypoints+blazepose+blazepose-full", hidden=32).eval()  # fmt: skip
     path = export_onnx(model, tmp_path / "hmr.onnx", image_size=256)
     photo = np.asarray(Image.open(EXAMPLE_IMAGE).convert("RGB"))
     side = min(photo.shape[:2])

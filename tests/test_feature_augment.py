@@ -133,6 +133,31 @@ def test_a_mirrored_and_moved_phi_against_a_point_by_point_computation():
     torch.testing.assert_close(twice, phi)
 
 
+def test_both_blazepose_readings_move_each_as_a_single_one():
+    """φ with heavy's and full's readings side by side: each block moves as the point-by-point
+    computation moves it alone (the same keypoints beside it)."""
+    torch.manual_seed(2)
+    phi = torch.rand(51 + 2 * BLAZEPOSE_DIM, dtype=torch.float64) * 2 - 1
+    points = phi[:51].view(17, 3)
+    points[:, 2] = torch.rand(17, dtype=torch.float64)
+    points[points[:, 2] < UNSEEN_SCORE, :2] = 0.0
+    phi[51 + BLAZEPOSE_DIM - 1], phi[-1] = 0.9, 0.8
+    transform = FeatureTransform(-15.0, 1.1, np.array([-0.05, 0.1]), mirror=True)
+    got = transform_phi(phi, "seen-keypoints+blazepose+blazepose-full", transform)
+    heavy = phi[: 51 + BLAZEPOSE_DIM]
+    full = torch.cat([phi[:51], phi[51 + BLAZEPOSE_DIM :]])
+    expected = _mirror_then_move_by_hand(heavy, transform)
+    torch.testing.assert_close(got[: 51 + BLAZEPOSE_DIM], expected)
+    torch.testing.assert_close(got[51 + BLAZEPOSE_DIM :],
+                               _mirror_then_move_by_hand(full, transform)[51:])  # fmt: skip
+    rejected = phi.clone()
+    rejected[-1] = 0.2  # full's reading rejected: it stays, heavy's still moves
+    still = transform_phi(rejected, "seen-keypoints+blazepose+blazepose-full",
+                          FeatureTransform(30.0, 1.0, np.zeros(2)))  # fmt: skip
+    assert torch.equal(still[51 + BLAZEPOSE_DIM :], rejected[51 + BLAZEPOSE_DIM :])
+    assert not torch.equal(still[51 : 51 + BLAZEPOSE_DIM], rejected[51 : 51 + BLAZEPOSE_DIM])
+
+
 def test_the_mirror_is_drawn_last_so_configs_without_it_draw_as_before():
     base = FeatureAugmentConfig(rotation_deg=30.0, rotation_prob=0.6, scale=0.15, shift=0.05)
     mirroring = FeatureAugmentConfig(rotation_deg=30.0, rotation_prob=0.6, scale=0.15,

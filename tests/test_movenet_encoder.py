@@ -427,12 +427,23 @@ def test_blazepose_cache_holds_both_variants_and_gives_the_encoders_phi(synth_sp
     with np.load(path) as data:
         assert {"blazepose_heavy", "blazepose_full"} <= set(data.files)
         assert json.loads(str(data["identity"]))["blazepose"] == ["heavy", "full"]
-    for net, features in ((model, "seen-keypoints+blazepose"), (full, "keypoints+blazepose-full")):
+    both = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
+               features="seen-keypoints+blazepose+blazepose-full").eval()  # fmt: skip
+    read = {}
+    for net, features in ((model, "seen-keypoints+blazepose"), (full, "keypoints+blazepose-full"),
+                          (both, "seen-keypoints+blazepose+blazepose-full")):  # fmt: skip
         cache = FeatureDataset(path, features)
         for row in range(2):
             with torch.no_grad():
                 phi = net.encoder(dataset.get(row, 0)["image"][None].float())[0]
             torch.testing.assert_close(cache.get(row, 0)["features"], phi, atol=1e-4, rtol=1e-4)
+            read[features, row] = phi
+    for row in range(2):  # both readings: heavy's φ, then full's reading, side by side
+        phi = read["seen-keypoints+blazepose+blazepose-full", row]
+        assert phi.shape == (feature_dim("seen-keypoints+blazepose+blazepose-full"),) == (449,)
+        torch.testing.assert_close(phi[:250], read["seen-keypoints+blazepose", row])
+        torch.testing.assert_close(phi[250:], read["keypoints+blazepose-full", row][51:])
+        assert not torch.allclose(phi[51:250], phi[250:], atol=1e-2)  # two different networks
     plain = HMR(backbone="movenet_thunder", normalization="pixels", image_size=256,
                 features="keypoints").eval()  # fmt: skip
     stamp = path.stat().st_mtime_ns  # a cache with BlazePose's readings serves plain features

@@ -35,9 +35,9 @@ def export_onnx(
         # registered so the exporter sees the keypoint model's tensors (kept outside the
         # network's state dict, as the body model is)
         network.keypoint_model = model._keypoint_model()
-    if getattr(model.encoder, "blazepose_variant", None) is not None:
-        # registered here so the exporter sees its weights (the encoder keeps it outside its
-        # state dict)
-        network.blazepose = model.encoder.blazepose()
+    for variant in getattr(model.encoder, "blazepose_variants", ()):
+        # registered here so the exporter sees their weights (the encoder keeps them outside
+        # its state dict)
+        network.add_module(f"blazepose_{variant}", model.encoder.blazepose(variant))
     example = torch.zeros(2, 3, image_size, image_size)
     return write_onnx(network, example, path, INPUT_NAME, [OUTPUT_NAME], dynamic_batch, opset)

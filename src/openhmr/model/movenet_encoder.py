@@ -11,7 +11,9 @@
                       `openhmr.posenet.BlazePose`) of the crop MediaPipe's rule places from
                       them: its 33 landmarks as x, y in [−1, 1] of the crop, metric 3D world
                       coordinates about the hips (the crop's axes) and visibility, then its
-                      pose flag: (B, 51 + 199) (all but the flag zero when it is below 0.5).
+                      pose flag: (B, 51 + 199) (all but the flag zero when it is below 0.5);
+  "keypoints+blazepose+blazepose-full"
+                      both readings, heavy's then full's: (B, 51 + 2 · 199).
 The keypoints are where the network finds each named joint, left from right; the pooled map
 adds what a point cannot say (depth order, limb orientation, clothing); BlazePose, trained on
 real photos with 3D body fits, adds depth.  "seen-keypoints" in place of "keypoints": the
@@ -55,6 +57,8 @@ FEATURES = (
     "seen-keypoints",
     "seen-keypoints+blazepose",
     "seen-keypoints+blazepose-full",
+    "keypoints+blazepose+blazepose-full",
+    "seen-keypoints+blazepose+blazepose-full",
 )
 KEYPOINT_DIM = 17 * 3
 BLAZEPOSE_LANDMARKS = 33
@@ -63,11 +67,11 @@ MIN_POSE_FLAG = 0.5  # BlazePose's pose flag below this: its reading is zeroed
 UNSEEN_SCORE = 0.2  # keypoints below this score count as unseen in φ
 
 
-def blazepose_variant(features: str) -> str | None:
-    """The BlazePose variant a features choice reads ("heavy", "full") or None."""
-    if "blazepose" not in features:
-        return None
-    return "full" if features.endswith("blazepose-full") else "heavy"
+def blazepose_variants(features: str) -> tuple[str, ...]:
+    """The BlazePose variants a features choice reads, in φ's order ("heavy", "full"; none
+    for features without BlazePose)."""
+    names = {"blazepose": "heavy", "blazepose-full": "full"}
+    return tuple(names[part] for part in features.split("+") if part in names)
 
 
 def feature_dim(features: str) -> int:
@@ -76,7 +80,7 @@ def feature_dim(features: str) -> int:
     return (
         (LAST_CHANNELS if "pooled" in features else 0)
         + (KEYPOINT_DIM if "keypoints" in features else 0)
-        + (BLAZEPOSE_DIM if "blazepose" in features else 0)
+        + BLAZEPOSE_DIM * len(blazepose_variants(features))
     )
 
 
@@ -110,7 +114,8 @@ def combine_parts(
     blazepose: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """pooled (B, 1280), keypoints (B, 17, 3) normalised x, y and score, blazepose
-    (B, `BLAZEPOSE_DIM`) (`blazepose_reading`) -> φ (B, D)."""
+    (B, n · `BLAZEPOSE_DIM`): the n variants' readings (`blazepose_reading`) side by side in
+    `blazepose_variants` order -> φ (B, D)."""
     parts = []
     if "pooled" in features:
         parts.append(pooled)
@@ -118,9 +123,13 @@ def combine_parts(
         parts.append(hide_unseen(keypoints).flatten(1))
     elif "keypoints" in features:
         parts.append(keypoints.flatten(1))
-    if "blazepose" in features:
-        if blazepose is None:
-            raise OpenHMRError(f"encoder features {features!r} need BlazePose's reading")
+    count = len(blazepose_variants(features))
+    if count:
+        if blazepose is None or blazepose.shape[-1] != count * BLAZEPOSE_DIM:
+            raise OpenHMRError(
+                f"encoder features {features!r} need {count} BlazePose reading(s) "
+                f"({count * BLAZEPOSE_DIM} numbers a crop)"
+            )
         parts.append(blazepose)
     return torch.cat(parts, dim=1)
 
@@ -182,16 +191,17 @@ class MoveNetEncoder(nn.Module):
         self.turns = turns_of(orientations)
         self.net = MoveNet.pretrained(variant) if pretrained else MoveNet(variant)
         self.feature_dim = feature_dim(features)
-        self.blazepose_variant = blazepose_variant(features)
+        self.blazepose_variants = blazepose_variants(features)
 
     def blazepose(self, variant: str | None = None) -> BlazePose:
-        """The frozen BlazePose `variant` (default: the features'), loaded from the package's
-        weights once and kept out of the state dict, on the encoder's device."""
+        """The frozen BlazePose `variant` (default: the features' first), loaded from the
+        package's weights once and kept out of the state dict, on the encoder's device."""
         from openhmr.posenet.blazepose import BlazePose
 
-        variant = variant or self.blazepose_variant
         if variant is None:
-            raise OpenHMRError(f"encoder features {self.features!r} read no BlazePose")
+            if not self.blazepose_variants:
+                raise OpenHMRError(f"encoder features {self.features!r} read no BlazePose")
+            variant = self.blazepose_variants[0]
         nets = self.__dict__.setdefault("_blazepose", {})
         if variant not in nets:
             nets[variant] = BlazePose.pretrained(variant).requires_grad_(False)
@@ -228,6 +238,10 @@ class MoveNetEncoder(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         pooled, keypoints = self.parts(images)
         blazepose = None
-        if self.blazepose_variant is not None:
-            blazepose = blazepose_reading(self.blazepose(), images, keypoints)
+        if self.blazepose_variants:
+            readings = [
+                blazepose_reading(self.blazepose(variant), images, keypoints)
+                for variant in self.blazepose_variants
+            ]
+            blazepose = torch.cat(readings, dim=1)
         return combine_parts(pooled, keypoints, self.features, blazepose)

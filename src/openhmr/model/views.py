@@ -48,6 +48,7 @@ from openhmr.model.movenet_encoder import (
     MIN_POSE_FLAG,
     MOVENET_BACKBONES,
     UNSEEN_SCORE,
+    blazepose_variants,
     keypoint_columns,
 )
 
@@ -149,21 +150,20 @@ def move_features(
     columns = keypoint_columns(features)
     keypoints = phi[:, columns].unflatten(1, (-1, 3))  # B x 17 x 3
     seen = keypoints[..., 2:] >= UNSEEN_SCORE if "seen-keypoints" in features else None
-    parts = [phi[:, : columns.start]]
-    landmarks = flag = None
+    readings = []  # per BlazePose variant: landmarks B x 33 x 6, flag B x 1
     end = columns.stop
-    if "blazepose" in features:
+    for _ in blazepose_variants(features):
         stop = end + LANDMARK_WIDTH * BLAZEPOSE_LANDMARKS
-        landmarks = phi[:, end:stop].unflatten(1, (-1, LANDMARK_WIDTH))  # B x 33 x 6
-        flag = phi[:, stop : stop + 1]
+        readings.append(
+            (phi[:, end:stop].unflatten(1, (-1, LANDMARK_WIDTH)), phi[:, stop : stop + 1])
+        )
         end = stop + 1
     if mirror:
         keypoints = keypoints[:, _swap(COCO17_NAMES)] * keypoints.new_tensor([-1.0, 1.0, 1.0])
         if seen is not None:
             seen = seen[:, _swap(COCO17_NAMES)]
-        if landmarks is not None:
-            sign = landmarks.new_tensor([-1.0, 1.0, -1.0, 1.0, 1.0, 1.0])
-            landmarks = landmarks[:, _swap(_landmark_names())] * sign
+        sign = phi.new_tensor([-1.0, 1.0, -1.0, 1.0, 1.0, 1.0])
+        readings = [(marks[:, _swap(_landmark_names())] * sign, flag) for marks, flag in readings]
     if linear is not None or shift is not None:
         eye = torch.eye(2, dtype=phi.dtype)
         linear = eye if linear is None else linear.to(phi.dtype)
@@ -173,22 +173,31 @@ def move_features(
         if seen is not None:  # unseen keypoints stay zero
             xy = torch.where(seen, xy, keypoints[..., :2])
         keypoints = torch.cat([xy, keypoints[..., 2:]], dim=-1)
-        if landmarks is not None:
-            on = (flag >= MIN_POSE_FLAG)[:, :, None]
-            moved = torch.cat(
-                [
-                    landmarks[..., :2] @ linear.T + offset,
-                    landmarks[..., 2:4] @ turn.T,
-                    landmarks[..., 4:],
-                ],
-                dim=-1,
-            )
-            landmarks = torch.where(on, moved, landmarks)
-    parts.append(keypoints.flatten(1))
-    if landmarks is not None:
-        parts += [landmarks.flatten(1), flag]
+        readings = [
+            (_move_landmarks(marks, flag, linear, turn, offset), flag) for marks, flag in readings
+        ]
+    parts = [phi[:, : columns.start], keypoints.flatten(1)]
+    for marks, flag in readings:
+        parts += [marks.flatten(1), flag]
     parts.append(phi[:, end:])
     return torch.cat(parts, dim=1)
+
+
+def _move_landmarks(
+    landmarks: torch.Tensor,
+    flag: torch.Tensor,
+    linear: torch.Tensor,
+    turn: torch.Tensor,
+    offset: torch.Tensor,
+) -> torch.Tensor:
+    """One BlazePose reading's landmarks (B, 33, 6) moved: x, y by `linear` and `offset`, world
+    x, y by `turn`; a reading zeroed by a low pose flag (B, 1) stays zero."""
+    on = (flag >= MIN_POSE_FLAG)[:, :, None]
+    moved = torch.cat(
+        [landmarks[..., :2] @ linear.T + offset, landmarks[..., 2:4] @ turn.T, landmarks[..., 4:]],
+        dim=-1,
+    )
+    return torch.where(on, moved, landmarks)
 
 
 def params_back(params: torch.Tensor, mirror: bool, turn_deg: float) -> torch.Tensor:

@@ -37,7 +37,7 @@ from openhmr.model.hmr import HMR
 from openhmr.model.movenet_encoder import (
     MoveNetEncoder,
     blazepose_reading,
-    blazepose_variant,
+    blazepose_variants,
     combine_parts,
 )
 from openhmr.train.feature_augment import (
@@ -85,7 +85,7 @@ def cache_identity(model: HMR, dataset: RecordDataset, laps: int) -> dict:
     }
     if model.config.orientations != 1:
         identity["orientations"] = model.config.orientations
-    if blazepose_variant(model.config.features) is not None:
+    if blazepose_variants(model.config.features):
         identity["blazepose"] = list(BLAZEPOSE_CACHED)
     return identity
 
@@ -106,7 +106,7 @@ def _encode(model: HMR, images: torch.Tensor) -> dict[str, np.ndarray]:
     if isinstance(model.encoder, MoveNetEncoder):
         pooled, keypoints = model.encoder.parts(x)
         parts = {"pooled": pooled.half().numpy(), "keypoints": keypoints.float().numpy()}
-        if model.encoder.blazepose_variant is not None:
+        if model.encoder.blazepose_variants:
             for variant in BLAZEPOSE_CACHED:
                 net = model.encoder.blazepose(variant)
                 parts[f"blazepose_{variant}"] = blazepose_reading(net, x, keypoints).numpy()
@@ -271,14 +271,16 @@ class FeatureDataset(torch.utils.data.Dataset):
         if "features" in arrays:
             phi = torch.from_numpy(arrays.pop("features").astype(np.float32))
         else:
-            variant = blazepose_variant(features)
-            if variant is not None and f"blazepose_{variant}" not in arrays:
-                raise OpenHMRError(f"{path}: no BlazePose {variant} reading for {features!r}")
+            variants = blazepose_variants(features)
+            for variant in variants:
+                if f"blazepose_{variant}" not in arrays:
+                    raise OpenHMRError(f"{path}: no BlazePose {variant} reading for {features!r}")
+            readings = [arrays[f"blazepose_{variant}"] for variant in variants]
             phi = combine_parts(
                 torch.from_numpy(arrays.pop("pooled").astype(np.float32)),
                 torch.from_numpy(arrays.pop("keypoints").astype(np.float32)),
                 features,
-                None if variant is None else torch.from_numpy(arrays[f"blazepose_{variant}"]),
+                torch.from_numpy(np.concatenate(readings, axis=1)) if readings else None,
             )
         self.features = phi
         self.labels = {name: torch.from_numpy(arrays[name]) for name in LABELS}
