@@ -89,6 +89,37 @@ def test_each_step_reads_the_feedback_of_its_own_start():
         IEFRegressor(feature_dim=5, hidden=8)(phi, feedback)
 
 
+def test_heads_in_lockstep_step_as_each_head_alone():
+    """Two heads stepping together, their feedback computed in one call, give what each head
+    gives on its own (a hand-written loop of `step`), bit for bit; one call per iteration."""
+    from openhmr.model.regressor import regress_in_lockstep
+
+    torch.manual_seed(3)
+    heads = tuple(
+        IEFRegressor(feature_dim=5, hidden=8, iterations=3, feedback_dim=2).eval() for _ in range(2)
+    )
+    with torch.no_grad():
+        heads[1].mean_theta.add_(0.1)
+    phi = torch.randn(4, 5)
+    calls = []
+
+    def feedback(theta):
+        calls.append(theta.shape)
+        return torch.sin(theta[:, :2])
+
+    together = regress_in_lockstep(heads, phi, feedback)
+    assert calls == [(8, 85)] * 3 and [t.shape for t in together] == [(2, 4, 85)] * 3
+    for h, head in enumerate(heads):
+        theta = head.mean_theta.expand(4, -1)
+        for t in range(3):
+            theta = theta + head.step(phi, theta, torch.sin(theta[:, :2]))
+            assert torch.equal(together[t][h], theta)
+        assert torch.equal(head(phi, lambda x: torch.sin(x[:, :2]))[-1], theta)
+    other = IEFRegressor(feature_dim=5, hidden=8, iterations=2, feedback_dim=2)
+    with pytest.raises(OpenHMRError, match="same iterations"):
+        regress_in_lockstep((heads[0], other), phi, feedback)
+
+
 def test_the_keypoints_reach_the_estimate_through_the_feedback():
     """With fc1's φ columns zeroed, φ's keypoints still move Θ through the feedback columns;
     with those zeroed too, they do not."""

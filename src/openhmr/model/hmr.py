@@ -6,6 +6,7 @@ encoder (ResNet-50 v1 or v2) -> φ (B, 2048) -> IEF regressor × T -> Θ_1 … �
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -23,7 +24,7 @@ from openhmr.model.movenet_encoder import (
     MoveNetEncoder,
     keypoint_columns,
 )
-from openhmr.model.regressor import build_regressor
+from openhmr.model.regressor import build_regressor, regress_in_lockstep
 from openhmr.model.resnet import BACKBONES, build_backbone
 from openhmr.model.views import (
     average_params,
@@ -271,22 +272,11 @@ class HMR(nn.Module):
         """φ (N, D) -> each iteration's Θ of every head, (H, N, 85): the heads step in
         lockstep, so each iteration's keypoint feedback poses every head's body in one call."""
         heads = (self.regressor, *self.extra_heads)
-        tiled = features.repeat(len(heads), 1)
-        theta = torch.stack([head.mean_theta.expand(features.shape[0], -1) for head in heads])
-        out = []
-        for _ in range(self.config.iterations):
-            signal = None
-            if self.config.feedback != "none":
-                signal = self.keypoint_feedback(tiled, theta.flatten(0, 1)).unflatten(
-                    0, (len(heads), -1)
-                )
-            steps = [
-                head.step(features, theta[h], None if signal is None else signal[h])
-                for h, head in enumerate(heads)
-            ]
-            theta = theta + torch.stack(steps)
-            out.append(theta)
-        return out
+        feedback = None
+        if self.config.feedback != "none":
+            tiled = features.repeat(len(heads), 1)
+            feedback = functools.partial(self.keypoint_feedback, tiled)
+        return regress_in_lockstep(heads, features, feedback)
 
     def _regress_views(
         self, features: torch.Tensor, flipped: torch.Tensor | None = None

@@ -137,18 +137,41 @@ class IEFRegressor(nn.Module):
                 f"IEF regressor built with feedback_dim {self.feedback_dim}: "
                 + ("a feedback function is needed" if feedback is None else "it takes none")
             )
-        theta = self.mean_theta.expand(features.shape[0], -1)
-        thetas = []
-        for _ in range(self.iterations):
-            signal = None if feedback is None else feedback(theta)
-            theta = theta + self.step(features, theta, signal)
-            thetas.append(theta)
-        return thetas
+        return [theta[0] for theta in regress_in_lockstep((self,), features, feedback)]
 
     def decode(self, theta: torch.Tensor) -> Theta:
         """Θ (B, 85) -> `Theta`."""
         camera, pose, betas = split_theta(theta)
         return Theta(camera, pose, axis_angle_to_matrix(pose), betas)
+
+
+def regress_in_lockstep(
+    heads: tuple[IEFRegressor, ...],
+    features: torch.Tensor,
+    feedback: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> list[torch.Tensor]:
+    """IEF heads of one shape on the same φ (B, F), stepping together -> [Θ_1, …, Θ_T], each
+    (H, B, 85).  feedback: every head's Θ_t at once, (H · B, 85) head-major -> (H · B,
+    feedback_dim), so a caller's feedback (`HMR`'s keypoint feedback poses the body) runs once
+    an iteration for all heads.  One head is `IEFRegressor.forward`."""
+    first = heads[0]
+    for head in heads[1:]:
+        if (head.iterations, head.feedback_dim) != (first.iterations, first.feedback_dim):
+            raise OpenHMRError("IEF heads in lockstep: expected the same iterations and feedback")
+    count = len(heads)
+    theta = torch.stack([head.mean_theta.expand(features.shape[0], -1) for head in heads])
+    thetas = []
+    for _ in range(first.iterations):
+        signal = None
+        if feedback is not None:
+            signal = feedback(theta.flatten(0, 1)).unflatten(0, (count, -1))
+        steps = [
+            head.step(features, theta[h], None if signal is None else signal[h])
+            for h, head in enumerate(heads)
+        ]
+        theta = theta + torch.stack(steps)
+        thetas.append(theta)
+    return thetas
 
 
 class SpinRegressor(nn.Module):
