@@ -158,6 +158,30 @@ def test_worker_equals_the_demo(tmp_path):
         shutil.rmtree(tmp_path / "batch")
 
 
+def test_views_reach_the_workers_and_a_network_that_cannot_read_them_fails_before_ray(tmp_path):
+    """`batch --views`: each worker's network reads what was asked (default: the checkpoint's);
+    views a network cannot read are one error from the check that runs before Ray."""
+    import torch
+
+    from openhmr.batch.run import _check_model
+    from openhmr.model import HMR, save_checkpoint
+
+    threads = torch.get_num_threads()
+    try:
+        asked = Worker(WorkerConfig(threads=1, views="flip-turns")).predictor.model.config
+        default = Worker(WorkerConfig(threads=1)).predictor.model.config
+    finally:
+        torch.set_num_threads(threads)
+    assert asked.views == "flip-turns" and default.views == "mirror-turns"
+    _check_model(WorkerConfig(views="one"))
+    resnet = HMR(backbone="resnet50", width=8, hidden=16, image_size=64)
+    save_checkpoint(tmp_path / "resnet.safetensors", resnet)
+    path = str(tmp_path / "resnet.safetensors")
+    _check_model(WorkerConfig(checkpoint=path, body_model="open", views="one"))
+    with pytest.raises(OpenHMRError, match="need a MoveNet encoder"):
+        _check_model(WorkerConfig(checkpoint=path, body_model="open", views="mirror"))
+
+
 # ---------------------------------------------------------------- Ray
 
 

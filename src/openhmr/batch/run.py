@@ -152,15 +152,17 @@ def run_batch(
 
 
 def _check_model(config: WorkerConfig) -> None:
-    """Load the checkpoint and body model here once, so that a bad one is one error before
-    Ray starts rather than a failure in every worker."""
+    """Load the checkpoint and body model here once (and set its views), so that a bad one is
+    one error before Ray starts rather than a failure in every worker."""
     from openhmr.body import load_body_model
     from openhmr.inference.predictor import resolve_checkpoint
     from openhmr.model.checkpoint import load_checkpoint, trained_body_model
 
     path = resolve_checkpoint(config.checkpoint)  # "default": the bundled model
     body_model = config.body_model or trained_body_model(path)
-    load_checkpoint(path, body_model=load_body_model(body_model))
+    checkpoint = load_checkpoint(path, body_model=load_body_model(body_model))
+    if config.views is not None:  # a network that cannot read them: one error here
+        checkpoint.model.set_views(config.views)
 
 
 def _as_result(row: Sequence) -> Result:

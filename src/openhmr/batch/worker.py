@@ -23,7 +23,8 @@ class WorkerConfig:
     """checkpoint: a path or "default"; body_model: a name or path (None: the one the
     checkpoint was trained with); threads: torch threads in each worker; crops: crops
     per network batch; precision: the pose networks' (`openhmr.posenet.precision`), resolved
-    on each worker's own CPU."""
+    on each worker's own CPU; views: what the regressor reads and averages
+    (`openhmr.model.views`; None: the checkpoint's, or with refine its flip form)."""
 
     checkpoint: str = "default"
     body_model: str | None = None
@@ -32,6 +33,7 @@ class WorkerConfig:
     threads: int = 1
     crops: int = 8
     precision: str = "auto"
+    views: str | None = None
 
 
 class Worker:
@@ -55,6 +57,7 @@ class Worker:
             batch_size=config.crops,
             refine=config.refine,
             precision=config.precision,
+            views=config.views,
         )
         self._video: tuple[str, cv2.VideoCapture, int] | None = None
 

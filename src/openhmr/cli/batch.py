@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 
 from openhmr.checks import check_count, check_device, check_output_folder
-from openhmr.cli.common import Commands, add_precision_option, checkpoint_file
+from openhmr.cli.common import (
+    Commands,
+    add_precision_option,
+    add_views_option,
+    checkpoint_file,
+)
 
 
 def add_parser(commands: Commands) -> None:
@@ -55,6 +60,7 @@ def add_parser(commands: Commands) -> None:
     )
     parser.add_argument("--device", default="cpu", help="torch device in the workers: cpu or cuda")
     add_precision_option(parser)
+    add_views_option(parser, "the checkpoint's; with --refine, also the crop read mirrored")
     parser.set_defaults(run=run)
 
 
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> None:
         device=args.device,
         threads=args.threads,
         precision=args.precision,
+        views=args.views,
     )
     require_ray()
     summary = run_batch(
