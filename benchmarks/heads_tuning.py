@@ -62,28 +62,33 @@ def named(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
-def encode(name: str, path: str, cache: Path, image_size: int) -> Path:
-    """The split's feature cache (built on first use)."""
-    encoder = HMR(backbone="movenet_thunder", normalization="pixels", image_size=image_size,
-                  features=ENCODED).eval()  # fmt: skip
-    dataset = RecordDataset(load_index(path), res=image_size)
+def encode(encoder: HMR, name: str, path: str, cache: Path) -> Path:
+    """The split's feature cache, read by `encoder` (built on first use)."""
+    dataset = RecordDataset(load_index(path), res=encoder.config.image_size)
     return build_feature_cache(encoder, dataset, 1, cache / f"{name}.npz", workers=1)
 
 
-def ensemble_params(models: list[HMR], caches: dict[str, FeatureDataset]) -> torch.Tensor:
-    """Θ (N, 85): same-features models as one network with heads, groups averaged."""
+def ensemble(members: list[HMR]) -> list[tuple[HMR, str, int]]:
+    """Models -> (network, features, head count) per features choice: the models with the
+    same features as one network with heads (`HMR.with_heads` keeps the first's views)."""
     groups: dict[str, list[HMR]] = {}
-    for model in models:
+    for model in members:
         groups.setdefault(model.config.features, []).append(model)
-    thetas, counts = [], []
-    for features, members in groups.items():
-        network = members[0].with_heads(*members[1:]) if len(members) > 1 else members[0]
-        network.set_views(members[0].config.views).eval()
-        with torch.inference_mode():
-            thetas.append(network.regress_features(caches[features].features)[-1])
-        counts.append(len(members))
+    return [
+        (group[0].with_heads(*group[1:]) if len(group) > 1 else group[0], features, len(group))
+        for features, group in groups.items()
+    ]
+
+
+def ensemble_params(
+    parts: list[tuple[HMR, str, int]], caches: dict[str, FeatureDataset]
+) -> torch.Tensor:
+    """Θ (N, 85) of an `ensemble`: each network's, the groups averaged by head count."""
+    with torch.inference_mode():
+        thetas = [net.regress_features(caches[features].features)[-1] for net, features, _ in parts]
     if len(thetas) == 1:
         return thetas[0]
+    counts = [count for *_, count in parts]
     return average_params(
         torch.stack([t for t, c in zip(thetas, counts, strict=True) for _ in range(c)])
     )
@@ -115,18 +120,20 @@ def main() -> int:
     splits = named(args.data, "--data") if args.data else SPLITS
     cache = Path(args.cache)
     size = next(iter(models.values())).config.image_size
+    encoder = HMR(backbone="movenet_thunder", normalization="pixels", image_size=size,
+                  features=ENCODED).eval()  # fmt: skip
+    networks = {combo: ensemble([models[n] for n in combo.split("+")]) for combo in combos}
     rows: dict[str, dict[str, dict[str, float]]] = {combo: {} for combo in combos}
     for split, path in splits.items():
         index = load_index(path)
-        stored = encode(split, path, cache, size)
+        stored = encode(encoder, split, path, cache)
         caches = {m.config.features: FeatureDataset(stored, m.config.features)
                   for m in models.values()}  # fmt: skip
         protocol = get_protocol("synthetic" if index.joints3d is not None else "keypoints2d")
         protocol = dataclasses.replace(protocol, segmentation=None)
-        for combo in combos:
-            members = [models[n] for n in combo.split("+")]
+        for combo, parts in networks.items():
             with torch.inference_mode():
-                out = members[0].decode(ensemble_params(members, caches))
+                out = parts[0][0].decode(ensemble_params(parts, caches))
             predictions = Predictions(
                 camera=out.camera.numpy(), pose=out.pose.numpy(), betas=out.betas.numpy(),
                 keypoints3d=out.keypoints3d.numpy(), keypoints2d=out.keypoints2d.numpy(),
@@ -154,4 +161,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except OpenHMRError as err:  # a bad NAME=PATH, checkpoint or views: one line
+        sys.exit(f"heads_tuning: {err}")
