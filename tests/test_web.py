@@ -372,3 +372,44 @@ def test_serve_help_states_the_video_limits(capsys):
         capsys.readouterr().out.split()
     )
     assert MAX_CLIP_MEGAPIXELS * 1e6 >= 1920 * 1080 > MAX_CLIP_MEGAPIXELS * 1e6 * 0.95
+
+
+def test_videos_read_one_view_as_demo_track_does(service, tmp_path, monkeypatch):
+    from openhmr.web import service as page_service
+    from openhmr.web.service import with_views
+
+    model = service.predictor.model
+    assert model.config.views != "one"  # the bundled model averages views for photos
+    seen = []
+
+    def capture(predictor, *args, **kwargs):
+        seen.append(predictor.model)
+        raise OpenHMRError("captured")
+
+    monkeypatch.setattr(page_service, "track_clip", capture)
+    clip = small_clip(tmp_path / "upload.mp4")
+    for views, expected in (("one", "one"), (None, model.config.views), ("flip", "flip")):
+        page = PageService(service.predictor, service.work_dir, video_views=views)
+        with pytest.raises(OpenHMRError, match="captured"):
+            page.run_video(clip)
+        assert seen[-1].config.views == expected
+    assert seen[1] is model and model.config.views != "one"  # the photos' model is untouched
+    # the copy shares the weights and reads like a model loaded to read one view
+    copy = with_views(model, "one")
+    assert all(a is b for a, b in zip(copy.parameters(), model.parameters(), strict=True))
+    image, box = np.asarray(Image.open(ASTRONAUT).convert("RGB")), np.array([[40, 10, 340, 500]])
+    ours = Predictor(copy)(image, boxes=box)[0]
+    loaded = Predictor.from_checkpoint("default", views="one")(image, boxes=box)[0]
+    np.testing.assert_allclose(ours.pose, loaded.pose, atol=1e-5)
+    photo = service.predictor(image, boxes=box)[0]
+    assert np.abs(photo.pose - ours.pose).max() > 1e-3  # the photos still average views
+
+
+def test_serve_takes_views(capsys):
+    from openhmr.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--views {one,mirror,mirror-turns,flip,flip-turns}" in text
+    assert "photos the checkpoint's, videos one" in text

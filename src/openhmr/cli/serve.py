@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from openhmr.cli.common import Commands, add_precision_option
+from openhmr.cli.common import Commands, add_precision_option, add_views_option
 
 
 def add_parser(commands: Commands) -> None:
@@ -29,10 +29,19 @@ def add_parser(commands: Commands) -> None:
     )
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     add_precision_option(parser)
+    add_views_option(parser, "photos the checkpoint's, videos one, as demo and demo --track")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
     from openhmr.web.app import serve
 
-    serve(args.host, args.port, args.checkpoint, args.body_model, args.device, args.precision)
+    serve(
+        args.host,
+        args.port,
+        args.checkpoint,
+        args.body_model,
+        args.device,
+        args.precision,
+        views=args.views,
+    )

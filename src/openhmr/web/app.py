@@ -199,17 +199,24 @@ def serve(
     body_model: str | None = None,
     device: str = "cpu",
     precision: str = "auto",
+    views: str | None = None,
 ) -> None:
-    """Load the model once and serve the page until interrupted (Ctrl-C or SIGTERM)."""
+    """Load the model once and serve the page until interrupted (Ctrl-C or SIGTERM).
+    views: what the regressor reads and averages (`openhmr.model.views`), photos and videos;
+    None: photos the checkpoint's, videos "one" (as `demo` and `demo --track`)."""
     check_port(host, port)  # before gradio and the model load, not after
     gr = import_gradio()
     from openhmr.inference.predictor import Predictor
 
     predictor = Predictor.from_checkpoint(
-        checkpoint or "default", body_model=body_model, device=device, precision=precision
+        checkpoint or "default",
+        body_model=body_model,
+        device=device,
+        precision=precision,
+        views=views,
     )
     work_dir = tempfile.mkdtemp(prefix="openhmr-serve-")
-    service = PageService(predictor, work_dir)
+    service = PageService(predictor, work_dir, video_views=views or "one")
     service.warm_up()
     label = f"the checkpoint {Path(checkpoint).name}" if checkpoint else None
     app = build_app(service, label or "the bundled default model")

@@ -95,12 +95,16 @@ class PageService:
     """The loaded model and the page's options -> `PageResult`s.
 
     predictor: loaded once and shared by every request (variants for another threshold or
-    refinement share its network); work_dir: where result folders go (the last
-    `KEPT_REQUESTS` are kept).
+    refinement share its network); photos read its model's views; work_dir: where result
+    folders go (the last `KEPT_REQUESTS` are kept); video_views: the views videos read
+    (`openhmr.model.views`; default "one", as `demo --track`; None: the model's own).
     """
 
-    def __init__(self, predictor: Predictor, work_dir: str | Path) -> None:
+    def __init__(
+        self, predictor: Predictor, work_dir: str | Path, video_views: str | None = "one"
+    ) -> None:
         self.predictor = predictor
+        self.video_views = video_views
         self.work_dir = Path(work_dir)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.refine_in_init, self.refine_in_call = accepts_refine(type(predictor))
@@ -167,6 +171,7 @@ class PageService:
         tracked = copy.copy(predictor)
         # as `demo --track` does, at the page's threshold
         tracked.detector = video_detector(predictor.detector)
+        tracked.model = with_views(predictor.model, self.video_views)
         folder = self._new_folder()
         try:
             result = track_clip(tracked, Path(path), label, folder, report)
@@ -228,6 +233,14 @@ class PageService:
         folder = self.work_dir / uuid.uuid4().hex[:12]
         folder.mkdir()
         return folder
+
+
+def with_views(model, views: str | None):
+    """`model` reading `views` (None or its own: the model itself), else a shallow copy that
+    shares every weight with it: requests in flight on `model` keep their views."""
+    if views is None or model.config.views == views:
+        return model
+    return copy.copy(model).set_views(views)
 
 
 def write_results(
