@@ -274,7 +274,7 @@ class HMR(nn.Module):
         heads = (self.regressor, *self.extra_heads)
         feedback = None
         if self.config.feedback != "none":
-            tiled = features.repeat(len(heads), 1)
+            tiled = features if len(heads) == 1 else features.repeat(len(heads), 1)
             feedback = functools.partial(self.keypoint_feedback, tiled)
         return regress_in_lockstep(heads, features, feedback)
 

@@ -193,15 +193,12 @@ class MoveNetEncoder(nn.Module):
         self.feature_dim = feature_dim(features)
         self.blazepose_variants = blazepose_variants(features)
 
-    def blazepose(self, variant: str | None = None) -> BlazePose:
-        """The frozen BlazePose `variant` (default: the features' first), loaded from the
-        package's weights once and kept out of the state dict, on the encoder's device."""
+    def blazepose(self, variant: str) -> BlazePose:
+        """The frozen BlazePose `variant` ("heavy" or "full"; the features read
+        `blazepose_variants`, the feature cache both), loaded from the package's weights once
+        and kept out of the state dict, on the encoder's device."""
         from openhmr.posenet.blazepose import BlazePose
 
-        if variant is None:
-            if not self.blazepose_variants:
-                raise OpenHMRError(f"encoder features {self.features!r} read no BlazePose")
-            variant = self.blazepose_variants[0]
         nets = self.__dict__.setdefault("_blazepose", {})
         if variant not in nets:
             nets[variant] = BlazePose.pretrained(variant).requires_grad_(False)
