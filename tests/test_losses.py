@@ -18,6 +18,7 @@ from openhmr.losses import (
     encoder_losses,
     keypoints3d_loss,
     reprojection_loss,
+    root_rotation_loss,
     smpl_parameter_loss,
 )
 
@@ -201,3 +202,30 @@ def test_discriminator_losses_see_detached_predictions_of_all_iterations():
     assert fake.item() == pytest.approx(25 * (1 / 3) ** 2, rel=1e-5)
     assert total.item() == pytest.approx(2 * (real + fake).item())
     assert not total.requires_grad  # nothing reaches the encoder's outputs
+
+
+def test_root_term_is_the_roots_chordal_distance_and_adds_with_its_weight():
+    """The first sample's root turned by 30° about y, the rest right: its root term is
+    ½ · 4 (1 − cos 30°) / 9 (the mean over the matrix's 9 numbers); a sample without SMPL
+    truth counts nothing; the total adds weights.root times it, and the default weight (0)
+    leaves the paper's total."""
+    angle = math.radians(30)
+    turned = torch.eye(3).repeat(2, 24, 1, 1)
+    turned[0, 0] = torch.tensor(
+        [[math.cos(angle), 0, math.sin(angle)], [0, 1, 0], [-math.sin(angle), 0, math.cos(angle)]]
+    )
+    out = _output(turned, torch.zeros(2, 10), torch.zeros(2, 19, 2), torch.zeros(2, 19, 3))
+    target = torch.cat([torch.zeros(2, 19, 2), torch.ones(2, 19, 1)], -1)
+    truth = dict(smpl_pose=torch.zeros(2, 24, 3), smpl_betas=torch.zeros(2, 10))
+    one = 0.5 * 4 * (1 - math.cos(angle)) / 9
+    assert root_rotation_loss(turned, truth["smpl_pose"]).item() == pytest.approx(one / 2)
+    only_first = torch.tensor([True, False])
+    assert root_rotation_loss(turned, truth["smpl_pose"], only_first).item() == pytest.approx(one)
+    assert root_rotation_loss(turned, truth["smpl_pose"], ~only_first).item() == 0.0
+    plain = encoder_losses([out], target, **truth)
+    weighted = encoder_losses([out], target, **truth, weights=LossWeights(root=10.0))
+    assert plain.root.item() == pytest.approx(one / 2)
+    assert plain.total.item() == pytest.approx(60 * plain.smpl.item())
+    assert weighted.total.item() == pytest.approx(plain.total.item() + 10 * one / 2, rel=1e-6)
+    # the SMPL term gives the same turn 9 of its 226 numbers
+    assert plain.smpl.item() == pytest.approx(one * 9 / 226 / 2, rel=1e-5)

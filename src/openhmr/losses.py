@@ -32,12 +32,15 @@ LEFT_HIP, RIGHT_HIP = 3, 2
 @dataclass(frozen=True)
 class LossWeights:
     """The released training script's weights (``e_loss_weight``, ``e_3d_weight``,
-    ``d_loss_weight``)."""
+    ``d_loss_weight``), and root: a further term on the root rotation alone (not in the
+    paper; 0 = off), `root_rotation_loss`, where the SMPL term gives the root 9 of its 226
+    numbers."""
 
     reprojection: float = 60.0
     keypoints3d: float = 60.0
     smpl: float = 60.0
     adversarial: float = 1.0
+    root: float = 0.0
 
 
 ITERATION_LOSSES = ("final", "all")
@@ -52,6 +55,7 @@ class EncoderLosses:
     keypoints3d: torch.Tensor
     smpl: torch.Tensor
     adversarial: torch.Tensor
+    root: torch.Tensor
 
 
 def _weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -127,6 +131,21 @@ def smpl_parameter_loss(
     return 0.5 * _weighted_mean((pred - true) ** 2, mask)
 
 
+def root_rotation_loss(
+    rotations: torch.Tensor, target_pose: torch.Tensor, has_smpl: torch.Tensor | None = None
+) -> torch.Tensor:
+    """½ · MSE over the root's rotation matrix alone (a chordal distance: ‖R − R̂‖² =
+    4 (1 − cos angle)). rotations (B, 24, 3, 3) or (B, ≥1, 3, 3); target_pose (B, 24, 3) /
+    (B, 72) axis-angle or (B, 24, 3, 3); has_smpl (B,) as `smpl_parameter_loss`."""
+    batch = rotations.shape[0]
+    if target_pose.shape[1:] != (24, 3, 3):
+        target_pose = axis_angle_to_matrix(target_pose.reshape(batch, 24, 3)[:, :1])
+    pred = rotations[:, 0].flatten(1)  # B x 9
+    true = target_pose[:, 0].flatten(1).to(pred.dtype)
+    mask = _sample_mask(has_smpl, batch, pred)
+    return 0.5 * _weighted_mean((pred - true) ** 2, mask)
+
+
 def adversarial_encoder_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """E's least-squares term: mean over samples of Σ_i (D_i − 1)².  fake_scores (N, 25)."""
     return ((fake_scores - 1) ** 2).sum(1).mean()
@@ -149,16 +168,17 @@ def _discriminator_inputs(outputs: Sequence, detach: bool) -> tuple[torch.Tensor
 
 def _supervised_terms(
     output, keypoints2d, keypoints3d, has_keypoints3d, smpl_pose, smpl_betas, has_smpl, zero
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One iteration's reprojection, 3D and SMPL terms (`encoder_losses`)."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One iteration's reprojection, 3D, SMPL and root terms (`encoder_losses`)."""
     reprojection = reprojection_loss(output.keypoints2d, keypoints2d)
     joints3d = zero
     if keypoints3d is not None:
         joints3d = keypoints3d_loss(output.keypoints3d, keypoints3d, has_keypoints3d)
-    smpl = zero
+    smpl = root = zero
     if smpl_pose is not None and smpl_betas is not None:
         smpl = smpl_parameter_loss(output.rotations, output.betas, smpl_pose, smpl_betas, has_smpl)
-    return reprojection, joints3d, smpl
+        root = root_rotation_loss(output.rotations, smpl_pose, has_smpl)
+    return reprojection, joints3d, smpl, root
 
 
 def encoder_losses(
@@ -189,7 +209,7 @@ def encoder_losses(
     zero = outputs[-1].params.new_zeros(())
     terms = [_supervised_terms(o, keypoints2d, keypoints3d, has_keypoints3d, smpl_pose,
                                smpl_betas, has_smpl, zero) for o in supervised]  # fmt: skip
-    reprojection, joints3d, smpl = (torch.stack(t).mean() for t in zip(*terms, strict=True))
+    reprojection, joints3d, smpl, root = (torch.stack(t).mean() for t in zip(*terms, strict=True))
     adversarial = zero
     if discriminator is not None:
         adversarial = adversarial_encoder_loss(
@@ -200,8 +220,9 @@ def encoder_losses(
         + weights.keypoints3d * joints3d
         + weights.smpl * smpl
         + weights.adversarial * adversarial
+        + weights.root * root
     )
-    return EncoderLosses(total, reprojection, joints3d, smpl, adversarial)
+    return EncoderLosses(total, reprojection, joints3d, smpl, adversarial, root)
 
 
 def discriminator_losses(

@@ -166,6 +166,7 @@ class HMRTrainingModule(L.LightningModule):
             "keypoints3d": losses.keypoints3d,
             "smpl": losses.smpl,
             "adversarial": losses.adversarial,
+            "root": losses.root,
         }
         self._check_finite(terms, batch_idx)
         encoder_opt, discriminator_opt = self.optimizers()
