@@ -107,6 +107,13 @@ def keypoints3d_loss(
     return 0.5 * _weighted_mean((pred - true) ** 2, mask)
 
 
+def _pose_matrices(target_pose: torch.Tensor, batch: int) -> torch.Tensor:
+    """An SMPL pose target (B, 24, 3) / (B, 72) axis-angle or (B, 24, 3, 3) -> (B, 24, 3, 3)."""
+    if target_pose.shape[1:] == (24, 3, 3):
+        return target_pose
+    return axis_angle_to_matrix(target_pose.reshape(batch, 24, 3))
+
+
 def smpl_parameter_loss(
     rotations: torch.Tensor,
     betas: torch.Tensor,
@@ -118,8 +125,7 @@ def smpl_parameter_loss(
     target_pose (B, 24, 3) / (B, 72) axis-angle or (B, 24, 3, 3); target_betas (B, 10);
     has_smpl (B,) bool/0-1, None = all.  Returns a scalar."""
     batch = rotations.shape[0]
-    if target_pose.shape[1:] != (24, 3, 3):
-        target_pose = axis_angle_to_matrix(target_pose.reshape(batch, 24, 3))
+    target_pose = _pose_matrices(target_pose, batch)
     if rotations.shape[1:] != (24, 3, 3) or betas.shape != target_betas.shape:
         raise OpenHMRError(
             f"SMPL loss: expected rotations (B, 24, 3, 3) and matching betas, got "
@@ -138,10 +144,8 @@ def root_rotation_loss(
     4 (1 − cos angle)). rotations (B, 24, 3, 3) or (B, ≥1, 3, 3); target_pose (B, 24, 3) /
     (B, 72) axis-angle or (B, 24, 3, 3); has_smpl (B,) as `smpl_parameter_loss`."""
     batch = rotations.shape[0]
-    if target_pose.shape[1:] != (24, 3, 3):
-        target_pose = axis_angle_to_matrix(target_pose.reshape(batch, 24, 3)[:, :1])
     pred = rotations[:, 0].flatten(1)  # B x 9
-    true = target_pose[:, 0].flatten(1).to(pred.dtype)
+    true = _pose_matrices(target_pose, batch)[:, 0].flatten(1).to(pred.dtype)
     mask = _sample_mask(has_smpl, batch, pred)
     return 0.5 * _weighted_mean((pred - true) ** 2, mask)
 
@@ -207,6 +211,8 @@ def encoder_losses(
     if any(o.keypoints2d is None for o in supervised):
         raise OpenHMRError("encoder losses: the HMR outputs need a body model (no keypoints)")
     zero = outputs[-1].params.new_zeros(())
+    if smpl_pose is not None:  # once, for every supervised iteration's SMPL and root terms
+        smpl_pose = _pose_matrices(smpl_pose, smpl_pose.shape[0])
     terms = [_supervised_terms(o, keypoints2d, keypoints3d, has_keypoints3d, smpl_pose,
                                smpl_betas, has_smpl, zero) for o in supervised]  # fmt: skip
     reprojection, joints3d, smpl, root = (torch.stack(t).mean() for t in zip(*terms, strict=True))
