@@ -26,6 +26,7 @@ from openhmr.model.movenet_encoder import (
 )
 from openhmr.model.regressor import build_regressor, regress_in_lockstep
 from openhmr.model.resnet import BACKBONES, build_backbone
+from openhmr.model.root_reader import RootReader
 from openhmr.model.views import (
     average_params,
     params_back,
@@ -69,7 +70,10 @@ class HMRConfig:
     "mirror", "mirror-turns", "flip", "flip-turns" (`openhmr.model.views`; a test-time choice,
     no weights change); heads: how many regressors an evaluating network runs on each view
     and averages with the views (an ensemble of separately trained "hmr" heads on one
-    encoder, assembled by `HMR.with_heads`; training trains one).
+    encoder, assembled by `HMR.with_heads`; training trains one); root_start: Θ₀'s root is
+    read from φ by a root reader of the network's own (`openhmr.model.root_reader`; its
+    output detached, trained beforehand and frozen), not the mean's, for every head and view
+    ("hmr" head only).
     """
 
     backbone: str = "resnet50"
@@ -84,6 +88,7 @@ class HMRConfig:
     feedback: str = "none"
     views: str = "one"
     heads: int = 1
+    root_start: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,6 +137,7 @@ class HMR(nn.Module):
         feedback: str = "none",
         views: str = "one",
         heads: int = 1,
+        root_start: bool = False,
         body_model: BodyModel | None = None,
         pretrained_encoder: bool = True,
     ) -> None:
@@ -153,9 +159,11 @@ class HMR(nn.Module):
         )
         if problem is not None:
             raise OpenHMRError(": ".join(problem))
+        if root_start and head != "hmr":
+            raise OpenHMRError(f'root_start: needs head "hmr", got {head!r}')
         self.config = HMRConfig(
             backbone, head, width, hidden, iterations, normalization, image_size, features,
-            orientations, feedback, views, heads,
+            orientations, feedback, views, heads, bool(root_start),
         )  # fmt: skip
         self.encoder = build_encoder(
             backbone, width, features, image_size, pretrained_encoder, orientations
@@ -169,6 +177,8 @@ class HMR(nn.Module):
         self.regressor = regressors[0]
         # the ensemble's other heads (state-dict keys "extra_heads.<i>."), read when evaluating
         self.extra_heads = nn.ModuleList(regressors[1:])
+        # state-dict keys "root_reader." only when root_start (older checkpoints have none)
+        self.root_reader = RootReader(self.encoder.feature_dim, dropout=0.0) if root_start else None
         self.body_model = body_model
 
     @classmethod
@@ -211,7 +221,10 @@ class HMR(nn.Module):
         encoder, features, head, feedback; their encoders' weights are not read) appended as
         further heads, whose outputs evaluating averages with this one's.  A new network;
         views, orientations and the body model are this one's."""
-        same = ("backbone", "head", "hidden", "iterations", "image_size", "features", "feedback")
+        same = (
+            "backbone", "head", "hidden", "iterations", "image_size", "features", "feedback",
+            "root_start",
+        )  # fmt: skip
         ours = {k: getattr(self.config, k) for k in same}
         for other in others:
             theirs = {k: getattr(other.config, k) for k in same}
@@ -229,6 +242,8 @@ class HMR(nn.Module):
         )
         combined.encoder.load_state_dict(self.encoder.state_dict())
         combined.regressor.load_state_dict(self.regressor.state_dict())
+        if self.root_reader is not None:  # every head starts from this network's reader
+            combined.root_reader.load_state_dict(self.root_reader.state_dict())
         regressors = [*self.extra_heads, *(o.regressor for o in others)]
         for target, source in zip(combined.extra_heads, regressors, strict=True):
             target.load_state_dict(source.state_dict())
@@ -263,10 +278,21 @@ class HMR(nn.Module):
             return self._regress_views(features)
         return self._regress_once(features)
 
+    def start_root(self, features: torch.Tensor) -> torch.Tensor | None:
+        """φ (B, D) -> Θ₀'s root (B, 3) read by the root reader (detached: the heads' losses
+        do not train it), or None without `root_start`."""
+        if self.root_reader is None:
+            return None
+        with torch.no_grad():
+            return self.root_reader.axis_angle(features.float()).detach()
+
     def _regress_once(self, features: torch.Tensor) -> list[torch.Tensor]:
+        start = {} if self.root_reader is None else {"start_root": self.start_root(features)}
         if self.config.feedback == "none":
-            return self.regressor(features)
-        return self.regressor(features, lambda theta: self.keypoint_feedback(features, theta))
+            return self.regressor(features, **start)
+        return self.regressor(
+            features, lambda theta: self.keypoint_feedback(features, theta), **start
+        )
 
     def _regress_heads(self, features: torch.Tensor) -> list[torch.Tensor]:
         """φ (N, D) -> each iteration's Θ of every head, (H, N, 85): the heads step in
@@ -276,7 +302,7 @@ class HMR(nn.Module):
         if self.config.feedback != "none":
             tiled = features if len(heads) == 1 else features.repeat(len(heads), 1)
             feedback = functools.partial(self.keypoint_feedback, tiled)
-        return regress_in_lockstep(heads, features, feedback)
+        return regress_in_lockstep(heads, features, feedback, self.start_root(features))
 
     def _regress_views(
         self, features: torch.Tensor, flipped: torch.Tensor | None = None

@@ -129,15 +129,18 @@ class IEFRegressor(nn.Module):
         self,
         features: torch.Tensor,
         feedback: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        start_root: torch.Tensor | None = None,
     ) -> list[torch.Tensor]:
         """φ (B, F) -> [Θ_1, …, Θ_T]; feedback: Θ_t (B, 85) -> (B, feedback_dim), required
-        exactly when the regressor was built with feedback_dim > 0."""
+        exactly when the regressor was built with feedback_dim > 0; start_root: (B, 3)
+        axis-angle for Θ₀'s root (default the mean's)."""
         if (feedback is None) != (self.feedback_dim == 0):
             raise OpenHMRError(
                 f"IEF regressor built with feedback_dim {self.feedback_dim}: "
                 + ("a feedback function is needed" if feedback is None else "it takes none")
             )
-        return [theta[0] for theta in regress_in_lockstep((self,), features, feedback)]
+        thetas = regress_in_lockstep((self,), features, feedback, start_root)
+        return [theta[0] for theta in thetas]
 
     def decode(self, theta: torch.Tensor) -> Theta:
         """Θ (B, 85) -> `Theta`."""
@@ -149,17 +152,27 @@ def regress_in_lockstep(
     heads: tuple[IEFRegressor, ...],
     features: torch.Tensor,
     feedback: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    start_root: torch.Tensor | None = None,
 ) -> list[torch.Tensor]:
     """IEF heads of one shape on the same φ (B, F), stepping together -> [Θ_1, …, Θ_T], each
     (H, B, 85).  feedback: every head's Θ_t at once, (H · B, 85) head-major -> (H · B,
     feedback_dim), so a caller's feedback (`HMR`'s keypoint feedback poses the body) runs once
-    an iteration for all heads.  One head is `IEFRegressor.forward`."""
+    an iteration for all heads.  start_root: (B, 3) axis-angle that replaces Θ₀'s root for
+    every head (`HMRConfig.root_start`); None keeps each head's mean.  One head is
+    `IEFRegressor.forward`."""
     first = heads[0]
     for head in heads[1:]:
         if (head.iterations, head.feedback_dim) != (first.iterations, first.feedback_dim):
             raise OpenHMRError("IEF heads in lockstep: expected the same iterations and feedback")
     count = len(heads)
     theta = torch.stack([head.mean_theta.expand(features.shape[0], -1) for head in heads])
+    if start_root is not None:
+        if start_root.shape != (features.shape[0], 3):
+            raise OpenHMRError(
+                f"start root: expected ({features.shape[0]}, 3), got {tuple(start_root.shape)}"
+            )
+        root = start_root.to(theta.dtype)[None].expand(count, -1, -1)
+        theta = torch.cat([theta[..., :3], root, theta[..., 6:]], dim=-1)
     thetas = []
     for _ in range(first.iterations):
         signal = None

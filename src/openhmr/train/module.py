@@ -66,6 +66,7 @@ class HMRTrainingModule(L.LightningModule):
             features=m.features,
             orientations=m.orientations,
             feedback=m.feedback,
+            root_start=m.root_start,
             body_model=load_body_model(m.body_model),
         )
         if mean_pose is not None:
@@ -80,6 +81,12 @@ class HMRTrainingModule(L.LightningModule):
         self.discriminator = Discriminator()
         if m.init_from:
             self._init_from(m.init_from)
+        if m.root_reader_from:
+            from openhmr.model.root_reader import load_root_reader_into
+
+            load_root_reader_into(self.model.root_reader, m.root_reader_from)
+        if self.model.root_reader is not None:  # read beforehand, frozen
+            self.model.root_reader.requires_grad_(False)
         if not config.optim.train_encoder:
             self.model.encoder.requires_grad_(False)
         for layer in self.model.regressor.modules():
@@ -103,6 +110,8 @@ class HMRTrainingModule(L.LightningModule):
             )
         self.model.encoder.load_state_dict(source.model.encoder.state_dict())
         self.model.regressor.load_state_dict(source.model.regressor.state_dict())
+        if source.model.root_reader is not None:
+            self.model.root_reader.load_state_dict(source.model.root_reader.state_dict())
         if source.discriminator is not None:
             self.discriminator.load_state_dict(source.discriminator.state_dict())
 

@@ -24,7 +24,9 @@ class ModelSection:
     pretrained pose network (use normalization "pixels" and image_size 256 / 192); features:
     what φ holds, orientations: how many ways up it reads a crop, feedback: "keypoints" lets
     each IEF step read where the body projects against the pose network's keypoints
-    (`openhmr.model.HMRConfig`)."""
+    (`openhmr.model.HMRConfig`); root_start: Θ₀'s root read from φ by a root reader, whose
+    weights come from root_reader_from (a `tools/train_root_reader.py` file) or init_from's
+    checkpoint, frozen while the heads train (`openhmr.model.root_reader`)."""
 
     backbone: str = "resnet50"
     width: int = 64
@@ -39,6 +41,8 @@ class ModelSection:
     encoder_weights: str | None = None
     mean_pose: str = "mocap"
     init_from: str | None = None
+    root_start: bool = False
+    root_reader_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,13 @@ def check_values(config: TrainConfig) -> TrainConfig:
     _choice("model.mean_pose", m.mean_pose, MEAN_POSES)
     if m.encoder_weights and m.backbone != "resnet50":
         raise OpenHMRError("config model.encoder_weights: ImageNet files fit backbone resnet50")
+    if m.root_reader_from and not m.root_start:
+        raise OpenHMRError("config model.root_reader_from: set model.root_start: true to use it")
+    if m.root_start and not (m.root_reader_from or m.init_from):
+        raise OpenHMRError(
+            "config model.root_start: the root reader is trained beforehand; name its file in "
+            "model.root_reader_from (tools/train_root_reader.py) or a checkpoint in model.init_from"
+        )
     _check_data(config.data)
     if config.data.cache_laps and o.train_encoder:
         raise OpenHMRError(
@@ -166,6 +173,7 @@ def check_inputs(config: TrainConfig) -> None:
     files = {
         "model.encoder_weights": m.encoder_weights,
         "model.init_from": m.init_from,
+        "model.root_reader_from": m.root_reader_from,
         "data.val": data.val,
         **{f"data.train[{i}].index": e.index for i, e in enumerate(data.train)},
         **{f"data.synthetic.{k}.mocap": s.mocap for k, s in data.synthetic.items()},
