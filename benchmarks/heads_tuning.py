@@ -10,8 +10,8 @@ Each split (--data NAME=INDEX; default: held-out LSP-extended im07201–im08000 
 sampler tuning renders) is encoded once, without augmentation, into a feature cache under
 --cache (`openhmr.train.features`) holding MoveNet Thunder's keypoints and both BlazePose
 readings, so every model reads its own `features` choice from the same crops. A combo
-"a+b+…" of models with the same features runs as one network (`HMR.with_heads`: every head's
-views averaged together); a combo mixing features averages each group's Θ, weighted by its
+"a+b+…" of models with the same features (and root start) runs as one network (`HMR.with_heads`:
+every head's views averaged together); a combo mixing them averages each group's Θ, weighted by its
 head count (`average_params`), outside the network: a probe, not something a checkpoint
 can hold. Views "flip…" read the mirrored crop with the encoder and are not available from
 cached φ.
@@ -69,14 +69,15 @@ def encode(encoder: HMR, name: str, path: str, cache: Path) -> Path:
 
 
 def ensemble(members: list[HMR]) -> list[tuple[HMR, str, int]]:
-    """Models -> (network, features, head count) per features choice: the models with the
-    same features as one network with heads (`HMR.with_heads` keeps the first's views)."""
-    groups: dict[str, list[HMR]] = {}
+    """Models -> (network, features, head count) per features choice and root start: the
+    models alike in both as one network with heads (`HMR.with_heads` keeps the first's
+    views)."""
+    groups: dict[tuple[str, bool], list[HMR]] = {}
     for model in members:
-        groups.setdefault(model.config.features, []).append(model)
+        groups.setdefault((model.config.features, model.config.root_start), []).append(model)
     return [
         (group[0].with_heads(*group[1:]) if len(group) > 1 else group[0], features, len(group))
-        for features, group in groups.items()
+        for (features, _), group in groups.items()
     ]
 
 
