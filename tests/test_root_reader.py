@@ -152,3 +152,16 @@ def test_onnx_export_reads_the_root_as_the_network_does(tmp_path):
     with torch.no_grad():
         expected = torch.stack(model.regress(images), dim=1)
     torch.testing.assert_close(torch.from_numpy(ours), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_mean_pose_baseline_of_a_root_start_network_is_the_mean():
+    from openhmr.evaluate import mean_pose_model
+
+    model = network()
+    torch.nn.init.normal_(model.root_reader.net[-1].weight)
+    baseline = mean_pose_model(model)
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        theta = baseline.regress(images)[-1]
+    torch.testing.assert_close(theta, model.regressor.mean_theta.expand(2, -1))
+    assert model.root_reader is not None  # the original keeps its reader

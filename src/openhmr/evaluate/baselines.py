@@ -24,11 +24,13 @@ class _NoFeatures(nn.Module):
 def mean_pose_model(model: HMR) -> HMR:
     """A copy of `model` that outputs its mean Θ₀ for every image (the IEF updates are zero):
     the mean pose and shape, placed by the crop box with the mean crop camera (an ensemble's
-    heads' Θ₀ averaged). With the updates zero the output does not depend on φ, so the copy
-    skips the encoder (zeros)."""
+    heads' Θ₀ averaged; a `root_start` network's root reader is dropped, so its root is the
+    mean's too). With the updates zero the output does not depend on φ, so the copy skips
+    the encoder (zeros)."""
     # the memo makes the copy take the stand-in where it meets the encoder
     memo = {id(model.encoder): _NoFeatures(model.encoder.feature_dim)}
     baseline = copy.deepcopy(model, memo)
+    baseline.root_reader = None  # a root-start network's Θ₀ root too is the mean's
     with torch.no_grad():
         for head in (baseline.regressor, *baseline.extra_heads):
             head.fc3.weight.zero_()
