@@ -107,7 +107,10 @@ def test_default_checkpoint_and_the_folder_synth_wrote(setup, capsys, tmp_path):
 
 def test_precision_is_float32_unless_asked_and_recorded(setup, tmp_path):
     """`--precision bfloat16` scores the bundled model with its pose networks in bfloat16:
-    not the float32 numbers, but close to them (MPJPE of two rows within 25%), and recorded."""
+    not the float32 numbers, but close to them (PA-MPJPE of two rows within 25%), and recorded.
+    PA-MPJPE, not MPJPE: on an ambiguous render the root can turn over between precisions
+    (default models v7 and v10 alike: 2 of 60 sampler renders of the report's split by more
+    than 90°), and two rows' MPJPE then says more about that draw than about the precision."""
     _, _, data = setup
     reports = {}
     for precision in ("float32", "bfloat16"):
@@ -118,5 +121,5 @@ def test_precision_is_float32_unless_asked_and_recorded(setup, tmp_path):
         reports[precision] = json.loads(out.read_text())
     assert reports["float32"]["settings"]["precision"] == "float32"
     assert reports["bfloat16"]["settings"]["precision"] == "bfloat16"
-    exact, reduced = (reports[p]["metrics"]["mpjpe"] for p in ("float32", "bfloat16"))
+    exact, reduced = (reports[p]["metrics"]["pa_mpjpe"] for p in ("float32", "bfloat16"))
     assert exact != reduced and abs(exact - reduced) < 0.25 * exact, (exact, reduced)
