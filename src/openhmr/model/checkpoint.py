@@ -23,11 +23,11 @@ from openhmr.model.hmr import HMR, HMRConfig
 from openhmr.model.import_spin import (
     is_spin_state_dict,
     load_imagenet_weights,
-    load_state_exactly,
     spin_model,
     strip_module_prefix,
     torch_load_plain,
 )
+from openhmr.model.state import load_state_exactly
 
 FORMAT = "openhmr-checkpoint/1"
 RECORD_KEY = "openhmr"

@@ -23,6 +23,7 @@ from openhmr.errors import OpenHMRError
 from openhmr.files import describe_file
 from openhmr.model.hmr import HMR
 from openhmr.model.resnet import ResNetV1
+from openhmr.model.state import load_state_exactly
 
 SPIN_HEAD_KEYS = ("fc1.", "fc2.", "decpose.", "decshape.", "deccam.", "init_")
 BACKBONE_PREFIXES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
@@ -72,31 +73,6 @@ def spin_to_openhmr(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor
     if unknown:
         raise OpenHMRError(f"SPIN checkpoint: keys that map to nothing: {unknown[:10]}")
     return out
-
-
-def load_state_exactly(
-    module: torch.nn.Module, state: Mapping[str, torch.Tensor], what: str
-) -> None:
-    """load_state_dict(strict) with one clear error listing missing / extra / misshapen keys."""
-    own = module.state_dict()
-    # files from before PyTorch 0.4.1 (e.g. resnet50-19c8e357.pth) have no BN step counters
-    state = {
-        **{k: torch.zeros((), dtype=torch.long) for k in own if k.endswith("num_batches_tracked")},
-        **state,
-    }
-    missing = sorted(set(own) - set(state))
-    extra = sorted(set(state) - set(own))
-    shapes = [
-        f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-        for k in set(own) & set(state)
-        if tuple(state[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or extra or shapes:
-        raise OpenHMRError(
-            f"{what}: does not match the network: missing {missing[:8]}, unexpected "
-            f"{extra[:8]}, wrong shapes {sorted(shapes)[:8]}"
-        )
-    module.load_state_dict(state, strict=True)
 
 
 def spin_model(state: Mapping[str, torch.Tensor]) -> HMR:

@@ -31,8 +31,8 @@ import torch
 from openhmr.errors import OpenHMRError
 from openhmr.model.discriminator import NUM_BODY_JOINTS, Discriminator
 from openhmr.model.hmr import HMR
-from openhmr.model.import_spin import load_state_exactly
 from openhmr.model.resnet import LAYERS_50
+from openhmr.model.state import load_state_exactly
 
 BN_NAMES = {
     "gamma": "weight",

@@ -17,6 +17,7 @@ from torch import nn
 
 from openhmr.errors import OpenHMRError
 from openhmr.geometry.rotations import matrix_to_axis_angle, rotation_6d_to_matrix
+from openhmr.model.state import load_state_exactly
 
 
 class RootReader(nn.Module):
@@ -136,10 +137,5 @@ def load_root_reader_into(reader: RootReader, path) -> RootReader:
         tensors = load_file(str(path))
     except (OSError, SafetensorError, ValueError) as err:
         raise OpenHMRError(f"root reader {path}: cannot read it ({err})") from None
-    ours = reader.state_dict()
-    shapes = {k: tuple(v.shape) for k, v in tensors.items()}
-    expected = {k: tuple(v.shape) for k, v in ours.items()}
-    if shapes != expected:
-        raise OpenHMRError(f"root reader {path}: expected tensors {expected}, got {shapes}")
-    reader.load_state_dict(tensors)
+    load_state_exactly(reader, tensors, f"root reader {path}")
     return reader
