@@ -284,7 +284,7 @@ class HMR(nn.Module):
         if self.root_reader is None:
             return None
         with torch.no_grad():
-            return self.root_reader.axis_angle(features.float()).detach()
+            return self.root_reader.axis_angle(features)
 
     def _regress_once(self, features: torch.Tensor) -> list[torch.Tensor]:
         start = {} if self.root_reader is None else {"start_root": self.start_root(features)}
